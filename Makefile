@@ -1,0 +1,45 @@
+# nbtrail: `make run` and `make test` are all a new machine needs (Python 3.11).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint format lab clean bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the pinned dependencies
+
+run: $(STAMP) ## run the whole pipeline on the bundled default dataset
+	$(BIN)/nbtrail run
+
+test: $(STAMP) ## lint, then every test
+	$(BIN)/ruff check lib tests bench notebooks
+	$(BIN)/ruff format --check lib tests bench
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check lib tests bench notebooks
+	$(BIN)/ruff format --check lib tests bench
+
+format: $(STAMP) ## apply ruff formatting
+	$(BIN)/ruff format lib tests bench
+	$(BIN)/ruff check --fix lib tests bench
+
+lab: $(STAMP) ## open JupyterLab on the workspace
+	$(BIN)/jupyter lab --notebook-dir=. --ServerApp.open_browser=False $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+bench: $(STAMP) ## run the benchmarks under bench/ (see BENCHMARKS.md)
+	$(BIN)/python -m bench
+
+clean: ## remove the generated workspace contents (keeps .venv)
+	find workspace -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,67 @@
+"""The ``nbtrail`` command: argument parsing and the one boundary that turns errors into exits.
+
+Each verb lives in ``nbtrail.commands.<verb>`` with ``register(subparsers)``; the handler it
+sets calls one library function and prints. Known errors become one line on stderr and their
+own exit code; only unknown errors show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .errors import NbtrailError
+
+# Verb modules under nbtrail.commands, in the order `nbtrail --help` lists them.
+COMMANDS: tuple[str, ...] = ("run", "runs", "data", "registry", "export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nbtrail",
+        description="Notebook-first MLOps: run, record, compare and ship notebook pipelines.",
+    )
+    parser.add_argument(
+        "-C",
+        "--root",
+        default=None,
+        help="workspace root (default: the folder holding params/pipeline.yaml above the cwd)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"nbtrail.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"nbtrail.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        from .workspace import Workspace
+
+        ws = Workspace.find(args.root)
+        code = args.func(args, ws)
+    except NbtrailError as exc:
+        print(f"nbtrail: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("nbtrail: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""``nbtrail run``: execute the pipeline (or one stage) and print the per-stage summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..runner import PipelineFailed, Runner, format_summary, plan
+from ..workspace import Workspace
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run the pipeline; unchanged stages are reused")
+    p.add_argument("--stage", help="run only this stage (its inputs: the latest upstream runs)")
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="STAGE.KEY=VALUE",
+        help="override a parameter (value parsed as YAML); repeatable",
+    )
+    p.add_argument("--params", type=Path, help="YAML file of {stage: {key: value}} overrides")
+    p.add_argument("--force", action="store_true", help="re-execute every stage")
+    p.add_argument(
+        "--force-stage", action="append", default=[], metavar="S", help="re-execute stage S"
+    )
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace, ws: Workspace) -> int:
+    rp = plan(ws, stage=args.stage, overrides=args.param, params_file=args.params)
+    for s in args.force_stage:
+        rp.pipeline.stage(s)
+    runner = Runner(
+        ws,
+        force=args.force,
+        force_stages=tuple(args.force_stage),
+        on_event=lambda msg: print(f"nbtrail: {msg}", file=sys.stderr, flush=True),
+    )
+    try:
+        results = runner.run(rp)
+    except PipelineFailed as failed:
+        print(format_summary(failed.results, ws))
+        raise failed.error from None
+    print(format_summary(results, ws))
+    reused = sum(r.status == "cached" for r in results)
+    if reused == len(results):
+        print("nothing changed: every stage reused its last run")
+    return 0

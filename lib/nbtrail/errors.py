@@ -1,0 +1,138 @@
+"""The errors nbtrail raises, each carrying the facts a person needs.
+
+Every error is a subclass of :class:`NbtrailError` *and* of the builtin it really is,
+so a generic ``except ValueError`` still catches a bad parameter::
+
+    NbtrailError                      exit code (cli.main maps it)
+    ├── ConfigError(ValueError)            2  malformed or inconsistent YAML in params/
+    ├── ParameterError(ValueError)         3  unknown parameter name or wrong type
+    ├── DataError(ValueError)              4  missing, empty or unreadable data; schema change
+    │   └── NameRefused                    4  hostile dataset or alias name
+    ├── IntegrityError(OSError)            5  a stored object whose bytes do not match its hash
+    ├── StageFailed(RuntimeError)          6  a cell raised while a stage notebook ran
+    ├── GateFailed(RuntimeError)           7  a model failed an evaluation gate or a refusal rule
+    ├── VerdictFailed(RuntimeError)        8  monitoring found drift or degradation
+    ├── NotFound(LookupError)              9  unknown run, dataset version, model or alias
+    └── Busy(RuntimeError)                10  another process holds the lock it needs
+
+Messages are composed from the facts in ``__str__``; the CLI adds nothing but the prefix.
+"""
+
+from __future__ import annotations
+
+
+class NbtrailError(Exception):
+    """Base of nbtrail's errors. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None, **facts: object) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+        self.facts = facts
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.hint:
+            text = f"{text} ({self.hint})"
+        return text
+
+
+class ConfigError(NbtrailError, ValueError):
+    exit_code = 2
+
+    def __init__(
+        self, message: str, *, path: str | None = None, line: int | None = None, **kw: object
+    ) -> None:
+        where = path or ""
+        if path and line is not None:
+            where = f"{path}:{line}"
+        super().__init__(f"{where}: {message}" if where else message, **kw)
+        self.path = path
+        self.line = line
+
+
+class ParameterError(NbtrailError, ValueError):
+    exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stage: str | None = None,
+        parameter: str | None = None,
+        valid: list[str] | None = None,
+        **kw: object,
+    ) -> None:
+        text = f"stage {stage!r}: {message}" if stage else message
+        if valid is not None:
+            text = f"{text}; valid parameters: {', '.join(sorted(valid)) or '(none)'}"
+        super().__init__(text, **kw)
+        self.stage = stage
+        self.parameter = parameter
+        self.valid = valid
+
+
+class DataError(NbtrailError, ValueError):
+    exit_code = 4
+
+
+class NameRefused(DataError):
+    exit_code = 4
+
+
+class IntegrityError(NbtrailError, OSError):
+    exit_code = 5
+
+
+class StageFailed(NbtrailError, RuntimeError):
+    """A cell raised while a stage ran. Carries stage, notebook, cell and where the notebook is."""
+
+    exit_code = 6
+
+    def __init__(
+        self,
+        *,
+        stage: str,
+        notebook: str,
+        cell: int | None,
+        ename: str,
+        evalue: str,
+        saved: str | None,
+        run_id: str | None = None,
+    ) -> None:
+        where = f"cell {cell}" if cell is not None else "before any cell ran"
+        evalue_line = (evalue or "").strip().splitlines()
+        first = evalue_line[0] if evalue_line else ""
+        msg = f"stage {stage!r} failed in {notebook} at {where}: {ename}: {first}"
+        if saved:
+            msg += f"; failed notebook saved at {saved}"
+        super().__init__(msg)
+        self.stage = stage
+        self.notebook = notebook
+        self.cell = cell
+        self.ename = ename
+        self.evalue = evalue
+        self.saved = saved
+        self.run_id = run_id
+        # A gate or a monitoring verdict raised inside the notebook keeps its own exit code.
+        self.exit_code = {"GateFailed": 7, "VerdictFailed": 8}.get(ename, StageFailed.exit_code)
+
+
+class GateFailed(NbtrailError, RuntimeError):
+    exit_code = 7
+
+
+class VerdictFailed(NbtrailError, RuntimeError):
+    exit_code = 8
+
+
+class NotFound(NbtrailError, LookupError):
+    exit_code = 9
+
+
+class Busy(NbtrailError, RuntimeError):
+    exit_code = 10

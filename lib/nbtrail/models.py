@@ -1,0 +1,90 @@
+"""Saving and loading fitted models with skops (never pickle).
+
+skops refuses, on load, every type outside its own small default set (plain containers,
+numpy arrays and dtypes' values, scikit-learn estimators' public classes). What it reports as
+untrusted for a given file is checked here against :data:`TRUSTED_TYPES`, an explicit list of
+exact type names that we reviewed; a file that needs anything else is refused, naming the
+types, instead of being trusted blindly. There are no prefix rules: ``numpy.`` alone would
+admit ``numpy.load`` (which can unpickle) and ``sklearn.`` would admit any callable in it.
+
+How the list was made (scikit-learn 1.9.1, skops 0.16.0): ``skops.io.get_untrusted_types`` on
+the estimators the train stage's parameters allow and their usual companions (pipelines,
+ColumnTransformer with imputers, scalers and one-hot encoding, LogisticRegression,
+SGDClassifier, SVC, k-NN, decision trees, random and extra forests, AdaBoost, gradient
+boosting, HistGradientBoosting, CalibratedClassifierCV). Each entry is a data-holding class
+that rebuilds fitted state from arrays; none is a function, none runs code on construction
+beyond setting attributes. Add a type only after reading its ``__setstate__``/``__reduce__``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import IntegrityError
+
+TRUSTED_TYPES: frozenset[str] = frozenset(
+    {
+        # Fitted tree arrays of DecisionTree*, RandomForest*, ExtraTrees*, GradientBoosting*,
+        # AdaBoost*: a Cython class rebuilt from node arrays (no callables).
+        "sklearn.tree._tree.Tree",
+        # HistGradientBoosting*'s fitted trees: a structured node array plus binning thresholds.
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        # CalibratedClassifierCV's fitted members: an estimator plus calibrators (data only).
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        # The dtype class itself, referenced by OneHotEncoder(dtype=...) and similar.
+        "numpy.dtype",
+    }
+)
+
+
+def untrusted_types(data: bytes) -> list[str]:
+    """Types a skops payload needs beyond skops' defaults and :data:`TRUSTED_TYPES`."""
+    import skops.io as sio
+
+    return sorted(t for t in sio.get_untrusted_types(data=data) if t not in TRUSTED_TYPES)
+
+
+def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` to ``path`` in skops format (atomically).
+
+    Refuses (``ValueError``) to write a model that :func:`load_model` would refuse to read,
+    so an unreviewed type is caught where it is made, not later by whoever loads it.
+    """
+    import skops.io as sio
+
+    from . import atomic
+
+    data = sio.dumps(model)
+    refused = untrusted_types(data)
+    if refused:
+        raise ValueError(
+            f"model {type(model).__name__} needs types outside the reviewed skops allow-list: "
+            f"{', '.join(refused)} (review them and add them to nbtrail.models.TRUSTED_TYPES)"
+        )
+    p = Path(path)
+    atomic.write_bytes(p, data)
+    return p
+
+
+def loads_model(data: bytes, *, where: str = "model") -> Any:
+    """Load skops bytes, trusting only skops' defaults and :data:`TRUSTED_TYPES`."""
+    import skops.io as sio
+
+    refused = untrusted_types(data)
+    if refused:
+        raise IntegrityError(
+            f"{where}: refusing to load a model that needs untrusted types: {', '.join(refused)}",
+            hint="review these types and add them to nbtrail.models.TRUSTED_TYPES",
+            path=where,
+            types=refused,
+        )
+    needed = sorted(set(sio.get_untrusted_types(data=data)) & TRUSTED_TYPES)
+    return sio.loads(data, trusted=needed)
+
+
+def load_model(path: str | os.PathLike[str]) -> Any:
+    """Load a skops file, trusting only the reviewed allow-list of types."""
+    return loads_model(Path(path).read_bytes(), where=str(path))

@@ -1,0 +1,411 @@
+"""Run the pipeline: check every parameter first, then execute stages with papermill.
+
+For each stage the runner resolves its parameters (notebook defaults < ``params/<stage>.yaml``
+< ``--params FILE`` < ``-p stage.key=value``), computes its fingerprint, reuses a completed
+run with the same fingerprint when there is one, and otherwise makes a run folder, writes a
+``running`` record, executes the notebook into that folder with ``$NBTRAIL_RUN_DIR`` set for
+the kernel, and writes the final record (completed or failed, with the error's cell).
+A failed stage stops the stages after it; the error says where the failed notebook is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import atomic, fingerprint, parameters, records
+from .context import CONTEXT_FILE, RUN_DIR_ENV, STATE_FILE
+from .errors import ConfigError, NotFound, StageFailed
+from .pipeline import Pipeline, Stage, load_pipeline, load_yaml
+from .workspace import Workspace
+
+
+@dataclass
+class StageResult:
+    stage: str
+    status: str  # completed, cached, failed, skipped
+    run_id: str | None = None
+    seconds: float = 0.0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    verdicts: dict[str, Any] = field(default_factory=dict)
+    outputs: str | None = None
+    note: str = ""
+
+
+@dataclass
+class RunPlan:
+    pipeline: Pipeline
+    stages: list[str]
+    params: dict[str, dict[str, Any]]
+
+
+def _layered_overrides(
+    pipeline: Pipeline, params_file: Path | None, overrides: list[str]
+) -> tuple[dict[str, list[tuple[dict[str, Any], str]]], list[str]]:
+    layers: dict[str, list[tuple[dict[str, Any], str]]] = {s: [] for s in pipeline.order}
+    if params_file is not None:
+        data = load_yaml(params_file, pipeline.ws)
+        if not isinstance(data, dict):
+            raise ConfigError(
+                "expected a mapping of stage names to parameter mappings", path=str(params_file)
+            )
+        for stage, values in data.items():
+            pipeline.stage(stage)
+            if not isinstance(values, dict):
+                raise ConfigError(f"stage {stage!r}: expected a mapping", path=str(params_file))
+            layers[stage].append((values, str(params_file)))
+    for text in overrides:
+        stage, key, value = parameters.parse_override(text)
+        pipeline.stage(stage)
+        layers[stage].append(({key: value}, f"-p {text}"))
+    return layers, []
+
+
+def plan(
+    ws: Workspace,
+    *,
+    stage: str | None = None,
+    overrides: list[str] | None = None,
+    params_file: Path | None = None,
+) -> RunPlan:
+    """Everything checked before any kernel starts: YAML, stage names, parameter names, types."""
+    pipeline = load_pipeline(ws)
+    layers, _ = _layered_overrides(pipeline, params_file, overrides or [])
+    selected = [pipeline.stage(stage).name] if stage else list(pipeline.order)
+    resolved: dict[str, dict[str, Any]] = {}
+    for name in pipeline.order:
+        st = pipeline.stages[name]
+        stack = [(pipeline.defaults(name), ws.relative(st.params_file) if st.params_file else "")]
+        stack += layers[name]
+        resolved[name] = parameters.resolve(
+            name, st.notebook, *[v for v, _ in stack], where=[w for _, w in stack]
+        )
+        if name not in selected and layers[name]:
+            raise ConfigError(
+                f"parameters given for stage {name!r}, which this run does not execute",
+                hint=f"add --stage {name} or drop its -p values",
+            )
+    return RunPlan(pipeline=pipeline, stages=selected, params=resolved)
+
+
+def _kernel_manager_class(extra_env: dict[str, str], log_path: Path) -> type:
+    """An AsyncKernelManager that starts its kernel with ``extra_env`` added and its own
+    stdout/stderr in ``log_path`` (no global state: a new class per stage run)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _StageKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:
+            env = dict(kw.pop("env", None) or os.environ)
+            env.update(extra_env)
+            with open(log_path, "ab") as log:
+                await super().start_kernel(env=env, stdout=log, stderr=log, **kw)
+
+    return _StageKernelManager
+
+
+def _cell_number(source_nb: dict[str, Any], executed: Path, cell_index: int | None) -> int | None:
+    """The failing cell's 1-based position among the *source* notebook's cells."""
+    if cell_index is None or not executed.is_file():
+        return None
+    try:
+        cells = json.loads(executed.read_text())["cells"]
+        failing = cells[cell_index]
+    except (ValueError, KeyError, IndexError):
+        return None
+    src = "".join(failing.get("source", ""))
+    for i, cell in enumerate(source_nb.get("cells", []), start=1):
+        if "".join(cell.get("source", "")) == src:
+            return i
+    return None
+
+
+class Runner:
+    """Executes a :class:`RunPlan`; ``on_event`` receives progress lines for the CLI."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        force: bool = False,
+        force_stages: tuple[str, ...] = (),
+        on_event: Callable[[str], None] | None = None,
+        origin: str = "runner",
+    ) -> None:
+        self.ws = ws
+        self.force = force
+        self.force_stages = set(force_stages)
+        self.on_event = on_event or (lambda _msg: None)
+        self.origin = origin
+        self._code_tree: str | None = None
+        self._env: dict[str, Any] | None = None
+        self._git: dict[str, Any] | None = None
+
+    # Provenance is computed once per invocation
+    def _provenance(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        from . import provenance
+
+        if self._env is None:
+            self._env = provenance.environment(self.ws.lock_file)
+            self._git = provenance.git_state(self.ws.root)
+        assert self._git is not None
+        return self._git, self._env
+
+    def _fingerprint(
+        self, st: Stage, params: dict[str, Any], upstream: dict[str, dict[str, Any]]
+    ) -> str:
+        if self._code_tree is None:
+            self._code_tree = fingerprint.code_tree_hash(self.ws)
+        lock = fingerprint.file_digest(self.ws.lock_file) if self.ws.lock_file.is_file() else None
+        return fingerprint.stage_fingerprint(
+            stage=st.name,
+            code_hash=records.notebook_hashes(st.notebook)["code_hash"],
+            params=params,
+            upstream_outputs={
+                s: {n: a["digest"] for n, a in rec["outputs"].items()} for s, rec in upstream.items()
+            },
+            input_files=fingerprint.declared_inputs(self.ws, st.inputs),
+            code_tree=self._code_tree,
+            lock_hash=lock,
+        )
+
+    def _find_cached(self, stage: str, fp: str) -> dict[str, Any] | None:
+        best = None
+        for _, rec, _problem in records.iter_records(self.ws):
+            if (
+                rec
+                and rec["stage"] == stage
+                and rec["status"] == "completed"
+                and rec["origin"] != "interactive"
+                and rec.get("fingerprint") == fp
+                and fingerprint.outputs_intact(self.ws, rec)
+                and (best is None or rec["started"] > best["started"])
+            ):
+                best = rec
+        return best
+
+    def run(self, rp: RunPlan) -> list[StageResult]:
+        results: list[StageResult] = []
+        done: dict[str, dict[str, Any]] = {}  # stage -> record used this invocation
+        failed = False
+        for name in rp.stages:
+            st = rp.pipeline.stages[name]
+            if failed:
+                results.append(StageResult(name, "skipped", note="an earlier stage failed"))
+                continue
+            upstream: dict[str, dict[str, Any]] = {}
+            for need in st.needs:
+                rec = done.get(need) or records.latest(self.ws, need)
+                if rec is None:
+                    raise NotFound(
+                        f"stage {name!r} reads from stage {need!r}, which has no completed run",
+                        hint=f"run the pipeline first: nbtrail run (or --stage {need})",
+                    )
+                upstream[need] = rec
+            params = rp.params[name]
+            fp = self._fingerprint(st, params, upstream)
+            forced = self.force or name in self.force_stages
+            cached = None if forced else self._find_cached(name, fp)
+            if cached is not None:
+                done[name] = cached
+                results.append(
+                    StageResult(
+                        name,
+                        "cached",
+                        run_id=cached["run_id"],
+                        metrics=cached["metrics"],
+                        verdicts=cached["verdicts"],
+                        outputs=self.ws.relative(self.ws.run_dir(cached["run_id"])),
+                        note="unchanged: reused",
+                    )
+                )
+                self.on_event(f"{name}: unchanged, reusing run {cached['run_id']}")
+                continue
+            try:
+                rec = self.execute_stage(st, params, upstream, fp)
+            except StageFailed as exc:
+                failed = True
+                results.append(
+                    StageResult(name, "failed", run_id=exc.run_id, outputs=exc.saved, note=str(exc))
+                )
+                raise _PipelineFailed(results, exc) from exc
+            done[name] = rec
+            results.append(
+                StageResult(
+                    name,
+                    "completed",
+                    run_id=rec["run_id"],
+                    seconds=rec["duration_s"] or 0.0,
+                    metrics=rec["metrics"],
+                    verdicts=rec["verdicts"],
+                    outputs=self.ws.relative(self.ws.run_dir(rec["run_id"])),
+                )
+            )
+        return results
+
+    def execute_stage(
+        self,
+        st: Stage,
+        params: dict[str, Any],
+        upstream: dict[str, dict[str, Any]],
+        fp: str | None,
+        *,
+        reproduces: str | None = None,
+    ) -> dict[str, Any]:
+        """Execute one stage notebook into a new run folder; returns its final record."""
+        run_id = records.new_run_id(st.name)
+        run_dir = self.ws.run_dir(run_id)
+        run_dir.mkdir(parents=True)
+        git, env = self._provenance()
+        record = records.new_record(
+            self.ws,
+            run_id=run_id,
+            stage=st.name,
+            origin=self.origin,
+            params=params,
+            notebook=st.notebook,
+            upstream={s: r["run_id"] for s, r in upstream.items()},
+            pid=os.getpid(),
+            git=git,
+            environment=env,
+        )
+        record["fingerprint"] = fp
+        record["reproduces"] = reproduces
+        executed = run_dir / st.notebook.name
+        record["notebook"]["executed"] = self.ws.relative(executed)
+        atomic.write_json(
+            run_dir / CONTEXT_FILE,
+            {
+                "run_id": run_id,
+                "stage": st.name,
+                "root": str(self.ws.root),
+                "params": params,
+                "upstream": record["upstream"],
+            },
+        )
+        records.write(self.ws, record)
+        self._after_write(record)
+        self.on_event(f"{st.name}: running {self.ws.relative(st.notebook)} as {run_id}")
+        t0 = time.perf_counter()
+        error: dict[str, Any] | None = None
+        try:
+            self._papermill(st, params, executed, run_dir)
+        except BaseException as exc:  # record every way a stage can end, then re-raise
+            error = self._describe_failure(exc, st, executed)
+            record["status"] = "interrupted" if error.get("interrupted") else "failed"
+            error.pop("interrupted", None)
+            record["error"] = error
+            self._finish(record, run_dir, t0)
+            if not isinstance(exc, Exception):
+                raise
+            raise StageFailed(
+                stage=st.name,
+                notebook=self.ws.relative(st.notebook),
+                cell=error.get("cell"),
+                ename=error["ename"],
+                evalue=error["evalue"],
+                saved=self.ws.relative(executed) if executed.is_file() else None,
+                run_id=run_id,
+            ) from exc
+        record["status"] = "completed"
+        self._finish(record, run_dir, t0)
+        return record
+
+    def _papermill(self, st: Stage, params: dict[str, Any], executed: Path, run_dir: Path) -> None:
+        import papermill
+
+        papermill.execute_notebook(
+            str(st.notebook),
+            str(executed),
+            parameters=params,
+            cwd=str(st.notebook.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=True,
+            kernel_manager_class=_kernel_manager_class(
+                {RUN_DIR_ENV: str(run_dir)}, run_dir / "kernel.log"
+            ),
+        )
+
+    def _describe_failure(self, exc: BaseException, st: Stage, executed: Path) -> dict[str, Any]:
+        if isinstance(exc, KeyboardInterrupt):
+            return {"ename": "KeyboardInterrupt", "evalue": "interrupted", "interrupted": True}
+        cell_index = getattr(exc, "cell_index", None)
+        ename = getattr(exc, "ename", None) or type(exc).__name__
+        evalue = getattr(exc, "evalue", None) or str(exc)
+        cell = _cell_number(parameters.read_notebook(st.notebook), executed, cell_index)
+        return {"ename": str(ename), "evalue": str(evalue)[:2000], "cell": cell}
+
+    def _finish(self, record: dict[str, Any], run_dir: Path, t0: float) -> None:
+        state_file = run_dir / STATE_FILE
+        if state_file.is_file():
+            state = json.loads(state_file.read_text())
+            for key in ("inputs", "outputs", "metrics", "verdicts", "extra"):
+                record[key] = state.get(key, record[key])
+        record["ended"] = records.now()
+        record["duration_s"] = round(time.perf_counter() - t0, 3)
+        self._sign(run_dir / Path(record["notebook"]["executed"]).name)
+        records.write(self.ws, record)
+        self._after_write(record)
+
+    def _sign(self, executed: Path) -> None:
+        """Trust the executed notebook so JupyterLab renders its reports (papermill's isn't)."""
+        if not executed.is_file():
+            return
+        try:
+            from .reports import trust_notebook
+        except ImportError:
+            return
+        trust_notebook(executed)
+
+    def _after_write(self, record: dict[str, Any]) -> None:
+        """Keep the index (and OpenLineage) in step with the record just written."""
+        try:
+            from . import index
+        except ImportError:
+            return
+        index.upsert(self.ws, record)
+
+
+class _PipelineFailed(Exception):
+    """Carries the partial results to the CLI together with the stage's error."""
+
+    def __init__(self, results: list[StageResult], error: StageFailed) -> None:
+        super().__init__(str(error))
+        self.results = results
+        self.error = error
+
+
+PipelineFailed = _PipelineFailed
+
+
+def format_summary(results: list[StageResult], ws: Workspace) -> str:
+    """The per-stage table printed at the end of ``nbtrail run``."""
+    lines = [f"{'stage':<10} {'status':<10} {'time':>7}  {'key metrics':<44} verdicts"]
+    for r in results:
+        keys = list(r.metrics)[:4]
+        mtext = ", ".join(
+            f"{k}={r.metrics[k]:.4g}" if isinstance(r.metrics[k], (int, float)) else f"{k}=-"
+            for k in keys
+        )
+        failed = [k for k, v in r.verdicts.items() if not v.get("passed")]
+        if r.verdicts:
+            vtext = f"{len(r.verdicts) - len(failed)}/{len(r.verdicts)} passed"
+            if failed:
+                vtext += " (failed: " + ", ".join(failed[:4]) + ("..." if len(failed) > 4 else "")
+                vtext += ")"
+        else:
+            vtext = "-"
+        status = {"cached": "cached", "completed": "ran"}.get(r.status, r.status)
+        t = f"{r.seconds:.1f}s" if r.status == "completed" else "-"
+        lines.append(f"{r.stage:<10} {status:<10} {t:>7}  {mtext:<44} {vtext}")
+        if r.outputs:
+            lines.append(f"{'':<10} outputs: {r.outputs}")
+        if r.note and r.status not in ("completed",):
+            lines.append(f"{'':<10} {r.note}")
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""Building the scikit-learn pipeline that the train stage fits, from its parameters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+CLASSIFIERS = ("logistic_regression", "hist_gradient_boosting", "random_forest", "gradient_boosting")
+REGRESSORS = ("ridge", "hist_gradient_boosting", "random_forest", "gradient_boosting")
+
+
+def task_of(y: pd.Series) -> str:
+    """``classification`` for few distinct values or non-numeric targets, else ``regression``."""
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(y) or y.nunique() <= 20:
+        return "classification"
+    return "regression"
+
+
+def feature_columns(
+    frame: pd.DataFrame, target: str, features: list[str] | None, exclude: list[str]
+) -> list[str]:
+    cols = [c for c in frame.columns if c != target and c not in exclude]
+    if features:
+        missing = [f for f in features if f not in frame.columns]
+        if missing:
+            raise ParameterError(
+                f"features not in the data: {', '.join(missing)}",
+                parameter="features",
+                hint=f"columns: {', '.join(cols[:30])}",
+            )
+        cols = list(features)
+    if not cols:
+        raise ParameterError("no feature columns left", parameter="features")
+    return cols
+
+
+def build_pipeline(
+    frame: pd.DataFrame,
+    *,
+    model: str,
+    task: str,
+    seed: int,
+    hyper: dict[str, Any],
+) -> Pipeline:
+    """A ColumnTransformer (scale numeric, one-hot categorical) followed by the estimator."""
+    import pandas as pd
+    from sklearn import ensemble, linear_model
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    allowed = CLASSIFIERS if task == "classification" else REGRESSORS
+    if model not in allowed:
+        raise ParameterError(
+            f"model {model!r} is not available for {task}",
+            parameter="model",
+            hint=f"choose one of: {', '.join(allowed)}",
+        )
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    categorical = [c for c in frame.columns if c not in numeric]
+    pre = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ),
+                categorical,
+            ),
+        ],
+        remainder="drop",
+    )
+    h = dict(hyper)
+    if task == "classification":
+        estimators = {
+            "logistic_regression": lambda: linear_model.LogisticRegression(
+                C=h.get("C", 1.0), max_iter=h.get("max_iter", 1000)
+            ),
+            "hist_gradient_boosting": lambda: ensemble.HistGradientBoostingClassifier(
+                learning_rate=h.get("learning_rate", 0.1),
+                max_depth=h.get("max_depth"),
+                max_iter=h.get("n_estimators", 100),
+                random_state=seed,
+            ),
+            "random_forest": lambda: ensemble.RandomForestClassifier(
+                n_estimators=h.get("n_estimators", 100),
+                max_depth=h.get("max_depth"),
+                random_state=seed,
+                n_jobs=1,
+            ),
+            "gradient_boosting": lambda: ensemble.GradientBoostingClassifier(
+                learning_rate=h.get("learning_rate", 0.1),
+                max_depth=h.get("max_depth") or 3,
+                n_estimators=h.get("n_estimators", 100),
+                random_state=seed,
+            ),
+        }
+    else:
+        estimators = {
+            "ridge": lambda: linear_model.Ridge(alpha=1.0 / h.get("C", 1.0)),
+            "hist_gradient_boosting": lambda: ensemble.HistGradientBoostingRegressor(
+                learning_rate=h.get("learning_rate", 0.1),
+                max_depth=h.get("max_depth"),
+                max_iter=h.get("n_estimators", 100),
+                random_state=seed,
+            ),
+            "random_forest": lambda: ensemble.RandomForestRegressor(
+                n_estimators=h.get("n_estimators", 100),
+                max_depth=h.get("max_depth"),
+                random_state=seed,
+                n_jobs=1,
+            ),
+            "gradient_boosting": lambda: ensemble.GradientBoostingRegressor(
+                learning_rate=h.get("learning_rate", 0.1),
+                max_depth=h.get("max_depth") or 3,
+                n_estimators=h.get("n_estimators", 100),
+                random_state=seed,
+            ),
+        }
+    return Pipeline([("prepare", pre), ("model", estimators[model]())])
