@@ -25,7 +25,7 @@ run: $(STAMP) ## run the whole pipeline on the bundled default dataset
 test: $(STAMP) ## lint, then every test
 	$(BIN)/ruff check lib tests bench notebooks
 	$(BIN)/ruff format --check lib tests bench
-	$(BIN)/python -m pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check lib tests bench notebooks

@@ -192,6 +192,7 @@ class Runner:
         results: list[StageResult] = []
         done: dict[str, dict[str, Any]] = {}  # stage -> record used this invocation
         failed = False
+        error: StageFailed | None = None
         for name in rp.stages:
             st = rp.pipeline.stages[name]
             if failed:
@@ -229,10 +230,17 @@ class Runner:
                 rec = self.execute_stage(st, params, upstream, fp)
             except StageFailed as exc:
                 failed = True
+                error = exc
                 results.append(
-                    StageResult(name, "failed", run_id=exc.run_id, outputs=exc.saved, note=str(exc))
+                    StageResult(
+                        name,
+                        "failed",
+                        run_id=exc.run_id,
+                        outputs=exc.saved,
+                        note=f"{exc.ename} in cell {exc.cell}",
+                    )
                 )
-                raise _PipelineFailed(results, exc) from exc
+                continue
             done[name] = rec
             results.append(
                 StageResult(
@@ -245,6 +253,8 @@ class Runner:
                     outputs=self.ws.relative(self.ws.run_dir(rec["run_id"])),
                 )
             )
+        if error is not None:
+            raise _PipelineFailed(results, error)
         return results
 
     def execute_stage(

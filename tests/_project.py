@@ -1,0 +1,51 @@
+"""Helpers to copy the real project (notebooks and params) into a temporary root and run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_project(root: Path) -> Path:
+    """A copy of the project's notebooks and params (the pipeline) under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("notebooks", "params"):
+        shutil.copytree(REPO / name, root / name)
+    (root / "workspace").mkdir(exist_ok=True)
+    shutil.copyfile(REPO / "requirements.lock", root / "requirements.lock")
+    return root
+
+
+def nbtrail(root: Path, *args: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+    """Run the CLI as a user would, in its own process."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("NBTRAIL_ROOT", None)
+    env.pop("NBTRAIL_RUN_DIR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "nbtrail", "-C", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        **kw,
+    )
+
+
+def records(root: Path) -> list[dict]:
+    out = []
+    for f in sorted((root / "workspace" / "runs").glob("*/record.json")):
+        out.append(json.loads(f.read_text()))
+    return out
+
+
+def by_stage(root: Path) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for rec in records(root):
+        groups.setdefault(rec["stage"], []).append(rec)
+    return groups

@@ -1,0 +1,191 @@
+"""The pipeline end to end, as a user runs it: the CLI in its own process, real kernels."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from _project import by_stage, make_project, nbtrail, records
+
+from nbtrail import records as rec_mod
+from nbtrail.hashing import hash_file
+from nbtrail.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+STAGES = ["data", "train", "evaluate", "export", "monitor"]
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    root = make_project(tmp_path_factory.mktemp("e2e") / "project")
+    out = nbtrail(root, "run")
+    assert out.returncode == 0, out.stderr[-3000:]
+    return root, out
+
+
+def copy_of(done_root: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "copy"
+    shutil.copytree(done_root, dest)
+    return dest
+
+
+def run_folders(root: Path) -> set[str]:
+    return {p.name for p in (root / "workspace" / "runs").iterdir()}
+
+
+def test_full_run_prints_summary_and_records_every_stage(done):
+    root, out = done
+    for stage in STAGES:
+        assert f"\n{stage} " in "\n" + out.stdout
+    assert "roc_auc=" in out.stdout
+    groups = by_stage(root)
+    assert sorted(groups) == sorted(STAGES)
+    ws = Workspace(root)
+    for stage in STAGES:
+        (rec,) = groups[stage]
+        rec_mod.validate(rec)
+        assert rec["status"] == "completed" and rec["origin"] == "runner"
+        assert rec["ended"] >= rec["started"] and rec["error"] is None
+        assert rec["environment"]["packages"]["papermill"] == "2.7.0"
+        assert rec["notebook"]["path"] == f"notebooks/{Path(rec['notebook']['path']).name}"
+        assert (root / rec["notebook"]["executed"]).is_file()
+        assert rec["fingerprint"]
+        for art in rec["outputs"].values():
+            if art["path"]:
+                assert hash_file(root / art["path"]) == art["digest"]
+        assert set(rec["upstream"]) == {
+            "data": set(),
+            "train": {"data"},
+            "evaluate": {"data", "train"},
+            "export": {"data", "train", "evaluate"},
+            "monitor": {"data", "train", "evaluate"},
+        }[stage]
+    data = groups["data"][0]
+    assert data["outputs"]["snapshot"]["ref"] == "default@1"
+    train = groups["train"][0]
+    assert {(i["stage"], i["name"]) for i in train["inputs"]} == {("data", "snapshot")}
+    assert train["inputs"][0]["ref"] == "default@1"
+    assert groups["evaluate"][0]["metrics"]["roc_auc"] > 0.9
+    # the executed notebook holds its outputs and the injected parameters
+    executed = json.loads((root / train["notebook"]["executed"]).read_text())
+    tags = [t for c in executed["cells"] for t in c["metadata"].get("tags", [])]
+    assert "injected-parameters" in tags
+    assert ws.run_dir(train["run_id"]).joinpath("outputs", "model.skops").is_file()
+
+
+def test_second_run_reuses_everything_without_a_kernel(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    before = run_folders(root)
+    t0 = time.perf_counter()
+    out = nbtrail(root, "run")
+    assert out.returncode == 0, out.stderr
+    assert "nothing changed" in out.stdout
+    assert out.stdout.count("cached") == len(STAGES)
+    assert run_folders(root) == before
+    assert "running notebooks" not in out.stderr
+    assert time.perf_counter() - t0 < 60  # a sanity bound only; speed is in bench/
+
+
+def test_parameter_change_reruns_that_stage_and_downstream_only(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    out = nbtrail(root, "run", "-p", "train.max_depth=2")
+    assert out.returncode == 0, out.stderr[-3000:]
+    groups = by_stage(root)
+    assert len(groups["data"]) == 1
+    for stage in STAGES[1:]:
+        assert len(groups[stage]) == 2, stage
+    new_train = max(groups["train"], key=lambda r: r["started"])
+    assert new_train["params"]["max_depth"] == 2
+    new_eval = max(groups["evaluate"], key=lambda r: r["started"])
+    assert new_eval["upstream"]["train"] == new_train["run_id"]
+    assert new_eval["upstream"]["data"] == groups["data"][0]["run_id"]
+
+
+def test_unknown_parameter_is_refused_before_any_kernel(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    before = run_folders(root)
+    out = nbtrail(root, "run", "-p", "train.max_dept=2")
+    assert out.returncode == 3
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "unknown parameter 'max_dept'" in lines[0]
+    assert "valid parameters:" in lines[0] and "max_depth" in lines[0]
+    assert run_folders(root) == before
+
+
+def test_malformed_yaml_names_file_and_line_and_runs_nothing(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    before = run_folders(root)
+    (root / "params" / "evaluate.yaml").write_text("min_roc_auc: 0.9\nmax_log_loss: [0.5\n")
+    out = nbtrail(root, "run", "--force")
+    assert out.returncode == 2
+    assert "params/evaluate.yaml:" in out.stderr and "malformed YAML" in out.stderr
+    assert run_folders(root) == before
+
+
+def test_failing_cell_names_stage_notebook_cell_and_stops_the_pipeline(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    out = nbtrail(root, "run", "-p", "data.source=no/such.csv")
+    assert out.returncode == 6, out.stderr
+    err = out.stderr.strip().splitlines()[-1]
+    assert err.startswith("nbtrail: error: stage 'data' failed in notebooks/01_data.ipynb at cell ")
+    assert "DataError: source file not found: no/such.csv" in err
+    assert "failed notebook saved at workspace/runs/data-" in err
+    groups = by_stage(root)
+    failed = [r for r in groups["data"] if r["status"] == "failed"]
+    assert len(failed) == 1
+    rec = failed[0]
+    assert rec["error"]["ename"] == "DataError" and isinstance(rec["error"]["cell"], int)
+    assert (root / rec["notebook"]["executed"]).is_file()
+    assert len(groups["train"]) == 1  # later stages did not run
+    assert "skipped" in out.stdout
+
+
+def test_kill_9_mid_stage_leaves_an_interrupted_run_and_the_next_run_completes(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NBTRAIL_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbtrail", "-C", str(root), "run", "--force-stage", "train"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    victim = None
+    deadline = time.time() + 120
+    while time.time() < deadline and victim is None:
+        for rec in records(root):
+            if rec["stage"] == "train" and rec["status"] == "running":
+                victim = rec
+        time.sleep(0.05)
+    assert victim is not None, "the train stage never started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    ws = Workspace(root)
+    assert rec_mod.load(ws, victim["run_id"])["status"] == "interrupted"
+    out = nbtrail(root, "run")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert rec_mod.load(ws, victim["run_id"])["status"] == "interrupted"
+    completed = [r for r in by_stage(root)["train"] if r["status"] == "completed"]
+    assert len(completed) >= 1
+
+
+def test_two_runs_at_once_lose_no_record(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NBTRAIL_")}
+    cmd = [sys.executable, "-m", "nbtrail", "-C", str(root), "run", "--stage", "train", "--force"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)]
+    procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env))
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    trains = [r for r in by_stage(root)["train"] if r["status"] == "completed"]
+    assert len(trains) == 3
+    ws = Workspace(root)
+    for r in trains:
+        rec_mod.validate(rec_mod.load(ws, r["run_id"]))

@@ -1,0 +1,123 @@
+"""The repository is what the README promises: its folders, files, pins and commands."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+
+import pytest
+import yaml
+from _project import REPO, make_project, nbtrail
+
+README = (REPO / "README.md").read_text()
+
+
+def _blocks(lang: str) -> list[str]:
+    """The fenced blocks of the README opened with ```<lang> (exactly)."""
+    blocks, current, inside = [], [], None
+    for line in README.splitlines():
+        if line.startswith("```"):
+            if inside is None:
+                inside, current = line[3:].strip(), []
+            else:
+                if inside == lang:
+                    blocks.append("\n".join(current) + "\n")
+                inside = None
+        elif inside is not None:
+            current.append(line)
+    return blocks
+
+
+def test_layout_block_folders_exist():
+    (layout,) = [b for b in _blocks("") if "notebooks/" in b]
+    for line in layout.splitlines():
+        folder = line.split()[0].rstrip("/")
+        assert (REPO / folder).is_dir(), folder
+    for f in (
+        "pyproject.toml",
+        "environment.yml",
+        "Makefile",
+        "CHANGELOG.md",
+        ".ci/run",
+        "workspace/README.md",
+        "lib/nbtrail/README.md",
+        "requirements.lock",
+    ):
+        assert (REPO / f).is_file(), f
+
+
+def test_readme_starts_with_the_two_commands():
+    first = _blocks("console")[0]
+    assert first.splitlines()[0].startswith("make run")
+    assert first.splitlines()[1].startswith("make test")
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_make_help_lists_the_targets_the_readme_names():
+    out = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0
+    for target in set(re.findall(r"`make (\w+)`", README)) | {"run", "test", "lab"}:
+        assert f"make {target}" in out.stdout, target
+
+
+def _pins(reqs: list[str]) -> dict[str, str]:
+    out = {}
+    for r in reqs:
+        name = re.split(r"[=<>\[ ]", r, maxsplit=1)[0].lower().replace("_", "-")
+        out[name] = r[len(re.split(r"[=<>]", r, maxsplit=1)[0]) :]
+    return out
+
+
+def test_environment_yml_agrees_with_package_metadata():
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = meta["dependencies"] + meta["optional-dependencies"]["test"]
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"]
+    (pip_section,) = [d for d in env["dependencies"] if isinstance(d, dict)]
+    assert _pins(pip_section["pip"]) == _pins(deps)
+
+
+def test_lock_satisfies_every_direct_pin():
+    from packaging.requirements import Requirement
+
+    lock = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if "==" in line:
+            name, version = line.split("==")
+            lock[name.lower().replace("_", "-")] = version.strip()
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for dep in meta["dependencies"] + meta["optional-dependencies"]["test"]:
+        req = Requirement(dep)
+        name = req.name.lower().replace("_", "-")
+        assert name in lock, f"{name} missing from requirements.lock"
+        assert req.specifier.contains(lock[name], prereleases=True), (dep, lock[name])
+
+
+@pytest.mark.slow
+def test_every_nbtrail_and_papermill_command_in_the_readme_runs(tmp_path):
+    root = make_project(tmp_path / "project")
+    commands = [
+        line.split("#")[0].strip()
+        for block in _blocks("console")
+        for line in block.splitlines()
+        if line.startswith((".venv/bin/nbtrail", ".venv/bin/papermill"))
+    ]
+    assert commands, "the README shows nbtrail commands"
+    for cmd in commands:
+        argv = shlex.split(cmd)
+        if argv[0].endswith("nbtrail"):
+            out = nbtrail(root, *argv[1:])
+        else:
+            argv = [a.replace("/tmp/", f"{tmp_path}/") for a in argv[1:]]
+            out = subprocess.run(
+                [sys.executable, "-m", "papermill", *argv],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NBTRAIL_ROOT": str(root)},
+            )
+        assert out.returncode == 0, (cmd, out.stderr[-2000:])
