@@ -60,13 +60,16 @@ def test_full_run_prints_summary_and_records_every_stage(done):
         for art in rec["outputs"].values():
             if art["path"]:
                 assert hash_file(root / art["path"]) == art["digest"]
-        assert set(rec["upstream"]) == {
-            "data": set(),
-            "train": {"data"},
-            "evaluate": {"data", "train"},
-            "export": {"data", "train", "evaluate"},
-            "monitor": {"data", "train", "evaluate"},
-        }[stage]
+        assert (
+            set(rec["upstream"])
+            == {
+                "data": set(),
+                "train": {"data"},
+                "evaluate": {"data", "train"},
+                "export": {"data", "train", "evaluate"},
+                "monitor": {"data", "train", "evaluate"},
+            }[stage]
+        )
     data = groups["data"][0]
     assert data["outputs"]["snapshot"]["ref"] == "default@1"
     train = groups["train"][0]

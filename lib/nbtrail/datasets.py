@@ -26,8 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock
-
 from . import atomic
 from .errors import DataError, NameRefused, NotFound
 from .statcache import Description, FileStat, StatCache
@@ -43,7 +41,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 FULL_PARSE_BYTES = 64 * 1024 * 1024
 _SAMPLE_BLOCK = 4 * 1024 * 1024
-_SCAN_CHUNK = 64 * 1024 * 1024
+_SCAN_CHUNK = 4 * 1024 * 1024
 
 
 def check_name(name: str, what: str = "dataset name") -> str:
@@ -158,35 +156,66 @@ def count_csv_records(path: str | os.PathLike[str]) -> int:
         return _count_records(mm)
 
 
-def _count_records(mm: mmap.mmap) -> int:
+def _bits(chunk: Any, byte: int, scratch: Any) -> Any:
+    """Where ``chunk == byte``, packed into little-endian 64-bit words (bit k of word w is
+    item 64w+k). ``scratch`` is a reused boolean buffer, so no large array is allocated."""
     import numpy as np
+
+    mask = np.equal(chunk, byte, out=scratch[: chunk.size])
+    packed = np.packbits(mask, bitorder="little")
+    pad = (-packed.size) % 8
+    if pad:
+        packed = np.concatenate([packed, np.zeros(pad, np.uint8)])
+    return packed.view("<u8")
+
+
+def _count_records(mm: mmap.mmap) -> int:
+    """Count records chunk by chunk, carrying the quote parity and the last record end.
+
+    Quotes, newlines and carriage returns are packed into 64-bit words; the running quote
+    parity comes from a prefix XOR inside each word and a cumulative sum across words; record
+    ends are the newlines outside quotes, empty records those whose previous byte (or ``\\r``
+    and the byte before it) is also a record end; popcount does the counting.
+    """
+    import numpy as np
+
+    def shl(a: Any, k: int) -> Any:  # shift towards later positions, across word borders
+        prev = np.concatenate((np.zeros(1, np.uint64), a[:-1]))
+        return (a << np.uint64(k)) | (prev >> np.uint64(64 - k))
 
     buf = np.frombuffer(mm, dtype=np.uint8)
     size = buf.size
+    scratch = np.empty(min(size, _SCAN_CHUNK), dtype=bool)
     records = 0
     quotes = 0  # quotes seen so far (their parity says whether we are inside a field)
-    last_end = -1  # position of the previous record separator
+    last_end = -1  # position of the previous record end
     for off in range(0, size, _SCAN_CHUNK):
         chunk = buf[off : off + _SCAN_CHUNK]
-        nl = np.flatnonzero(chunk == 10)
-        q = np.flatnonzero(chunk == 34)
-        if q.size:
-            inside = (np.searchsorted(q, nl) + quotes) % 2 == 1
-            nl = nl[~inside]
-        quotes += int(q.size)
-        if nl.size == 0:
+        term = _bits(chunk, 10, scratch)
+        in_quotes = quotes % 2
+        # single-byte mmap.find is memchr: far cheaper than building a mask to learn "none"
+        if mm.find(b'"', off, off + chunk.size) >= 0 or in_quotes:
+            q = _bits(chunk, 34, scratch)
+            x = q.copy()
+            for shift in (1, 2, 4, 8, 16, 32):
+                x ^= x << np.uint64(shift)  # inclusive prefix parity inside each word
+            word_par = x >> np.uint64(63)
+            carry = (np.cumsum(word_par) - word_par + np.uint64(in_quotes)) & np.uint64(1)
+            term &= ~(x ^ np.negative(carry))  # 1 -> all ones
+            quotes += int(np.bitwise_count(q).sum())
+        count = int(np.bitwise_count(term).sum())
+        if count == 0:
             continue
-        ends = nl.astype(np.int64) + off
-        starts = np.empty_like(ends)
-        starts[0] = last_end + 1
-        starts[1:] = ends[:-1] + 1
-        length = ends - starts
-        empty = length == 0
-        one = np.flatnonzero(length == 1)
-        if one.size:
-            empty[one] = buf[starts[one]] == 13
-        records += int(ends.size - np.count_nonzero(empty))
-        last_end = int(ends[-1])
+        empty = term & shl(term, 1)
+        if mm.find(b"\r", off, off + chunk.size) >= 0:
+            empty |= term & shl(_bits(chunk, 13, scratch), 1) & shl(term, 2)
+        words = np.flatnonzero(term)
+        w0, w1 = int(words[0]), int(words[-1])
+        v0, v1 = int(term[w0]), int(term[w1])
+        first = off + 64 * w0 + (v0 & -v0).bit_length() - 1
+        empty_first = first == last_end + 1 or (first == last_end + 2 and buf[last_end + 1] == 13)
+        records += count - int(np.bitwise_count(empty).sum()) - int(empty_first)
+        last_end = off + 64 * w1 + v1.bit_length() - 1
     if bytes(buf[last_end + 1 :]).strip(b"\r"):
         records += 1
     return records
@@ -298,6 +327,14 @@ class DatasetDiff:
         }
 
 
+@dataclass(frozen=True)
+class AddResult:
+    version: DatasetVersion
+    created: bool  # False: the latest version already held these bytes
+    schema_changes: list[str]  # from the parent version, when one was created
+    cached: bool  # the stat cache knew the file: nothing was read
+
+
 # Verification
 @dataclass(frozen=True)
 class VerifyReport:
@@ -359,6 +396,32 @@ class Datasets:
             hint=f"versions: {', '.join(str(v.version) for v in versions)}",
         )
 
+    def summary(self) -> list[dict[str, Any]]:
+        """One row per dataset: its latest version, rows, columns, size, creation time."""
+        out = []
+        for name in self.names():
+            vs = self.versions(name)
+            last = vs[-1]
+            out.append(
+                {
+                    "name": name,
+                    "version": last.version,
+                    "versions": len(vs),
+                    "rows": last.rows,
+                    "columns": len(last.columns),
+                    "bytes": last.bytes,
+                    "digest": last.digest,
+                    "created": last.created,
+                }
+            )
+        return out
+
+    def show(self, ref: str) -> tuple[DatasetVersion, list[str]]:
+        """A version and its schema changes from its parent version."""
+        dv = self.get(ref)
+        parent = self.parent_of(dv)
+        return dv, schema_changes(parent, dv) if parent else []
+
     def _resolve(self, ref: str | DatasetVersion) -> DatasetVersion:
         return ref if isinstance(ref, DatasetVersion) else self.get(ref)
 
@@ -394,6 +457,18 @@ class Datasets:
         extra: dict[str, Any] | None = None,
     ) -> DatasetVersion:
         """Version the file at ``path`` under ``name``; identical bytes reuse the latest version."""
+        return self.add(path, name, run_id=run_id, source=source, extra=extra).version
+
+    def add(
+        self,
+        path: str | os.PathLike[str],
+        name: str,
+        *,
+        run_id: str | None = None,
+        source: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> AddResult:
+        """:meth:`add_file`, also saying whether a version was created and what schema changed."""
         check_name(name)
         p = Path(path)
         if not p.exists():
@@ -413,12 +488,13 @@ class Datasets:
         cache = StatCache(self.ws)
         digest = cache.lookup(st)
         desc = cache.described(digest) if digest and self.store.exists(digest) else None
-        if desc is None or desc.format != fmt:
+        hit = desc is not None and desc.format == fmt
+        if not hit:
             digest, desc = self.store.ingest(p, lambda tmp: self._checked(tmp, fmt, str(p)))
             if FileStat.of(p) == st:
                 cache.record(st, digest)
             cache.remember_description(digest, desc)
-        return self._record(
+        dv, created = self._record(
             name,
             digest=digest,
             fmt=fmt,
@@ -430,6 +506,8 @@ class Datasets:
             nbytes=st.size,
             extra={"described": desc.described, **(extra or {})},
         )
+        parent = self.parent_of(dv) if created else None
+        return AddResult(dv, created, schema_changes(parent, dv) if parent else [], hit)
 
     def _checked(self, tmp: Path, fmt: str, shown: str) -> Description:
         desc = _describe(tmp, fmt, shown=shown, full_parse_bytes=self.full_parse_bytes)
@@ -471,16 +549,21 @@ class Datasets:
             run_id=run_id,
             nbytes=len(buf.getvalue()),
             extra=extra or {},
-        )
+        )[0]
 
-    def _record(self, name: str, **kw: Any) -> DatasetVersion:
+    def _record(self, name: str, **kw: Any) -> tuple[DatasetVersion, bool]:
+        versions = self.versions(name)
+        if versions and versions[-1].digest == kw["digest"]:
+            return versions[-1], False  # versions only grow: no lock needed to see this
+        from filelock import FileLock
+
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(folder / ".lock"), timeout=60):
             versions = self.versions(name)
             latest = versions[-1] if versions else None
             if latest is not None and latest.digest == kw["digest"]:
-                return latest
+                return latest, False
             dv = DatasetVersion(
                 name=name,
                 version=(latest.version + 1) if latest else 1,
@@ -497,11 +580,48 @@ class Datasets:
                 extra=kw["extra"],
             )
             atomic.write_json(folder / f"{dv.version}.json", dv.to_dict())
-            return dv
+            return dv, True
+
+    def conflict_free(self, dv: DatasetVersion) -> bool:
+        """True when ``dv`` is new here, False when the same version is already here.
+
+        Raises :class:`DataError` when a *different* manifest holds that name and version.
+        """
+        check_name(dv.name)
+        try:
+            mine = self.get(dv.name, dv.version)
+        except NotFound:
+            return True
+        if mine.digest != dv.digest:
+            raise DataError(
+                f"{dv.ref} here (object {mine.digest[:12]}) differs from the incoming one "
+                f"(object {dv.digest[:12]})",
+                hint="the histories diverged: add one of them under a new name",
+                ref=dv.ref,
+            )
+        return False
+
+    def import_version(self, dv: DatasetVersion) -> None:
+        """Write a manifest fetched from a remote (its object must already be stored)."""
+        if not self.store.exists(dv.digest):
+            raise NotFound(f"{dv.ref}: object {dv.digest} is not in the store")
+        from filelock import FileLock
+
+        folder = self.root / check_name(dv.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder / ".lock"), timeout=60):
+            if self.conflict_free(dv):
+                atomic.write_json(folder / f"{dv.version}.json", dv.to_dict())
 
     # Comparing, checking, checking out
     def parent_of(self, dv: DatasetVersion) -> DatasetVersion | None:
-        return self.get(dv.name, dv.parent) if dv.parent else None
+        """The version ``dv`` was added after (None for the first, or when it is not here)."""
+        if not dv.parent:
+            return None
+        try:
+            return self.get(dv.name, dv.parent)
+        except NotFound:
+            return None
 
     def diff(self, old: str | DatasetVersion, new: str | DatasetVersion) -> DatasetDiff:
         """Schema changes, row counts and per-column summaries of two versions (verified)."""

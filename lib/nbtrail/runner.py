@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import atomic, fingerprint, parameters, records
+from . import atomic, fingerprint, kernels, parameters, records
 from .context import CONTEXT_FILE, RUN_DIR_ENV, STATE_FILE
 from .errors import ConfigError, NotFound, StageFailed
 from .pipeline import Pipeline, Stage, load_pipeline, load_yaml
 from .workspace import Workspace
 
+SOURCE_COPY = "source.ipynb"
 
 @dataclass
 class StageResult:
@@ -93,21 +95,6 @@ def plan(
     return RunPlan(pipeline=pipeline, stages=selected, params=resolved)
 
 
-def _kernel_manager_class(extra_env: dict[str, str], log_path: Path) -> type:
-    """An AsyncKernelManager that starts its kernel with ``extra_env`` added and its own
-    stdout/stderr in ``log_path`` (no global state: a new class per stage run)."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class _StageKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw: Any) -> None:
-            env = dict(kw.pop("env", None) or os.environ)
-            env.update(extra_env)
-            with open(log_path, "ab") as log:
-                await super().start_kernel(env=env, stdout=log, stderr=log, **kw)
-
-    return _StageKernelManager
-
-
 def _cell_number(source_nb: dict[str, Any], executed: Path, cell_index: int | None) -> int | None:
     """The failing cell's 1-based position among the *source* notebook's cells."""
     if cell_index is None or not executed.is_file():
@@ -142,6 +129,7 @@ class Runner:
         self.on_event = on_event or (lambda _msg: None)
         self.origin = origin
         self._code_tree: str | None = None
+        self._warm: dict[str, kernels.WarmKernel] = {}
         self._env: dict[str, Any] | None = None
         self._git: dict[str, Any] | None = None
 
@@ -189,6 +177,26 @@ class Runner:
         return best
 
     def run(self, rp: RunPlan) -> list[StageResult]:
+        try:
+            return self._run(rp)
+        finally:
+            for wk in self._warm.values():
+                kernels.shutdown(wk)
+            self._warm.clear()
+
+    def _kernel_for(self, stage: Stage, *, warm: bool) -> kernels.WarmKernel:
+        log = self.ws.tmp_dir / "kernels" / f"{stage.name}-{os.getpid()}-{id(stage)}.log"
+        return kernels.start(stage.name, stage.notebook, self.ws.notebooks_dir, log, warm=warm)
+
+    def _warm_next(self, rp: RunPlan, current: str) -> None:
+        """Start the kernel of the stage after ``current`` while ``current`` executes."""
+        i = rp.stages.index(current)
+        if i + 1 < len(rp.stages):
+            nxt = rp.stages[i + 1]
+            if nxt not in self._warm:
+                self._warm[nxt] = self._kernel_for(rp.pipeline.stages[nxt], warm=True)
+
+    def _run(self, rp: RunPlan) -> list[StageResult]:
         results: list[StageResult] = []
         done: dict[str, dict[str, Any]] = {}  # stage -> record used this invocation
         failed = False
@@ -226,8 +234,10 @@ class Runner:
                 )
                 self.on_event(f"{name}: unchanged, reusing run {cached['run_id']}")
                 continue
+            wk = self._warm.pop(name, None) or self._kernel_for(st, warm=False)
+            self._warm_next(rp, name)
             try:
-                rec = self.execute_stage(st, params, upstream, fp)
+                rec = self.execute_stage(st, params, upstream, fp, kernel=wk)
             except StageFailed as exc:
                 failed = True
                 error = exc
@@ -265,11 +275,18 @@ class Runner:
         fp: str | None,
         *,
         reproduces: str | None = None,
+        source: Path | None = None,
+        kernel: kernels.WarmKernel | None = None,
     ) -> dict[str, Any]:
-        """Execute one stage notebook into a new run folder; returns its final record."""
+        """Execute one stage notebook into a new run folder; returns its final record.
+
+        ``source`` replaces the stage's notebook file (``reproduce`` runs the copy kept in the
+        original run's folder). The notebook executed is always kept as ``source.ipynb``.
+        """
         run_id = records.new_run_id(st.name)
         run_dir = self.ws.run_dir(run_id)
         run_dir.mkdir(parents=True)
+        shutil.copyfile(source or st.notebook, run_dir / SOURCE_COPY)
         git, env = self._provenance()
         record = records.new_record(
             self.ws,
@@ -277,12 +294,13 @@ class Runner:
             stage=st.name,
             origin=self.origin,
             params=params,
-            notebook=st.notebook,
+            notebook=run_dir / SOURCE_COPY,
             upstream={s: r["run_id"] for s, r in upstream.items()},
             pid=os.getpid(),
             git=git,
             environment=env,
         )
+        record["notebook"]["path"] = self.ws.relative(st.notebook)
         record["fingerprint"] = fp
         record["reproduces"] = reproduces
         executed = run_dir / st.notebook.name
@@ -303,7 +321,13 @@ class Runner:
         t0 = time.perf_counter()
         error: dict[str, Any] | None = None
         try:
-            self._papermill(st, params, executed, run_dir)
+            wk = kernel or self._kernel_for(st, warm=False)
+            try:
+                self._papermill(run_dir / SOURCE_COPY, params, executed, run_dir, wk)
+            finally:
+                kernels.shutdown(wk)
+                if wk.log_path.is_file():
+                    os.replace(wk.log_path, run_dir / "kernel.log")
         except BaseException as exc:  # record every way a stage can end, then re-raise
             error = self._describe_failure(exc, st, executed)
             record["status"] = "interrupted" if error.get("interrupted") else "failed"
@@ -325,21 +349,26 @@ class Runner:
         self._finish(record, run_dir, t0)
         return record
 
-    def _papermill(self, st: Stage, params: dict[str, Any], executed: Path, run_dir: Path) -> None:
+    def _papermill(
+        self,
+        notebook: Path,
+        params: dict[str, Any],
+        executed: Path,
+        run_dir: Path,
+        wk: kernels.WarmKernel,
+    ) -> None:
         import papermill
 
+        km = kernels.bind(wk, {RUN_DIR_ENV: str(run_dir)})
         papermill.execute_notebook(
-            str(st.notebook),
+            str(notebook),
             str(executed),
             parameters=params,
-            cwd=str(st.notebook.parent),
             kernel_name="python3",
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=True,
-            kernel_manager_class=_kernel_manager_class(
-                {RUN_DIR_ENV: str(run_dir)}, run_dir / "kernel.log"
-            ),
+            km=km,
         )
 
     def _describe_failure(self, exc: BaseException, st: Stage, executed: Path) -> dict[str, Any]:

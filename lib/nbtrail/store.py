@@ -126,7 +126,8 @@ class ObjectStore:
         return self.path(digest).is_file()
 
     # Writing
-    def _tmp(self) -> tuple[int, Path]:
+    def new_tmp(self) -> tuple[int, Path]:
+        """An open temp file in the store's own folder (so the final rename is atomic)."""
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.clean_tmp()
         fd, name = tempfile.mkstemp(prefix=f"obj.{os.getpid()}.", suffix=".part", dir=self.tmp_dir)
@@ -164,12 +165,20 @@ class ObjectStore:
         _fsync_dir(final.parent)
         return digest
 
+    def adopt(self, tmp: Path, digest: str) -> str:
+        """Commit a temp file from :meth:`new_tmp` as ``digest`` after checking its bytes."""
+        _check_digest(digest)
+        if hash_file(tmp) != digest:
+            tmp.unlink(missing_ok=True)
+            raise self._corrupted(digest, "incoming object")
+        return self._commit(tmp, digest)
+
     def put_bytes(self, data: bytes) -> str:
         """Store ``data``; returns its digest. Existing objects are never rewritten."""
         digest = hash_bytes(data)
         if self.exists(digest):
             return digest
-        fd, tmp = self._tmp()
+        fd, tmp = self.new_tmp()
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -200,7 +209,9 @@ class ObjectStore:
         ``inspect`` sees exactly the bytes that will be stored (not a source that may change
         meanwhile); if it raises, the copy is discarded and nothing becomes visible.
         """
-        fd, tmp = self._tmp()
+        from concurrent.futures import ThreadPoolExecutor
+
+        fd, tmp = self.new_tmp()
         try:
             try:
                 src_fd = os.open(source, os.O_RDONLY)
@@ -210,11 +221,18 @@ class ObjectStore:
                 _copy_fd(src_fd, fd, os.fstat(src_fd).st_size)
             finally:
                 os.close(src_fd)
-            os.fsync(fd)
+            # Inspect the private copy while it is being flushed and hashed (both release
+            # the GIL), so describing a large file costs little on top of storing it.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                looked = pool.submit(inspect, tmp) if inspect is not None else None
+                try:
+                    os.fsync(fd)
+                    digest = hash_file(tmp)
+                finally:
+                    result = looked.result() if looked is not None else None
             os.close(fd)
             fd = -1
-            result = inspect(tmp) if inspect is not None else None
-            return self._commit(tmp, hash_file(tmp)), result
+            return self._commit(tmp, digest), result
         except BaseException:
             if fd >= 0:
                 os.close(fd)

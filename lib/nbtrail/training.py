@@ -66,9 +66,12 @@ def build_pipeline(
         )
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     categorical = [c for c in frame.columns if c not in numeric]
+    # Trees need no scaling, and scaling before them breaks ONNX parity: the exported graph
+    # scales in float32, which moves values across split thresholds (export stage).
+    scale = [StandardScaler()] if model in ("logistic_regression", "ridge") else []
     pre = ColumnTransformer(
         [
-            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+            ("num", make_pipeline(SimpleImputer(strategy="median"), *scale), numeric),
             (
                 "cat",
                 make_pipeline(

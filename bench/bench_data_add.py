@@ -1,0 +1,241 @@
+"""Benchmark: `nbtrail data add` versus `dvc add` on the same ~1 GB CSV, side by side.
+
+    .venv/bin/python bench/bench_data_add.py [--dvc /tmp/dvcvenv/bin/dvc] [--size-mb 1024]
+
+DVC is not a project dependency: install it into a throwaway venv first, e.g.
+``python3 -m venv /tmp/dvcvenv && /tmp/dvcvenv/bin/pip install dvc``.
+
+Both tools run as CLI subprocesses on the same file (kept in the page cache, read once before
+each timed run), alternating, median of ``--repeats`` runs:
+
+* first add: nbtrail with an empty object store and stat cache; DVC with its cache, its
+  ``tmp/`` and its site cache (hash state) removed;
+* re-add of unchanged data (each tool right after its own first add);
+* disk usage of nbtrail's object store before and after the re-add (no second copy);
+* ``data checkout``: inode and link count of the checked-out file (hard link) and what the
+  default ``auto`` mode does for the current user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_csv(path: Path, size_mb: int, quoted: bool) -> None:
+    """A CSV of numeric and string columns; strings quoted as pyarrow writes them, or not at
+    all as pandas writes them (``quoted=False``)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rng = np.random.default_rng(0)
+    n = 200_000
+    cols = {f"f{i}": rng.normal(size=n).round(6) for i in range(10)}
+    cols["count"] = rng.integers(0, 10_000, n)
+    cols["label"] = rng.choice(["alpha", "beta", "gamma"], n)
+    table = pa.table(cols)
+    target = size_mb * 1024 * 1024
+    with open(path, "wb") as fh:
+        opts = pacsv.WriteOptions(quoting_style="needed" if quoted else "none")
+        writer = pacsv.CSVWriter(fh, table.schema, write_options=opts)
+        while fh.tell() < target:
+            writer.write_table(table)
+            # vary the bytes between blocks so the file is not one block repeated
+            cols["count"] = rng.integers(0, 10_000, n)
+            table = pa.table(cols)
+        writer.close()
+
+
+def warm(path: Path) -> None:
+    with open(path, "rb") as fh:
+        while fh.read(16 * 1024 * 1024):
+            pass
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
+    return elapsed
+
+
+def du(path: Path) -> int:
+    seen: set[int] = set()
+    total = 0
+    for p in path.rglob("*"):
+        if p.is_file():
+            st = p.stat()
+            if st.st_ino not in seen:
+                seen.add(st.st_ino)
+                total += st.st_blocks * 512
+    return total
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dvc", default="/tmp/dvcvenv/bin/dvc", help="path of the dvc executable")
+    ap.add_argument("--size-mb", type=int, default=1024)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--unquoted", action="store_true", help="write strings unquoted (as pandas.to_csv does)"
+    )
+    ap.add_argument("--workdir", default=None, help="scratch folder (default: a temp folder)")
+    args = ap.parse_args()
+
+    dvc = shutil.which(args.dvc) or args.dvc
+    if not Path(dvc).exists():
+        raise SystemExit(f"dvc not found at {args.dvc}; see the docstring to install it")
+    load0 = os.getloadavg()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="nbtrail-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "lib"), "DVC_NO_ANALYTICS": "1"}
+
+    # the workspace and the DVC repo, on the same filesystem as the data
+    ws = work / "ws"
+    (ws / "params").mkdir(parents=True, exist_ok=True)
+    (ws / "params" / "pipeline.yaml").write_text("version: 1\nstages: {}\n")
+    repo = work / "dvcrepo"
+    shutil.rmtree(repo, ignore_errors=True)
+    repo.mkdir()
+    site_cache = work / "dvc-site-cache"
+    subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=repo, env=env, check=True)
+    for key, value in (("core.analytics", "false"), ("core.site_cache_dir", str(site_cache))):
+        subprocess.run([dvc, "config", key, value], cwd=repo, env=env, check=True)
+
+    data = repo / "big.csv"  # DVC wants the file inside its repo; nbtrail reads it there too
+    t0 = time.perf_counter()
+    make_csv(data, args.size_mb, quoted=not args.unquoted)
+    size = data.stat().st_size
+    print(f"generated {data} ({size / 1e9:.3f} GB) in {time.perf_counter() - t0:.1f} s")
+
+    nb_cmd = [sys.executable, "-m", "nbtrail", "-C", str(ws), "data", "add", str(data), "-n", "big"]
+    dvc_cmd = [dvc, "add", "-q", "big.csv"]
+
+    def reset_nbtrail() -> None:
+        shutil.rmtree(ws / "workspace", ignore_errors=True)
+
+    def reset_dvc() -> None:
+        for p in (repo / ".dvc" / "cache", repo / ".dvc" / "tmp", site_cache):
+            shutil.rmtree(p, ignore_errors=True)
+        (repo / "big.csv.dvc").unlink(missing_ok=True)
+
+    first = {"nbtrail": [], "dvc": []}
+    readd = {"nbtrail": [], "dvc": []}
+    store_before = store_after = 0
+    for i in range(args.repeats):
+        for tool in ("dvc", "nbtrail") if i % 2 == 0 else ("nbtrail", "dvc"):
+            if tool == "dvc":
+                reset_dvc()
+                warm(data)
+                first["dvc"].append(timed(dvc_cmd, repo, env))
+                readd["dvc"].append(timed(dvc_cmd, repo, env))
+            else:
+                reset_nbtrail()
+                warm(data)
+                time.sleep(0.1)  # outside the stat cache's racy window
+                first["nbtrail"].append(timed(nb_cmd, ws, env))
+                store_before = du(ws / "workspace" / "data" / "objects")
+                readd["nbtrail"].append(timed(nb_cmd, ws, env))
+                store_after = du(ws / "workspace" / "data" / "objects")
+            print(
+                f"run {i + 1} {tool:8s} first {first[tool][-1]:6.2f} s  re-add {readd[tool][-1]:6.3f} s"
+            )
+
+    # the same through the library, in one process (no interpreter start, no CLI imports)
+    sys.path.insert(0, str(REPO / "lib"))
+    from nbtrail.datasets import Datasets
+    from nbtrail.workspace import Workspace
+
+    lib_first: list[float] = []
+    lib_readd: list[float] = []
+    for _ in range(args.repeats):
+        reset_nbtrail()
+        warm(data)
+        time.sleep(0.1)
+        cat = Datasets(Workspace(ws))
+        t0 = time.perf_counter()
+        cat.add_file(data, "big")
+        lib_first.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        res = cat.add(data, "big")
+        lib_readd.append(time.perf_counter() - t0)
+        assert res.cached and not res.created
+    print(
+        "library first add "
+        + ", ".join(f"{x:.2f}" for x in lib_first)
+        + " s; re-add "
+        + ", ".join(f"{x * 1000:.1f}" for x in lib_readd)
+        + " ms"
+    )
+
+    med = {k: statistics.median(v) for k, v in first.items()}
+    med_re = {k: statistics.median(v) for k, v in readd.items()}
+
+    # checkout: hard link (same inode) and what auto does here
+    obj = next(
+        p
+        for p in (ws / "workspace" / "data" / "objects").rglob("*")
+        if p.is_file() and len(p.name) == 62
+    )
+    hard = work / "checkout-hard.csv"
+    auto = work / "checkout-auto.csv"
+    co = [sys.executable, "-m", "nbtrail", "-C", str(ws), "data", "checkout", "big@1"]
+    t_hard = timed([*co, str(hard), "--link", "hardlink"], ws, env)
+    out_auto = subprocess.run([*co, str(auto)], cwd=ws, env=env, capture_output=True, text=True)
+    same_inode = hard.stat().st_ino == obj.stat().st_ino
+
+    print()
+    print(
+        f"machine: {os.cpu_count()} cpus, {platform.machine()}, Python {platform.python_version()}"
+    )
+    print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}")
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}, at the start: {load0}")
+    style = "unquoted strings" if args.unquoted else "quoted strings"
+    print(f"file: {size / 1e9:.3f} GB CSV ({style}), median of {args.repeats}")
+    for tool in ("nbtrail", "dvc"):
+        runs = ", ".join(f"{x:.2f}" for x in first[tool])
+        print(
+            f"first add  {tool:8s} {med[tool]:6.2f} s  ({size / med[tool] / 1e6:6.0f} MB/s)  [{runs}]"
+        )
+    print(f"throughput ratio nbtrail/dvc: {med['dvc'] / med['nbtrail']:.2f}x (target >= 2x)")
+    for tool in ("nbtrail", "dvc"):
+        runs = ", ".join(f"{x:.3f}" for x in readd[tool])
+        pct = 100 * med_re[tool] / med[tool]
+        print(
+            f"re-add     {tool:8s} {med_re[tool]:6.3f} s  = {pct:4.1f}% of its first add  [{runs}]"
+        )
+    lf, lr = statistics.median(lib_first), statistics.median(lib_readd)
+    print(
+        f"library  nbtrail first add {lf:.2f} s ({size / lf / 1e6:.0f} MB/s, "
+        f"{med['dvc'] / lf:.2f}x dvc CLI); re-add {lr * 1000:.1f} ms = {100 * lr / lf:.2f}%"
+    )
+    print(
+        f"nbtrail object store: {store_before / 1e6:.1f} MB after first add, "
+        f"{store_after / 1e6:.1f} MB after re-add (no second copy: {store_before == store_after})"
+    )
+    print(
+        f"checkout --link hardlink: {t_hard:.2f} s, same inode as the object: {same_inode}, "
+        f"st_nlink={hard.stat().st_nlink}, mode={oct(hard.stat().st_mode & 0o777)}"
+    )
+    print(f"checkout (auto, uid {os.geteuid()}): {out_auto.stdout.strip()}")
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

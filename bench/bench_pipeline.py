@@ -1,0 +1,339 @@
+"""A 4-stage notebook pipeline run by nbtrail, papermill, Ploomber and DVC, side by side.
+
+    .venv/bin/python bench/bench_pipeline.py [--repeats 3] [--tools nbtrail,papermill,...]
+
+The stages (load breast_cancer to Parquet, fit a scaled logistic regression, score the holdout
+ROC AUC to JSON, copy the model) are the notebooks in ``bench/pipeline4/``: ``nbtrail/`` uses
+the nbtrail notebook API, ``plain/`` holds twins doing the same work with file paths given as
+Ploomber-style ``upstream`` / ``product`` parameters (so papermill, Ploomber and DVC all run the
+very same files). Each tool gets a fresh project in a temp folder; every figure is the wall time
+of whole processes:
+
+* nbtrail: ``nbtrail -C PROJECT run`` (full: first run, then ``--force``; no-op: plain ``run``);
+* papermill: the four ``papermill`` CLI calls back to back (no no-op: papermill has none);
+* Ploomber: ``ploomber build`` (then ``--force``; no-op: ``ploomber build`` again);
+* DVC: ``dvc repro`` over a ``dvc.yaml`` whose stages call papermill (then ``--force``; no-op:
+  ``dvc repro``).
+
+Every kernel, whoever starts it, is ``/work/main/.venv``'s Python (a ``python3`` kernelspec put
+first on ``JUPYTER_PATH``), so all tools run the notebooks with the same packages. That
+kernelspec also counts kernel starts, which checks that a no-op run starts none. Ploomber and
+DVC come from their own throwaway venvs (``--ploomber-venv``, ``--dvc-venv``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE / "pipeline4"
+MAIN_VENV = Path(sys.prefix)
+STAGES = ("load", "fit", "score", "copy")
+TOOLS = ("nbtrail", "papermill", "ploomber", "dvc")
+
+# The papermill calls (the same parameters dvc.yaml passes).
+PAPERMILL_PARAMS = {
+    "load": "{upstream: null, product: {data: out/data.parquet}}",
+    "fit": "{upstream: {load: {data: out/data.parquet}}, product: {model: out/model.skops}}",
+    "score": "{upstream: {load: {data: out/data.parquet}, fit: {model: out/model.skops}},"
+    " product: {metrics: out/metrics.json}}",
+    "copy": "{upstream: {fit: {model: out/model.skops}}, product: {model: out/model_copy.skops}}",
+}
+
+
+@dataclass
+class Sample:
+    seconds: float
+    kernels: int
+    load1: float
+
+
+@dataclass
+class Tool:
+    name: str
+    project: Path
+    full: list[Sample] = field(default_factory=list)
+    noop: list[Sample] = field(default_factory=list)
+    runs_done: int = 0
+
+
+class Bench:
+    def __init__(self, root: Path, ploomber_venv: Path, dvc_venv: Path) -> None:
+        self.root = root
+        self.ploomber_venv = ploomber_venv
+        self.dvc_venv = dvc_venv
+        self.kernel_log = root / "kernel-starts.log"
+        self.logs = root / "logs"
+        self.logs.mkdir()
+        self.env = self._env()
+
+    def _env(self) -> dict[str, str]:
+        """A ``python3`` kernelspec (the main venv's Python) that logs each start, first on
+        JUPYTER_PATH; telemetry of the peer tools off."""
+        spec = self.root / "jupyter" / "kernels" / "python3"
+        spec.mkdir(parents=True)
+        launch = f'echo start >> {self.kernel_log}; exec "$0" -m ipykernel_launcher -f "$1"'
+        (spec / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [
+                        "/bin/sh",
+                        "-c",
+                        launch,
+                        str(MAIN_VENV / "bin" / "python"),
+                        "{connection_file}",
+                    ],
+                    "display_name": "Python 3 (bench, main venv)",
+                    "language": "python",
+                }
+            )
+        )
+        env = dict(os.environ)
+        env.pop("NBTRAIL_RUN_DIR", None)
+        env.pop("NBTRAIL_ROOT", None)
+        env["JUPYTER_PATH"] = str(self.root / "jupyter")
+        env["PATH"] = f"{MAIN_VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        env["PLOOMBER_STATS_ENABLED"] = "false"
+        env["PLOOMBER_VERSION_CHECK_DISABLED"] = "true"
+        env["DVC_NO_ANALYTICS"] = "1"
+        env["PYTHONWARNINGS"] = "ignore"
+        return env
+
+    def kernel_starts(self) -> int:
+        if not self.kernel_log.is_file():
+            return 0
+        return len(self.kernel_log.read_text().splitlines())
+
+    def call(self, cmd: list[str], cwd: Path, tag: str) -> None:
+        with open(self.logs / f"{tag}.log", "ab") as log:
+            log.write(f"$ {' '.join(cmd)}\n".encode())
+            log.flush()
+            proc = subprocess.run(cmd, cwd=cwd, env=self.env, stdout=log, stderr=log)
+        if proc.returncode != 0:
+            raise SystemExit(
+                f"bench: {' '.join(cmd)} failed ({proc.returncode}); see {self.logs / tag}.log"
+            )
+
+    def timed(self, cmds: list[list[str]], cwd: Path, tag: str) -> Sample:
+        k0 = self.kernel_starts()
+        t0 = time.perf_counter()
+        for cmd in cmds:
+            self.call(cmd, cwd, tag)
+        seconds = time.perf_counter() - t0
+        return Sample(seconds, self.kernel_starts() - k0, os.getloadavg()[0])
+
+    # Projects
+    def make(self, name: str) -> Tool:
+        proj = self.root / name
+        if name == "nbtrail":
+            shutil.copytree(FIXTURES / "nbtrail", proj)
+        else:
+            (proj / "notebooks").mkdir(parents=True)
+            for s in STAGES:
+                shutil.copyfile(
+                    FIXTURES / "plain" / f"{s}.ipynb", proj / "notebooks" / f"{s}.ipynb"
+                )
+            (proj / "out").mkdir()
+            (proj / "nb").mkdir()
+        if name == "ploomber":
+            shutil.copyfile(FIXTURES / "ploomber" / "pipeline.yaml", proj / "pipeline.yaml")
+        if name == "dvc":
+            shutil.copyfile(FIXTURES / "dvc" / "dvc.yaml", proj / "dvc.yaml")
+            self.call(["git", "init", "-q"], proj, "dvc-setup")
+            self.call([str(self.dvc_venv / "bin" / "dvc"), "init", "-q"], proj, "dvc-setup")
+            self.call(
+                [str(self.dvc_venv / "bin" / "dvc"), "config", "core.analytics", "false"],
+                proj,
+                "dvc-setup",
+            )
+        return Tool(name, proj)
+
+    def full_cmds(self, t: Tool) -> list[list[str]]:
+        again = t.runs_done > 0
+        if t.name == "nbtrail":
+            return [
+                [str(MAIN_VENV / "bin" / "nbtrail"), "-C", str(t.project), "run"]
+                + (["--force"] if again else [])
+            ]
+        if t.name == "papermill":
+            return [
+                [
+                    str(MAIN_VENV / "bin" / "papermill"),
+                    f"notebooks/{s}.ipynb",
+                    f"nb/{s}.ipynb",
+                    "-y",
+                    PAPERMILL_PARAMS[s],
+                ]
+                for s in STAGES
+            ]
+        if t.name == "ploomber":
+            return [
+                [str(self.ploomber_venv / "bin" / "ploomber"), "build"]
+                + (["--force"] if again else [])
+            ]
+        return [[str(self.dvc_venv / "bin" / "dvc"), "repro"] + (["--force"] if again else [])]
+
+    def noop_cmds(self, t: Tool) -> list[list[str]] | None:
+        if t.name == "nbtrail":
+            return [[str(MAIN_VENV / "bin" / "nbtrail"), "-C", str(t.project), "run"]]
+        if t.name == "ploomber":
+            return [[str(self.ploomber_venv / "bin" / "ploomber"), "build"]]
+        if t.name == "dvc":
+            return [[str(self.dvc_venv / "bin" / "dvc"), "repro"]]
+        return None
+
+    def run_full(self, t: Tool) -> None:
+        s = self.timed(self.full_cmds(t), t.project, t.name)
+        t.runs_done += 1
+        t.full.append(s)
+        if s.kernels != len(STAGES):
+            print(f"bench: WARNING {t.name} full run started {s.kernels} kernels", file=sys.stderr)
+        print(
+            f"  {t.name:<10} full   {s.seconds:7.2f} s  kernels={s.kernels}  load1={s.load1:.2f}",
+            flush=True,
+        )
+
+    def run_noop(self, t: Tool) -> None:
+        cmds = self.noop_cmds(t)
+        if cmds is None:
+            return
+        s = self.timed(cmds, t.project, t.name)
+        t.noop.append(s)
+        if t.name == "nbtrail":
+            log = (self.logs / "nbtrail.log").read_text()
+            if not log.rstrip().endswith("nothing changed: every stage reused its last run"):
+                print("bench: WARNING nbtrail no-op did not say 'nothing changed'", file=sys.stderr)
+        print(
+            f"  {t.name:<10} no-op  {s.seconds:7.3f} s  kernels={s.kernels}  load1={s.load1:.2f}",
+            flush=True,
+        )
+
+
+def stage_times(project: Path) -> dict[str, float]:
+    """duration_s of the latest completed run of each stage in an nbtrail project."""
+    best: dict[str, tuple[str, float]] = {}
+    for rec_file in (project / "workspace" / "runs").glob("*/record.json"):
+        rec = json.loads(rec_file.read_text())
+        if rec.get("status") != "completed" or rec.get("duration_s") is None:
+            continue
+        if rec["stage"] not in best or rec["started"] > best[rec["stage"]][0]:
+            best[rec["stage"]] = (rec["started"], float(rec["duration_s"]))
+    return {s: best[s][1] for s in STAGES if s in best}
+
+
+def stats(samples: list[Sample]) -> dict[str, float] | None:
+    if not samples:
+        return None
+    xs = [s.seconds for s in samples]
+    return {
+        "median": statistics.median(xs),
+        "min": min(xs),
+        "max": max(xs),
+        "n": len(xs),
+        "kernels_max": max(s.kernels for s in samples),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3, help="samples per figure (median of N)")
+    ap.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of tools")
+    ap.add_argument("--ploomber-venv", type=Path, default=Path("/tmp/benchvenv-ploomber"))
+    ap.add_argument("--dvc-venv", type=Path, default=Path("/tmp/benchvenv-dvc"))
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument("--keep", action="store_true", help="keep the temp projects")
+    args = ap.parse_args(argv)
+    names = [t for t in args.tools.split(",") if t]
+    unknown = set(names) - set(TOOLS)
+    if unknown:
+        ap.error(f"unknown tools: {sorted(unknown)}")
+    for name, exe in (
+        ("ploomber", args.ploomber_venv / "bin" / "ploomber"),
+        ("dvc", args.dvc_venv / "bin" / "dvc"),
+    ):
+        if name in names and not exe.is_file():
+            ap.error(f"{exe} not found: install {name} into a venv there or drop it from --tools")
+
+    root = Path(tempfile.mkdtemp(prefix="nbtrail-bench-pipeline-"))
+    bench = Bench(root, args.ploomber_venv, args.dvc_venv)
+    load_before = os.getloadavg()
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    print(f"bench: projects in {root}; load average before {load_before}", flush=True)
+    tools = [bench.make(n) for n in names]
+    try:
+        for r in range(args.repeats):  # rotate the order so no tool always runs first
+            order = tools[r % len(tools) :] + tools[: r % len(tools)]
+            print(f"round {r + 1} (full)", flush=True)
+            for t in order:
+                bench.run_full(t)
+        for r in range(args.repeats):
+            order = tools[r % len(tools) :] + tools[: r % len(tools)]
+            print(f"round {r + 1} (no-op)", flush=True)
+            for t in order:
+                bench.run_noop(t)
+        load_after = os.getloadavg()
+        result = {
+            "started": started,
+            "machine": {
+                "nproc": os.cpu_count(),
+                "arch": platform.machine(),
+                "python": platform.python_version(),
+            },
+            "load_before": load_before,
+            "load_after": load_after,
+            "repeats": args.repeats,
+            "tools": {
+                t.name: {
+                    "full": stats(t.full),
+                    "noop": stats(t.noop),
+                    "full_samples": [round(s.seconds, 3) for s in t.full],
+                    "noop_samples": [round(s.seconds, 3) for s in t.noop],
+                }
+                for t in tools
+            },
+        }
+        nbt = next((t for t in tools if t.name == "nbtrail"), None)
+        if nbt is not None:
+            result["nbtrail_stage_seconds"] = stage_times(nbt.project)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+    print(f"\nload average after {load_after}")
+    print(
+        f"{'tool':<10} {'full median':>12} {'min':>8} {'max':>8}   "
+        f"{'no-op median':>12} {'min':>8} {'max':>8}  kernels(no-op)"
+    )
+    for name, fig in result["tools"].items():
+        f, n = fig["full"], fig["noop"]
+        line = f"{name:<10} {f['median']:11.2f}s {f['min']:7.2f}s {f['max']:7.2f}s   "
+        if n:
+            line += f"{n['median']:11.3f}s {n['min']:7.3f}s {n['max']:7.3f}s  {n['kernels_max']}"
+        else:
+            line += f"{'n/a':>12}"
+        print(line)
+    if "nbtrail_stage_seconds" in result:
+        st = result["nbtrail_stage_seconds"]
+        print(
+            "nbtrail duration_s per stage (last full run): "
+            + ", ".join(f"{k}={v:.2f}" for k, v in st.items())
+            + f"; sum={sum(st.values()):.2f}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""Query verbs over the run index: ``runs``, ``show``, ``diff``, ``lineage``, ``impact``,
+``index rebuild``. Each handler calls one function of :mod:`nbtrail.index` or
+:mod:`nbtrail.lineage` and prints; imports are lazy so ``nbtrail --help`` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "runs",
+        help="list runs (filter by stage, status, parameter, metric; sort by a metric)",
+        description=(
+            "List runs from the index, newest first (or best first with --sort). "
+            "A status marked * is an interactive run (from JupyterLab)."
+        ),
+    )
+    p.add_argument("--stage", help="only runs of this stage")
+    p.add_argument("--status", choices=["running", "completed", "failed", "interrupted", "cached"])
+    p.add_argument(
+        "--param", action="append", default=[], metavar="K=V", help="parameter equals (repeat)"
+    )
+    p.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="metric filter such as 'roc_auc>0.9' (>, <, >=, <=, =, !=; repeat)",
+    )
+    p.add_argument("--sort", metavar="METRIC", help="sort by this metric, highest first")
+    p.add_argument("--asc", action="store_true", help="with --sort: lowest first")
+    p.add_argument("--limit", type=int, default=20, help="at most N runs (0: all; default 20)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_runs)
+
+    p = subparsers.add_parser("show", help="show one run's record")
+    p.add_argument("run", help="run id, unique prefix, or stage name (its latest run)")
+    p.add_argument("--json", action="store_true", help="print the whole record as JSON")
+    p.set_defaults(func=_show)
+
+    p = subparsers.add_parser(
+        "diff",
+        help="compare two runs: parameters, data, code, git, environment, metrics",
+    )
+    p.add_argument("a", help="run id, prefix or stage name")
+    p.add_argument("b", help="run id, prefix or stage name")
+    p.add_argument("--all", action="store_true", help="list identical fields too")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_diff)
+
+    p = subparsers.add_parser(
+        "lineage",
+        help="what a run, model, metric or report came from",
+        description=(
+            "The upstream graph of X down to data versions, parameters, notebook hashes, "
+            "git commit and environment. X: a run id (or prefix), a stage name (its latest "
+            "run), RUN:OUTPUT or STAGE:METRIC, NAME@VERSION, an artifact digest, or a file "
+            "path (a copy elsewhere, such as an exported model, is found by its hash)."
+        ),
+    )
+    p.add_argument("target", metavar="X")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the graph as JSON")
+    fmt.add_argument("--dot", action="store_true", help="print Graphviz DOT")
+    p.set_defaults(func=_lineage)
+
+    p = subparsers.add_parser("impact", help="every run and artifact downstream of a data version")
+    p.add_argument("dataset", metavar="DATASET@V")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the graph as JSON")
+    fmt.add_argument("--dot", action="store_true", help="print Graphviz DOT")
+    p.set_defaults(func=_impact)
+
+    p = subparsers.add_parser("index", help="maintain the run index (workspace/index.sqlite)")
+    sub = p.add_subparsers(dest="index_command", metavar="ACTION", required=True)
+    r = sub.add_parser("rebuild", help="re-derive the index from the run folders")
+    r.set_defaults(func=_rebuild)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    from nbtrail.errors import ParameterError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ParameterError(f"bad --param {item!r}", hint="write NAME=VALUE")
+        out[key.strip()] = _parse_value(value)
+    return out
+
+
+def _warn_problems(ws: Any) -> None:
+    from nbtrail import index
+
+    bad = index.problems(ws)
+    if bad:
+        print(
+            f"nbtrail: warning: {len(bad)} run record(s) are invalid and not listed "
+            "(see `nbtrail index rebuild`)",
+            file=sys.stderr,
+        )
+
+
+def _when(ts: str | None) -> str:
+    return (ts or "-").replace("T", " ")[:19]
+
+
+def _metric_text(metrics: dict[str, Any], first: list[str]) -> str:
+    names = [n for n in first if n in metrics] + sorted(n for n in metrics if n not in first)
+    text = "  ".join(
+        f"{n}={metrics[n]:.4g}" if metrics[n] is not None else f"{n}=null" for n in names
+    )
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
+def _runs(args: argparse.Namespace, ws: Any) -> int:
+    from nbtrail import index
+
+    metric_filters = [index.parse_metric_filter(m) for m in args.metric]
+    rows = index.query_runs(
+        ws,
+        stage=args.stage,
+        status=args.status,
+        params=_parse_params(args.param),
+        metrics=metric_filters,
+        sort_by=args.sort,
+        ascending=args.asc,
+        limit=args.limit or None,
+    )
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], indent=2))
+    elif not rows:
+        print("no runs match")
+    else:
+        first = ([args.sort] if args.sort else []) + [m[0] for m in metric_filters]
+        width = max(len(r.run_id) for r in rows)
+        print(f"{'RUN':<{width}}  {'STATUS':<11}  {'STARTED':<19}  {'SECONDS':>7}  METRICS")
+        for r in rows:
+            secs = f"{r.duration_s:.1f}" if r.duration_s is not None else "-"
+            mark = "*" if r.origin == "interactive" else ""
+            print(
+                f"{r.run_id:<{width}}  {r.status + mark:<11}  {_when(r.started):<19}  "
+                f"{secs:>7}  {_metric_text(r.metrics, first)}"
+            )
+    _warn_problems(ws)
+    return 0
+
+
+def _show(args: argparse.Namespace, ws: Any) -> int:
+    from nbtrail import index
+
+    rec = index.get_run(ws, args.run)
+    if args.json:
+        print(json.dumps(rec, indent=2, sort_keys=True))
+        return 0
+    nb, git, env = rec["notebook"], rec["git"], rec["environment"]
+    lines = [
+        f"run:         {rec['run_id']}",
+        f"stage:       {rec['stage']} ({rec['origin']})",
+        f"status:      {rec['status']}",
+        f"started:     {_when(rec['started'])}   ended: {_when(rec.get('ended'))}"
+        + (f"   ({rec['duration_s']:.1f} s)" if rec.get("duration_s") is not None else ""),
+        f"notebook:    {nb.get('path')}  hash {nb.get('hash', '')[:12]}  "
+        f"code {nb.get('code_hash', '')[:12]}",
+    ]
+    if nb.get("executed"):
+        lines.append(f"executed:    {nb['executed']}")
+    for key in ("fingerprint", "cached_from", "reproduces"):
+        if rec.get(key):
+            lines.append(f"{key + ':':<12} {rec[key]}")
+    dirty = " (dirty)" if git.get("dirty") else ""
+    lines.append(f"git:         {git.get('commit') or '-'}{dirty}")
+    lines.append(
+        f"environment: python {env.get('python')}  lock {str(env.get('lock_hash') or '-')[:12]}"
+    )
+    lines.append("params:" + ("" if rec["params"] else " (none)"))
+    lines += [f"  {k} = {json.dumps(v)}" for k, v in sorted(rec["params"].items())]
+    lines.append("inputs:" + ("" if rec["inputs"] else " (none)"))
+    for a in rec["inputs"]:
+        src = f" from {a['stage']} {a.get('run_id') or ''}".rstrip() if a.get("stage") else ""
+        lines.append(f"  {a['name']} ({a['kind']}) {a.get('ref') or a.get('path') or ''}{src}")
+    lines.append("outputs:" + ("" if rec["outputs"] else " (none)"))
+    for name, a in sorted(rec["outputs"].items()):
+        where = a.get("ref") or a.get("path") or ""
+        lines.append(f"  {name} ({a['kind']}) {where}  {a['digest'][:12]}")
+    lines.append("metrics:" + ("" if rec["metrics"] else " (none)"))
+    lines += [f"  {k} = {v}" for k, v in sorted(rec["metrics"].items())]
+    if rec["verdicts"]:
+        lines.append("verdicts:")
+        for k, v in sorted(rec["verdicts"].items()):
+            lines.append(f"  {k}: {'pass' if v['passed'] else 'FAIL'}")
+    if rec.get("error"):
+        e = rec["error"]
+        lines.append(f"error:       {e['ename']}: {e['evalue']} (cell {e.get('cell')})")
+    print("\n".join(lines))
+    return 0
+
+
+def _diff(args: argparse.Namespace, ws: Any) -> int:
+    from nbtrail import lineage
+
+    d = lineage.diff(ws, args.a, args.b)
+    print(json.dumps(d, indent=2) if args.json else lineage.render_diff(d, all_fields=args.all))
+    return 0
+
+
+def _print_graph(graph: Any, args: argparse.Namespace) -> None:
+    from nbtrail import lineage
+
+    if args.json:
+        print(json.dumps(graph.to_dict(), indent=2))
+    elif args.dot:
+        print(lineage.render_dot(graph))
+    else:
+        print(lineage.render_tree(graph))
+
+
+def _lineage(args: argparse.Namespace, ws: Any) -> int:
+    from nbtrail import lineage
+
+    _print_graph(lineage.upstream(ws, args.target), args)
+    return 0
+
+
+def _impact(args: argparse.Namespace, ws: Any) -> int:
+    from nbtrail import lineage
+
+    _print_graph(lineage.impact(ws, args.dataset), args)
+    return 0
+
+
+def _rebuild(args: argparse.Namespace, ws: Any) -> int:
+    from nbtrail import index
+
+    report = index.rebuild(ws)
+    print(f"indexed {report.indexed} run(s) into {ws.relative(ws.index_path)}")
+    if report.problems:
+        print(f"{len(report.problems)} invalid run record(s), not indexed:")
+        for p in report.problems:
+            print(f"  {p.path}: {p.problem}")
+    return 0

@@ -1,0 +1,79 @@
+"""Re-execute a recorded run from its record and say whether it came out the same.
+
+The new run uses the original's parameters, its upstream runs (so the same data versions
+and models, which are immutable), and the copy of the notebook kept in its run folder, so
+later edits to the notebook do not leak in. Metrics are compared exactly, outputs by content
+hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import records
+from .errors import NotFound
+from .pipeline import load_pipeline
+from .runner import SOURCE_COPY, Runner
+from .workspace import Workspace
+
+
+@dataclass
+class Reproduction:
+    original: dict[str, Any]
+    new: dict[str, Any]
+    metrics: list[tuple[str, Any, Any, bool]] = field(default_factory=list)
+    outputs: list[tuple[str, str | None, str | None, bool]] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        return all(m[3] for m in self.metrics) and all(o[3] for o in self.outputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "original": self.original["run_id"],
+            "reproduction": self.new["run_id"],
+            "identical": self.identical,
+            "metrics": [
+                {"name": n, "original": a, "reproduced": b, "same": s} for n, a, b, s in self.metrics
+            ],
+            "outputs": [
+                {"name": n, "original": a, "reproduced": b, "same": s} for n, a, b, s in self.outputs
+            ],
+        }
+
+
+def reproduce(
+    ws: Workspace, run_id: str, *, on_event: Callable[[str], None] | None = None
+) -> Reproduction:
+    original = records.load(ws, run_id)
+    if original["status"] != "completed":
+        raise NotFound(
+            f"run {run_id} is {original['status']}, not completed: nothing to reproduce",
+            hint="pick a completed run from `nbtrail runs`",
+        )
+    source = ws.run_dir(run_id) / SOURCE_COPY
+    if not source.is_file():
+        raise NotFound(f"run {run_id} kept no copy of its notebook ({SOURCE_COPY})")
+    pipeline = load_pipeline(ws)
+    stage = pipeline.stage(original["stage"])
+    upstream = {s: records.load(ws, rid) for s, rid in original["upstream"].items()}
+    runner = Runner(ws, origin="reproduce", on_event=on_event)
+    new = runner.execute_stage(
+        stage,
+        original["params"],
+        upstream,
+        original.get("fingerprint"),
+        reproduces=run_id,
+        source=source,
+    )
+    rep = Reproduction(original=original, new=new)
+    for name in sorted(set(original["metrics"]) | set(new["metrics"])):
+        a, b = original["metrics"].get(name), new["metrics"].get(name)
+        rep.metrics.append((name, a, b, a == b))
+    for name in sorted(set(original["outputs"]) | set(new["outputs"])):
+        a = original["outputs"].get(name, {}).get("digest")
+        b = new["outputs"].get(name, {}).get("digest")
+        rep.outputs.append((name, a, b, a == b))
+    return rep

@@ -1,0 +1,454 @@
+"""The deployment bundle: it loads alone, refuses tampering, and parity failures name the row."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from nbtrail import export, registry
+from nbtrail.errors import DataError, GateFailed, IntegrityError, NotFound
+from nbtrail.hashing import hash_file
+from nbtrail.models import save_model
+
+REPO = Path(__file__).resolve().parents[1]
+
+EVALUATION = {
+    "run_id": "evaluate-20261126T130000-abcdef",
+    "status": "completed",
+    "verdicts": {
+        "gate_min_auc": {"passed": True, "value": 0.99, "bound": 0.9},
+        "behaviour_monotonic_radius": {"passed": True},
+    },
+    "metrics": {"roc_auc": 0.99},
+}
+METRICS = {
+    "roc_auc": {"value": 0.991, "ci_low": 0.975, "ci_high": 0.999, "level": 0.95},
+    "accuracy": {"value": 0.96, "ci": [0.93, 0.98]},
+    "brier": 0.031,
+}
+LINEAGE = {
+    "run_ids": {"data": "data-20261126T120000-000001", "train": "train-20261126T120100-000002"},
+    "notebook_hash": "ab" * 32,
+    "git_commit": "0123456789abcdef0123456789abcdef01234567",
+    "data_versions": ["default@1"],
+}
+
+
+def _snake(name: str) -> str:
+    return name.replace(" ", "_")
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X = X.rename(columns=_snake)
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+@pytest.fixture(scope="module")
+def models(data):
+    X_train, _, y_train, _ = data
+    lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(X_train, y_train)
+    hgb = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X_train, y_train)
+    return {"lr": lr, "hgb": hgb}
+
+
+@pytest.fixture(scope="module")
+def bundles(models, data, tmp_path_factory):
+    X_train, X_hold, _, _ = data
+    out = {}
+    for key, model in models.items():
+        dest = tmp_path_factory.mktemp(f"bundle_{key}") / "bundle"
+        out[key] = export.build_bundle(
+            model,
+            dest,
+            name="cancer",
+            version=1,
+            train_features=X_train,
+            holdout_features=X_hold,
+            evaluation=EVALUATION,
+            metrics=METRICS,
+            slices=[{"slice": "mean_radius>15", "rows": 40, "roc_auc": 0.97}],
+            intended_use="Demo classifier <script>alert(1)</script> for tests.",
+            lineage=LINEAGE,
+            enforce_ranges=True,
+        )
+    return out
+
+
+CHILD = r"""
+import importlib.abc, json, sys
+repo, bundle, digest, engine = sys.argv[1:5]
+ours = tuple(repo + "/" + d for d in ("lib", "tests", "bench", "notebooks"))
+sys.path[:] = [p for p in sys.path if not p.startswith(ours)]
+
+class NoNbtrail(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "nbtrail":
+            raise ImportError("the bundle must load without nbtrail")
+
+sys.meta_path.insert(0, NoNbtrail())
+sys.path.insert(0, bundle)
+import load_bundle
+
+model = load_bundle.load(bundle, expected_digest=digest, engine=engine)
+rows = json.load(open(bundle + "/sample_rows.json"))
+model.validate(rows)
+preds = model.predict(rows)
+bad = dict(rows[0]); bad[model.features[0]] = "not a number"
+try:
+    model.validate([bad]); refused_field = None
+except load_bundle.SchemaError as exc:
+    refused_field = exc.field
+mods = sorted(n for n, m in sys.modules.items() if (getattr(m, "__file__", "") or "").startswith(ours))
+print(json.dumps({
+    "proba": model.predict_proba(rows).tolist(),
+    "labels": [p["label"] for p in preds],
+    "repo_modules": mods,
+    "nbtrail_loaded": any(n.split(".")[0] == "nbtrail" for n in sys.modules),
+    "refused_field": refused_field,
+}))
+"""
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "NBTRAIL"))}
+    return env
+
+
+@pytest.mark.parametrize("engine", ["onnx", "skops"])
+@pytest.mark.parametrize("key", ["lr", "hgb"])
+def test_bundle_loads_alone_in_a_fresh_python(key, engine, bundles, models, data, tmp_path):
+    bundle = bundles[key]
+    target = tmp_path / "deployed"
+    shutil.copytree(bundle.path, target)  # somewhere else, as a serving system would
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", CHILD, str(REPO), str(target), bundle.digest, engine],
+        cwd=tmp_path,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["nbtrail_loaded"] is False
+    assert out["repo_modules"] == []
+    assert out["refused_field"] == "mean_radius"
+    rows = pd.DataFrame(json.loads((target / "sample_rows.json").read_text()))
+    rows = rows[list(models[key].feature_names_in_)]  # JSON objects are unordered
+    expected = models[key].predict_proba(rows)
+    np.testing.assert_allclose(np.array(out["proba"]), expected, atol=1e-5, rtol=0)
+    assert out["labels"] == [int(c) for c in models[key].classes_[expected.argmax(axis=1)]]
+
+
+def test_loader_script_cli_predicts_and_refuses_tampering(bundles, tmp_path):
+    target = tmp_path / "b"
+    shutil.copytree(bundles["lr"].path, target)
+    run = [sys.executable, "-I", str(target / "load_bundle.py")]
+    ok = subprocess.run(run, cwd=tmp_path, env=_clean_env(), capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert len(json.loads(ok.stdout)["predictions"]) == 5
+
+    rows = json.loads((target / "sample_rows.json").read_text())
+    rows[0]["mean_radius"] = 1e9  # far outside the training range
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    bad = subprocess.run(
+        [*run, str(tmp_path / "rows.json")],
+        cwd=tmp_path,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "mean_radius" in bad.stderr
+
+    onnx = target / "model.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    onnx.write_bytes(bytes(data))
+    refused = subprocess.run(run, cwd=tmp_path, env=_clean_env(), capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "model.onnx" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "victim", ["model.onnx", "model.skops", "input_schema.json", "load_bundle.py"]
+)
+def test_tampered_bundle_file_is_refused_by_name(victim, bundles, tmp_path):
+    target = tmp_path / "b"
+    shutil.copytree(bundles["lr"].path, target)
+    export.verify_bundle(target, expected_digest=bundles["lr"].digest)
+    with (target / victim).open("ab") as fh:
+        fh.write(b"\n")
+    with pytest.raises(IntegrityError) as info:
+        export.verify_bundle(target)
+    assert info.value.facts["file"] == victim
+    assert victim in str(info.value)
+
+
+def test_rewritten_manifest_is_caught_by_the_pinned_digest(bundles, tmp_path):
+    target = tmp_path / "b"
+    shutil.copytree(bundles["lr"].path, target)
+    (target / "metrics.json").write_text('{"metrics": {"roc_auc": {"value": 1.0}}}')
+    export.write_manifest(target)  # an attacker re-hashing everything
+    export.verify_bundle(target)  # self-consistent...
+    with pytest.raises(IntegrityError) as info:  # ...but not the bundle that was exported
+        export.verify_bundle(target, expected_digest=bundles["lr"].digest)
+    assert info.value.facts["file"] == "manifest.json"
+
+
+def test_unlisted_and_missing_files_are_refused(bundles, tmp_path):
+    target = tmp_path / "b"
+    shutil.copytree(bundles["lr"].path, target)
+    (target / "extra.py").write_text("print('hi')\n")
+    with pytest.raises(IntegrityError, match="extra.py"):
+        export.verify_bundle(target)
+    (target / "extra.py").unlink()
+    (target / "model_card.html").unlink()
+    with pytest.raises(IntegrityError, match="model_card.html"):
+        export.verify_bundle(target)
+
+
+def test_parity_passes_within_tolerance(bundles):
+    for bundle in bundles.values():
+        parity = bundle.meta["parity"]
+        assert parity["max_abs_diff"] <= 1e-5
+        assert parity["rows"] == 171
+
+
+def test_parity_failure_names_the_largest_gap_and_its_row(models, data):
+    _, X_hold, _, _ = data
+    wrong_onnx, spec = export.to_onnx(models["hgb"], X_hold)  # not the LR's graph
+    expected = models["lr"].predict_proba(X_hold)
+    got = export.onnx_predict_proba(wrong_onnx, X_hold, spec)
+    gaps = np.abs(got - expected)
+    row = int(np.unravel_index(np.argmax(gaps), gaps.shape)[0])
+    with pytest.raises(GateFailed) as info:
+        export.check_parity(models["lr"], wrong_onnx, X_hold, spec)
+    assert info.value.facts["row"] == row
+    assert info.value.facts["index"] == int(X_hold.index[row])
+    assert info.value.facts["max_abs_diff"] == pytest.approx(gaps.max())
+    assert f"row {row} " in str(info.value)
+
+
+def test_tolerance_zero_fails_float32_trees(models, data):
+    _, X_hold, _, _ = data
+    onx, spec = export.to_onnx(models["hgb"], X_hold)
+    assert spec["input_dtype"] == "float32"  # ONNX Runtime's tree ensembles are float32
+    facts = export.check_parity(models["hgb"], onx, X_hold, spec)
+    assert 0 < facts["max_abs_diff"] <= 1e-5
+    with pytest.raises(GateFailed, match="parity failed"):
+        export.check_parity(models["hgb"], onx, X_hold, spec, tolerance=0.0)
+
+
+def test_the_train_stage_pipeline_exports_with_named_inputs(data, tmp_path):
+    from nbtrail.training import build_pipeline
+
+    X_train, X_hold, y_train, _ = data
+    pipe = build_pipeline(
+        X_train, model="logistic_regression", task="classification", seed=0, hyper={"C": 1.0}
+    ).fit(X_train, y_train)
+    bundle = export.build_bundle(
+        pipe,
+        tmp_path / "b",
+        name="cancer",
+        version=2,
+        train_features=X_train,
+        holdout_features=X_hold,
+        evaluation=EVALUATION,
+    )
+    assert bundle.meta["onnx"]["layout"] == "columns"  # the ColumnTransformer selects by name
+    assert bundle.meta["parity"]["max_abs_diff"] <= 1e-5
+
+
+@pytest.mark.parametrize(
+    "evaluation, match",
+    [
+        (None, "no evaluation"),
+        ({**EVALUATION, "status": "failed"}, "is failed"),
+        ({**EVALUATION, "verdicts": {}}, "no verdicts"),
+        (
+            {**EVALUATION, "verdicts": {"gate_min_auc": {"passed": False}, "ok": {"passed": True}}},
+            "failed gate_min_auc",
+        ),
+    ],
+)
+def test_export_refuses_missing_or_failed_evaluation(evaluation, match, models, data, tmp_path):
+    X_train, X_hold, _, _ = data
+    dest = tmp_path / "bundle"
+    with pytest.raises(GateFailed, match=match):
+        export.build_bundle(
+            models["lr"],
+            dest,
+            name="cancer",
+            version=1,
+            train_features=X_train,
+            holdout_features=X_hold,
+            evaluation=evaluation,
+        )
+    assert not dest.exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary folder left behind
+
+
+def test_schema_card_metrics_and_requirements(bundles, data):
+    X_train, _, _, _ = data
+    b = bundles["lr"].path
+    schema = json.loads((b / "input_schema.json").read_text())
+    assert schema["required"] == list(X_train.columns)
+    assert schema["additionalProperties"] is False
+    prop = schema["properties"]["mean_radius"]
+    assert prop["type"] == "number"
+    assert prop["minimum"] == pytest.approx(X_train["mean_radius"].min())
+    assert prop["maximum"] == pytest.approx(X_train["mean_radius"].max())
+    out = json.loads((b / "output_schema.json").read_text())
+    assert out["x-classes"] == [0, 1]
+    metrics = json.loads((b / "metrics.json").read_text())
+    assert metrics["metrics"]["accuracy"] == {
+        "value": 0.96,
+        "ci_low": 0.93,
+        "ci_high": 0.98,
+        "level": 0.95,
+    }
+    assert metrics["tests"]["gate_min_auc"]["passed"] is True
+    card = (b / "model_card.md").read_text()
+    for section in (
+        "## Intended use",
+        "## Data versions",
+        "## Metrics",
+        "## Slices",
+        "## Tests passed",
+        "## Lineage",
+        "default@1",
+        LINEAGE["git_commit"],
+        "train-20261126T120100-000002",
+        "0.975",
+    ):
+        assert section in card
+    html = (b / "model_card.html").read_text()
+    assert "<table>" in html and "<script>" not in html and "&lt;script&gt;" in html
+    reqs = (b / "requirements-onnx.txt").read_text()
+    assert "onnxruntime==" in reqs and "numpy==" in reqs
+    assert "scikit-learn==" in (b / "requirements-skops.txt").read_text()
+    manifest = json.loads((b / "manifest.json").read_text())
+    assert manifest["algorithm"] == "sha256"
+    assert set(manifest["files"]) == set(bundles["lr"].files)
+    assert "pickle" not in {p.suffix for p in b.iterdir()} and not list(b.glob("*.pkl"))
+
+
+def test_schema_nullable_integer_and_text_columns():
+    frame = pd.DataFrame(
+        {"a": [1, 2, 3], "b": [0.5, None, 2.0], "c": ["x", "y", None], "d": [True, False, True]}
+    )
+    s = export.input_schema(frame, enforce_ranges=False)
+    assert s["properties"]["a"]["type"] == "integer"
+    assert s["properties"]["a"]["x-training-maximum"] == 3 and "maximum" not in s["properties"]["a"]
+    assert s["properties"]["b"]["type"] == ["number", "null"]
+    assert s["properties"]["c"]["enum"] == ["x", "y", None]
+    assert s["properties"]["d"]["type"] == "boolean"
+
+
+def test_existing_destination_is_refused(bundles, tmp_path):
+    dest = tmp_path / "taken"
+    dest.mkdir()
+    (dest / "keep.txt").write_text("mine")
+    with pytest.raises(DataError, match="not empty"):
+        export.copy_bundle(bundles["lr"].path, dest)
+    assert (dest / "keep.txt").read_text() == "mine"
+
+
+def test_export_version_copies_the_registered_bundle(ws, models, data, tmp_path):
+    X_train, X_hold, _, _ = data
+    model_file = save_model(
+        models["lr"], ws.run_dir("train-20261126T120100-000002") / "model.skops"
+    )
+    v = registry.register_model(
+        ws,
+        "cancer",
+        artifact_path=model_file,
+        digest=hash_file(model_file),
+        run_id="train-20261126T120100-000002",
+        metrics={"roc_auc": 0.99},
+        verdict=True,
+    )
+    with pytest.raises(NotFound, match="run the export stage"):
+        export.export_version(ws, "cancer@1", tmp_path / "nothing")
+    built = export.build_bundle(
+        models["lr"],
+        export.bundle_dir(ws, "cancer", v),
+        name="cancer",
+        version=v,
+        train_features=X_train,
+        holdout_features=X_hold,
+        evaluation=EVALUATION,
+    )
+    registry.set_bundle(ws, "cancer", v, built.digest)
+    registry.promote(ws, "cancer", v, "champion", "first model")
+    copied = export.export_version(ws, "cancer@champion", tmp_path / "out")
+    assert copied.digest == built.digest and (tmp_path / "out" / "load_bundle.py").is_file()
+
+    with (built.path / "model.skops").open("ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(IntegrityError, match="model.skops"):
+        export.export_version(ws, "cancer@champion", tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
+
+
+def test_smoke_test_runs_the_bundled_loader(bundles):
+    out = export.smoke_test(bundles["lr"].path)
+    assert out["digest"] == bundles["lr"].digest and len(out["predictions"]) == 5
+
+
+def test_metrics_detail_reads_the_evaluate_stage_shapes():
+    detail = {
+        "intervals": {
+            "roc_auc": {
+                "metric": "roc_auc",
+                "value": 0.98,
+                "low": 0.96,
+                "high": 0.99,
+                "level": 0.95,
+                "n_boot": 1000,
+                "n_rows": 113,
+            }
+        },
+        "slices": {"metric": "accuracy", "slices": [{"slice": "a", "rows": 50, "accuracy": 0.9}]},
+    }
+    metrics, slices = export._metrics_detail(detail)
+    assert export.normalize_metrics(metrics)["roc_auc"] == {
+        "value": 0.98,
+        "ci_low": 0.96,
+        "ci_high": 0.99,
+        "level": 0.95,
+    }
+    assert slices == [{"slice": "a", "rows": 50, "accuracy": 0.9}]
+    assert export._metrics_detail({"metrics": {"f1": 0.9}, "slices": []}) == ({"f1": 0.9}, [])
+
+
+def test_required_prefix_lets_advisory_tests_fail():
+    evaluation = {
+        **EVALUATION,
+        "verdicts": {"gate_auc": {"passed": True}, "test_invariance": {"passed": False}},
+    }
+    with pytest.raises(GateFailed, match="test_invariance"):
+        export.check_evaluation(evaluation)
+    assert set(export.check_evaluation(evaluation, required="gate_")) == {
+        "gate_auc",
+        "test_invariance",
+    }
+    evaluation["verdicts"]["gate_auc"] = {"passed": False}
+    with pytest.raises(GateFailed, match="gate_auc"):
+        export.check_evaluation(evaluation, required="gate_")
