@@ -9,7 +9,8 @@ Both tools run as CLI subprocesses on the same file (kept in the page cache, rea
 each timed run), alternating, median of ``--repeats`` runs:
 
 * first add: nbtrail with an empty object store and stat cache; DVC with its cache, its
-  ``tmp/`` and its site cache (hash state) removed;
+  ``tmp/`` and its site cache (hash state) removed; ``sync`` before each timed run, so no
+  run pays for the previous one's dirty pages (nbtrail fsyncs each object; DVC does not);
 * re-add of unchanged data (each tool right after its own first add);
 * disk usage of nbtrail's object store before and after the re-add (no second copy);
 * ``data checkout``: inode and link count of the checked-out file (hard link) and what the
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -64,12 +66,17 @@ def warm(path: Path) -> None:
             pass
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+def timed(cmd: list[str], cwd: Path, env: dict[str, str], cpu: list[float] | None = None) -> float:
+    """Wall-clock seconds of ``cmd``; its CPU seconds (user + system) go to ``cpu``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
+    if cpu is not None:
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return elapsed
 
 
@@ -122,6 +129,11 @@ def main() -> int:
     size = data.stat().st_size
     print(f"generated {data} ({size / 1e9:.3f} GB) in {time.perf_counter() - t0:.1f} s")
 
+    os.sync()  # the generated file's dirty pages must not slow the first timed run
+    # warm both tools' code into the page cache before timing anything
+    subprocess.run([dvc, "version"], cwd=repo, env=env, capture_output=True)
+    subprocess.run([sys.executable, "-m", "nbtrail", "--help"], env=env, capture_output=True)
+
     nb_cmd = [sys.executable, "-m", "nbtrail", "-C", str(ws), "data", "add", str(data), "-n", "big"]
     dvc_cmd = [dvc, "add", "-q", "big.csv"]
 
@@ -134,6 +146,7 @@ def main() -> int:
         (repo / "big.csv.dvc").unlink(missing_ok=True)
 
     first = {"nbtrail": [], "dvc": []}
+    cpu: dict[str, list[float]] = {"nbtrail": [], "dvc": []}
     readd = {"nbtrail": [], "dvc": []}
     store_before = store_after = 0
     for i in range(args.repeats):
@@ -141,19 +154,27 @@ def main() -> int:
             if tool == "dvc":
                 reset_dvc()
                 warm(data)
-                first["dvc"].append(timed(dvc_cmd, repo, env))
+                os.sync()  # start each timed run with no dirty pages from the previous one
+                first["dvc"].append(timed(dvc_cmd, repo, env, cpu["dvc"]))
                 readd["dvc"].append(timed(dvc_cmd, repo, env))
             else:
                 reset_nbtrail()
                 warm(data)
+                os.sync()
                 time.sleep(0.1)  # outside the stat cache's racy window
-                first["nbtrail"].append(timed(nb_cmd, ws, env))
+                first["nbtrail"].append(timed(nb_cmd, ws, env, cpu["nbtrail"]))
                 store_before = du(ws / "workspace" / "data" / "objects")
                 readd["nbtrail"].append(timed(nb_cmd, ws, env))
                 store_after = du(ws / "workspace" / "data" / "objects")
             print(
                 f"run {i + 1} {tool:8s} first {first[tool][-1]:6.2f} s  re-add {readd[tool][-1]:6.3f} s"
             )
+
+    # what any nbtrail command costs here (interpreter start + CLI imports), for scale
+    floor = statistics.median(
+        timed([sys.executable, "-m", "nbtrail", "-C", str(ws), "data", "list"], ws, env)
+        for _ in range(args.repeats)
+    )
 
     # the same through the library, in one process (no interpreter start, no CLI imports)
     sys.path.insert(0, str(REPO / "lib"))
@@ -165,6 +186,7 @@ def main() -> int:
     for _ in range(args.repeats):
         reset_nbtrail()
         warm(data)
+        os.sync()
         time.sleep(0.1)
         cat = Datasets(Workspace(ws))
         t0 = time.perf_counter()
@@ -212,12 +234,22 @@ def main() -> int:
             f"first add  {tool:8s} {med[tool]:6.2f} s  ({size / med[tool] / 1e6:6.0f} MB/s)  [{runs}]"
         )
     print(f"throughput ratio nbtrail/dvc: {med['dvc'] / med['nbtrail']:.2f}x (target >= 2x)")
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
+    print(
+        f"CPU seconds (user+sys) per first add: nbtrail {cpu_med['nbtrail']:.2f}, "
+        f"dvc {cpu_med['dvc']:.2f} (ratio {cpu_med['dvc'] / cpu_med['nbtrail']:.2f}x; "
+        "less sensitive to other load than wall time)"
+    )
     for tool in ("nbtrail", "dvc"):
         runs = ", ".join(f"{x:.3f}" for x in readd[tool])
         pct = 100 * med_re[tool] / med[tool]
         print(
             f"re-add     {tool:8s} {med_re[tool]:6.3f} s  = {pct:4.1f}% of its first add  [{runs}]"
         )
+    print(
+        f"CLI start alone (`nbtrail data list`): {floor:.3f} s = "
+        f"{100 * floor / med['nbtrail']:.1f}% of nbtrail's first add"
+    )
     lf, lr = statistics.median(lib_first), statistics.median(lib_readd)
     print(
         f"library  nbtrail first add {lf:.2f} s ({size / lf / 1e6:.0f} MB/s, "

@@ -128,6 +128,7 @@ def simulate(reps: int = 2000) -> dict:
     """False-alarm rate and power of the batch verdict (same set-up as the tests, more reps)."""
     import numpy as np
     import pandas as pd
+
     from nbtrail import monitoring as m
 
     def frame(rng, n, shift=0.0, cat_p=(0.5, 0.3, 0.2)):

@@ -107,7 +107,9 @@ class Bench:
         env["PLOOMBER_STATS_ENABLED"] = "false"
         env["PLOOMBER_VERSION_CHECK_DISABLED"] = "true"
         env["DVC_NO_ANALYTICS"] = "1"
-        env["PYTHONWARNINGS"] = "ignore"
+        # As on a user's machine: Python caches compiled modules (this sandbox sets
+        # PYTHONDONTWRITEBYTECODE, which makes every nbtrail call recompile its source).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 
     def kernel_starts(self) -> int:
@@ -220,16 +222,29 @@ class Bench:
         )
 
 
-def stage_times(project: Path) -> dict[str, float]:
-    """duration_s of the latest completed run of each stage in an nbtrail project."""
-    best: dict[str, tuple[str, float]] = {}
+def stage_times(project: Path) -> dict[str, dict[str, float]]:
+    """For the latest completed run of each stage in an nbtrail project: its record's
+    ``duration_s`` and the time its code cells took (papermill's per-cell durations)."""
+    best: dict[str, tuple[str, Path, dict]] = {}
     for rec_file in (project / "workspace" / "runs").glob("*/record.json"):
         rec = json.loads(rec_file.read_text())
         if rec.get("status") != "completed" or rec.get("duration_s") is None:
             continue
         if rec["stage"] not in best or rec["started"] > best[rec["stage"]][0]:
-            best[rec["stage"]] = (rec["started"], float(rec["duration_s"]))
-    return {s: best[s][1] for s in STAGES if s in best}
+            best[rec["stage"]] = (rec["started"], rec_file.parent, rec)
+    out: dict[str, dict[str, float]] = {}
+    for stage in STAGES:
+        if stage not in best:
+            continue
+        _, run_dir, rec = best[stage]
+        cells = 0.0
+        executed = run_dir / Path(rec["notebook"].get("executed") or "").name
+        if executed.is_file():
+            nb = json.loads(executed.read_text())
+            for cell in nb.get("cells", []):
+                cells += (cell.get("metadata", {}).get("papermill", {}).get("duration")) or 0.0
+        out[stage] = {"duration_s": float(rec["duration_s"]), "cells_s": round(cells, 3)}
+    return out
 
 
 def stats(samples: list[Sample]) -> dict[str, float] | None:
@@ -325,10 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     if "nbtrail_stage_seconds" in result:
         st = result["nbtrail_stage_seconds"]
+        print("nbtrail, last full run, per stage: record duration_s / time in code cells")
+        for k, v in st.items():
+            print(f"  {k:<6} {v['duration_s']:6.2f} s / {v['cells_s']:6.2f} s")
+        total = sum(v["duration_s"] for v in st.values())
         print(
-            "nbtrail duration_s per stage (last full run): "
-            + ", ".join(f"{k}={v:.2f}" for k, v in st.items())
-            + f"; sum={sum(st.values()):.2f}"
+            f"  sum    {total:6.2f} s / {sum(v['cells_s'] for v in st.values()):6.2f} s"
+            f"  (whole process: {result['tools']['nbtrail']['full_samples'][-1]:.2f} s)"
         )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -286,6 +286,11 @@ def test_pocock_and_obrien_fleming_boundaries():
     assert sum(obf["alpha_spent"]) == pytest.approx(ALPHA)
     assert obf["z_bounds"] == sorted(obf["z_bounds"], reverse=True)
     assert 1.0 < obf["inflation"] < 1.1
+    # Many looks: the first ones spend ~1e-18 of alpha; the design must still come out.
+    many = ab.group_sequential_design(20)
+    assert many["z_bounds"][0] == pytest.approx(stats.norm.isf(0.025) / math.sqrt(0.05))
+    assert sum(many["alpha_spent"]) == pytest.approx(ALPHA)
+    assert many["z_bounds"] == sorted(many["z_bounds"], reverse=True)
     one = ab.group_sequential_design(1)
     assert one["z_bounds"][0] == pytest.approx(1.959964, abs=1e-5)
     assert one["inflation"] == pytest.approx(1.0, abs=1e-4)

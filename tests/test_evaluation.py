@@ -86,6 +86,29 @@ def test_vectorised_auc_equals_sklearn_on_every_resample():
     np.testing.assert_allclose(batch, expected, atol=1e-12)
     ece = ev.metric_batch("calibration_error", y, s, idx)
     np.testing.assert_allclose(ece, [ev.expected_calibration_error(y[i], s[i]) for i in idx])
+    for name, fn in [
+        ("accuracy", lambda a, b: skm.accuracy_score(a, b >= 0.5)),
+        ("f1", lambda a, b: skm.f1_score(a, b >= 0.5)),
+        ("log_loss", lambda a, b: skm.log_loss(a, b, labels=[0, 1])),
+    ]:
+        np.testing.assert_allclose(
+            ev.metric_batch(name, y, s, idx), [fn(y[i], s[i]) for i in idx], rtol=1e-9
+        )
+
+
+def test_vectorised_regression_metrics_equal_sklearn_on_every_resample():
+    rng = np.random.default_rng(2)
+    y = rng.normal(100, 5, 90)  # a large mean: the R2 sums of squares must not cancel
+    pred = y + rng.normal(0, 2, 90)
+    idx = rng.integers(0, 90, size=(20, 90))
+    for name, fn in [
+        ("mae", skm.mean_absolute_error),
+        ("rmse", skm.root_mean_squared_error),
+        ("r2", skm.r2_score),
+    ]:
+        np.testing.assert_allclose(
+            ev.metric_batch(name, y, pred, idx), [fn(y[i], pred[i]) for i in idx], rtol=1e-9
+        )
 
 
 # --------------------------------------------------------------------------- intervals

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from _records import Factory
+
 from nbtrail import db, index, records
 from nbtrail.errors import NotFound, ParameterError
 

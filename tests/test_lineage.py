@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 from _records import Factory, artifact
+
 from nbtrail import lineage
 from nbtrail.errors import DataError, NotFound
 

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 from nbtrail import monitoring as m
 from nbtrail.errors import DataError, ParameterError, VerdictFailed
 
@@ -307,3 +308,15 @@ def test_history_formats_as_text_lines(ws, cancer):
     m.record_history(ws, "monitor-9", m.check_batches(ref, m.demo_batches(ref), model=model))
     lines = m.format_history(m.load_history(ws)).splitlines()
     assert len(lines) == 4 and "covariate_drift" in lines[2] and "fail" in lines[2]
+
+
+def test_unlabelled_batches_skip_performance_and_keep_the_full_alpha(cancer):
+    ref, model = cancer
+    concept = m.demo_batches(ref, seed=0)["concept_drift"]
+    v = m.check_batch(ref, concept.drop(columns=["target"]), model=model)
+    assert [c.name for c in v.checks] == ["data_quality", "data_drift", "prediction_drift"]
+    assert v.alpha == 0.05 and v.status == m.PASS  # concept drift is invisible without labels
+    partly = concept.copy()
+    partly.loc[partly.index[::2], "target"] = np.nan
+    v = m.check_batch(ref, partly, model=model)
+    assert v.kind == "concept drift" and "n=100" in v.checks[-1].detail

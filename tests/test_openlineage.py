@@ -10,8 +10,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 from _records import Factory
-from nbtrail import openlineage as ol
 from referencing import Registry, Resource
+
+from nbtrail import openlineage as ol
 
 # CI runs in a fresh clone with shared/ beside it: never skip when it is absent, fail.
 SCHEMAS = Path(__file__).resolve().parents[1].parent / "shared" / "schemas" / "openlineage"

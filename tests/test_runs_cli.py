@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from _records import Factory
+
 from nbtrail import cli
 
 LIB = Path(__file__).resolve().parents[1] / "lib"

@@ -59,10 +59,10 @@ from .evaluation import (
     check_interval_request,
     higher_is_better,
     infer_task,
-    metric_batch,
+    metric_weighted,
     plain,
     point_metrics,
-    resample_blocks,
+    resample_weights,
 )
 
 DECISIONS: tuple[str, ...] = ("promote", "keep_champion", "inconclusive")
@@ -218,9 +218,9 @@ def paired_bootstrap(
     va = point_metrics(y, sa, metrics, **kw)
     vb = point_metrics(y, sb, metrics, **kw)
     diffs: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
-    for idx in resample_blocks(len(y), n_boot, seed):
+    for w in resample_weights(len(y), n_boot, seed):
         for m in metrics:
-            diffs[m].append(metric_batch(m, y, sb, idx, **kw) - metric_batch(m, y, sa, idx, **kw))
+            diffs[m].append(metric_weighted(m, y, sb, w, **kw) - metric_weighted(m, y, sa, w, **kw))
     alpha = 1 - level
     out: dict[str, dict[str, Any]] = {}
     for m in metrics:
@@ -499,7 +499,7 @@ def effect_plot(result: Mapping[str, Any], ax: Any = None) -> Any:
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(result["metrics"])))
+        _, ax = plt.subplots(figsize=(7.5, 1.0 + 0.45 * len(result["metrics"])))
     names = list(result["metrics"])
     imp = [result["metrics"][m]["improvement"] for m in names]
     lo = [result["metrics"][m]["improvement_ci"][0] for m in names]
@@ -527,8 +527,12 @@ def effect_plot(result: Mapping[str, Any], ax: Any = None) -> Any:
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(ypos, names)
     ax.invert_yaxis()
-    ax.set_xlabel("improvement of challenger over champion (positive = better), 95% CI")
-    ax.set_title(f"decision: {result.get('decision', '?')}")
+    level = result["metrics"][names[0]].get("level", 0.95) if names else 0.95
+    ax.set_xlabel(f"challenger minus champion, signed so positive = better ({level:.0%} CI)")
+    ax.set_title(
+        f"decision: {result.get('decision', '?')}  (coloured: Holm-adjusted p < alpha)", fontsize=10
+    )
+    ax.figure.tight_layout()
     return ax
 
 
@@ -616,7 +620,8 @@ def spending(t: np.ndarray | float, alpha: float, kind: str = "obrien_fleming") 
     """Cumulative two-sided alpha spent by information fraction ``t`` (Lan-DeMets)."""
     t = np.clip(np.asarray(t, dtype=np.float64), 1e-12, 1.0)
     if kind == "obrien_fleming":
-        return 2 - 2 * stats.norm.cdf(stats.norm.isf(alpha / 2) / np.sqrt(t))
+        # 2 * sf, not 2 - 2 * cdf: early looks spend ~1e-18, which 1 - cdf rounds to 0.
+        return 2 * stats.norm.sf(stats.norm.isf(alpha / 2) / np.sqrt(t))
     if kind == "pocock":
         return alpha * np.log1p((math.e - 1) * t)
     raise ParameterError(
@@ -627,6 +632,7 @@ def spending(t: np.ndarray | float, alpha: float, kind: str = "obrien_fleming") 
 
 
 _GRID = 401  # odd, for Simpson's rule
+_MAX_Z = 40.0
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
 
@@ -659,7 +665,10 @@ def _advance(
     """The sub-density of S at ``t`` on ``|S| < c sqrt(t)`` (paths not stopped so far)."""
     dt = t - t_prev
     b, sd = c * math.sqrt(t), math.sqrt(dt)
-    grid = np.linspace(-b, b, _GRID)
+    # S_t ~ N(drift t, t) before stopping: beyond 12 sd of it the density is nil, so a wide
+    # continuation region (a huge early bound) does not spread the grid thin.
+    lo, hi = max(-b, drift * t - 12 * math.sqrt(t)), min(b, drift * t + 12 * math.sqrt(t))
+    grid = np.linspace(lo, hi, _GRID) if lo < hi else np.linspace(-b, b, _GRID)
     if state is None:
         return grid, np.exp(-0.5 * ((grid - drift * t) / sd) ** 2) / (sd * _SQRT_2PI)
     old, dens = state
@@ -709,11 +718,13 @@ def group_sequential_design(
         if state is None:
             bounds[k] = stats.norm.isf(target / 2)
         else:
-            bounds[k] = optimize.brentq(
-                lambda c, s=state, tp=t_prev, t=t, a=target: _step(s, tp, t, c, 0.0) - a,
-                0.1,
-                40.0,
-                xtol=1e-10,
+
+            def excess(c: float, s=state, tp=t_prev, t=t, a=target) -> float:
+                return _step(s, tp, t, c, 0.0) - a
+
+            # A look that spends (next to) nothing gets the largest bound: no early stop.
+            bounds[k] = (
+                _MAX_Z if excess(_MAX_Z) >= 0 else optimize.brentq(excess, 0.1, _MAX_Z, xtol=1e-10)
             )
         state, t_prev = _advance(state, t_prev, t, bounds[k], 0.0), t
     fixed = stats.norm.isf(alpha / 2) + stats.norm.ppf(power)

@@ -10,8 +10,8 @@ JSON-able values for ``run.save_json`` / ``run.log_metrics`` / ``run.verdict``).
   (expected calibration error over equal-width probability bins, the sklearn
   ``calibration_curve(strategy="uniform")`` binning); regression (numeric target): ``mae``,
   ``rmse``, ``r2``. Intervals are percentile bootstrap intervals over resampled holdout rows;
-  the metric kernels are vectorised over the resamples (AUC through ranks, which equals
-  sklearn's ``roc_auc_score`` including ties).
+  the metric kernels are weighted sums over rows, vectorised over blocks of resamples (AUC
+  through tie groups in score order, which equals sklearn's ``roc_auc_score`` with ties).
 - **Slices** (:func:`slice_metrics`): a categorical column, explicit bin edges
   (``{"mean_radius": [0, 12, 15, 100]}``) or a quantile count (``{"mean_radius": 4}``).
 - **Behavioural tests** (:func:`invariance_test`, :func:`directional_test`,
@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .errors import DataError, GateFailed, ParameterError
 
@@ -127,64 +126,109 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], parameter: str)
 
 
 # --------------------------------------------------------------------------- metric kernels
-# Each kernel takes y (n,), s (n,) and an index matrix idx (B, n) and returns (B,) values:
-# the metric on each resample. idx = arange(n)[None] gives the plain metric.
+# Each kernel takes y (n,), s (n,) and a weight matrix w (B, n) -- how many times each row
+# appears in each of B resamples -- and returns the metric on each resample (B,). Every
+# metric is a weighted sum, so a block of resamples costs a few matrix-vector products and
+# no per-resample sorting; w = ones((1, n)) gives the plain metric.
 
 
-def _auc_batch(y: np.ndarray, s: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    ys = y[idx].astype(np.float64)
-    ranks = stats.rankdata(s[idx], axis=1)  # average ranks for ties, as the Mann-Whitney U
-    n1 = ys.sum(axis=1)
-    n0 = ys.shape[1] - n1
-    u = (ranks * ys).sum(axis=1) - n1 * (n1 + 1) / 2
+def _auc_w(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
+    # Mann-Whitney: sum over tie groups (in score order) of positives x (negatives below +
+    # half the tied negatives); equals sklearn's roc_auc_score, ties included.
+    order = np.argsort(s, kind="stable")
+    s_sorted = s[order]
+    starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+    ws = w[:, order]
+    pos = (y[order] == 1).astype(np.float64)
+    p = np.add.reduceat(ws * pos, starts, axis=1)
+    q = np.add.reduceat(ws * (1 - pos), starts, axis=1)
+    below = np.cumsum(q, axis=1) - q
+    n1, n0 = p.sum(axis=1), q.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((n1 > 0) & (n0 > 0), u / (n1 * n0), np.nan)
+        auc = (p * (below + 0.5 * q)).sum(axis=1) / (n1 * n0)
+    return np.where((n1 > 0) & (n0 > 0), auc, np.nan)
 
 
-def _accuracy_batch(y: np.ndarray, s: np.ndarray, idx: np.ndarray, threshold: float) -> np.ndarray:
-    pred = s[idx] >= threshold
-    return (pred == (y[idx] == 1)).mean(axis=1)
+def _accuracy_w(y: np.ndarray, s: np.ndarray, w: np.ndarray, threshold: float) -> np.ndarray:
+    correct = ((s >= threshold) == (y == 1)).astype(np.float64)
+    return (w @ correct) / w.sum(axis=1)
 
 
-def _f1_batch(y: np.ndarray, s: np.ndarray, idx: np.ndarray, threshold: float) -> np.ndarray:
-    pred = s[idx] >= threshold
-    truth = y[idx] == 1
-    tp = (pred & truth).sum(axis=1)
-    fp = (pred & ~truth).sum(axis=1)
-    fn = (~pred & truth).sum(axis=1)
+def _f1_w(y: np.ndarray, s: np.ndarray, w: np.ndarray, threshold: float) -> np.ndarray:
+    pred, truth = s >= threshold, y == 1
+    tp = w @ (pred & truth).astype(np.float64)
+    fp = w @ (pred & ~truth).astype(np.float64)
+    fn = w @ (~pred & truth).astype(np.float64)
     denom = 2 * tp + fp + fn
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)  # sklearn: 0 if undefined
+        return np.where(denom > 0, 2 * tp / denom, 0.0)  # sklearn: 0 when undefined
 
 
-def _log_loss_batch(y: np.ndarray, s: np.ndarray, idx: np.ndarray) -> np.ndarray:
+def _log_loss_w(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
     eps = np.finfo(np.float64).eps
     p = np.clip(s.astype(np.float64), eps, 1 - eps)
     per_row = -(y * np.log(p) + (1 - y) * np.log1p(-p))
-    return per_row[idx].mean(axis=1)
+    return (w @ per_row) / w.sum(axis=1)
 
 
-def _ece_batch(y: np.ndarray, s: np.ndarray, idx: np.ndarray, n_bins: int) -> np.ndarray:
+def _ece_w(y: np.ndarray, s: np.ndarray, w: np.ndarray, n_bins: int) -> np.ndarray:
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.searchsorted(edges[1:-1], s)  # the binning of sklearn's calibration_curve
-    resid = (s - y).astype(np.float64)
-    b_count, n = idx.shape
-    flat_bins = (np.arange(b_count)[:, None] * n_bins + bins[idx]).ravel()
-    sums = np.bincount(flat_bins, weights=resid[idx].ravel(), minlength=b_count * n_bins)
-    return np.abs(sums.reshape(b_count, n_bins)).sum(axis=1) / n
+    resid = np.zeros((len(s), n_bins))
+    resid[np.arange(len(s)), bins] = s - y
+    return np.abs(w @ resid).sum(axis=1) / w.sum(axis=1)
 
 
-def _regression_batch(name: str, y: np.ndarray, s: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    yt = y[idx].astype(np.float64)
-    err = s[idx].astype(np.float64) - yt
+def _regression_w(name: str, y: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
+    total = w.sum(axis=1)
+    err = s.astype(np.float64) - y
     if name == "mae":
-        return np.abs(err).mean(axis=1)
+        return (w @ np.abs(err)) / total
     if name == "rmse":
-        return np.sqrt((err**2).mean(axis=1))
-    ss_res = (err**2).sum(axis=1)
-    ss_tot = ((yt - yt.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+        return np.sqrt((w @ err**2) / total)
+    yc = y - y.mean()  # centred, so the sums of squares do not cancel catastrophically
+    ss_tot = w @ yc**2 - (w @ yc) ** 2 / total
+    ss_res = w @ err**2
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)
+
+
+def metric_weighted(
+    name: str,
+    y: np.ndarray,
+    s: np.ndarray,
+    w: np.ndarray,
+    *,
+    threshold: float = 0.5,
+    n_bins: int = 10,
+) -> np.ndarray:
+    """The metric ``name`` on each resample given by row weights ``w`` (shape ``(B, n)``)."""
+    y = np.asarray(y, dtype=np.float64)
+    s = np.asarray(s, dtype=np.float64)
+    if name == "roc_auc":
+        return _auc_w(y, s, w)
+    if name == "accuracy":
+        return _accuracy_w(y, s, w, threshold)
+    if name == "f1":
+        return _f1_w(y, s, w, threshold)
+    if name == "log_loss":
+        return _log_loss_w(y, s, w)
+    if name == "calibration_error":
+        return _ece_w(y, s, w, n_bins)
+    if name in REGRESSION_METRICS:
+        return _regression_w(name, y, s, w)
+    raise ParameterError(
+        f"unknown metric {name!r}",
+        parameter="metrics",
+        valid=list(CLASSIFICATION_METRICS + REGRESSION_METRICS),
+    )
+
+
+def weights_of(idx: np.ndarray, n: int) -> np.ndarray:
+    """Row weights ``(B, n)`` of resample index rows ``idx`` ``(B, m)``."""
+    b = idx.shape[0]
+    flat = (np.arange(b)[:, None] * n + idx).ravel()
+    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
 
 
 def metric_batch(
@@ -197,23 +241,8 @@ def metric_batch(
     n_bins: int = 10,
 ) -> np.ndarray:
     """The metric ``name`` on each row of resample indices ``idx`` (shape ``(B, n)``)."""
-    if name == "roc_auc":
-        return _auc_batch(y, s, idx)
-    if name == "accuracy":
-        return _accuracy_batch(y, s, idx, threshold)
-    if name == "f1":
-        return _f1_batch(y, s, idx, threshold)
-    if name == "log_loss":
-        return _log_loss_batch(y, s, idx)
-    if name == "calibration_error":
-        return _ece_batch(y, s, idx, n_bins)
-    if name in REGRESSION_METRICS:
-        return _regression_batch(name, y, s, idx)
-    raise ParameterError(
-        f"unknown metric {name!r}",
-        parameter="metrics",
-        valid=list(CLASSIFICATION_METRICS + REGRESSION_METRICS),
-    )
+    w = weights_of(np.asarray(idx), len(y))
+    return metric_weighted(name, y, s, w, threshold=threshold, n_bins=n_bins)
 
 
 def point_metrics(
@@ -225,9 +254,10 @@ def point_metrics(
     n_bins: int = 10,
 ) -> dict[str, float]:
     """Each metric on all rows (no resampling)."""
-    idx = np.arange(len(y))[None, :]
+    w = np.ones((1, len(y)))
     return {
-        m: float(metric_batch(m, y, s, idx, threshold=threshold, n_bins=n_bins)[0]) for m in metrics
+        m: float(metric_weighted(m, y, s, w, threshold=threshold, n_bins=n_bins)[0])
+        for m in metrics
     }
 
 
@@ -235,17 +265,18 @@ def expected_calibration_error(y_true: Any, proba: Any, n_bins: int = 10) -> flo
     """ECE: sum over equal-width bins of (bin share) * |observed rate - mean probability|."""
     y = np.asarray(y_true, dtype=np.float64)
     s = np.asarray(proba, dtype=np.float64)
-    return float(_ece_batch(y, s, np.arange(len(y))[None, :], n_bins)[0])
+    return float(_ece_w(y, s, np.ones((1, len(y))), n_bins)[0])
 
 
-def resample_blocks(n: int, n_boot: int, seed: int) -> Iterable[np.ndarray]:
-    """Bootstrap index matrices, in blocks of rows, from one seeded generator."""
+def resample_weights(n: int, n_boot: int, seed: int) -> Iterable[np.ndarray]:
+    """Bootstrap resamples of ``n`` rows as row-weight blocks ``(B, n)``, from one seeded
+    generator (the same seed gives the same resamples, so two models can share them)."""
     rng = np.random.default_rng(seed)
     block = max(1, _BLOCK_CELLS // max(n, 1))
     done = 0
     while done < n_boot:
         size = min(block, n_boot - done)
-        yield rng.integers(0, n, size=(size, n))
+        yield weights_of(rng.integers(0, n, size=(size, n)), n)
         done += size
 
 
@@ -353,9 +384,9 @@ def evaluate_holdout(
     )
     values = point_metrics(y, s, metrics, threshold=threshold, n_bins=n_bins)
     draws: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
-    for idx in resample_blocks(len(y), n_boot, seed):
+    for w in resample_weights(len(y), n_boot, seed):
         for m in metrics:
-            draws[m].append(metric_batch(m, y, s, idx, threshold=threshold, n_bins=n_bins))
+            draws[m].append(metric_weighted(m, y, s, w, threshold=threshold, n_bins=n_bins))
     alpha = 1 - level
     out: dict[str, Interval] = {}
     for m in metrics:

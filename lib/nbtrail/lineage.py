@@ -436,8 +436,14 @@ def _short(value: Any, n: int = 12) -> str:
     return str(value)[:n] if value else "-"
 
 
+def _clip(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
 def _fmt_params(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(params.items())) or "(none)"
+    """Every parameter, long values clipped (``--json`` has them whole)."""
+    shown = (f"{k}={_clip(json.dumps(v, default=str))}" for k, v in sorted(params.items()))
+    return ", ".join(shown) or "(none)"
 
 
 def _label(node_id: str, node: dict[str, Any]) -> str:
@@ -466,12 +472,14 @@ def _run_details(node: dict[str, Any]) -> list[str]:
         f"git: {_short(git.get('commit'))}{dirty}",
         f"environment: python {env.get('python')}, lock {_short(env.get('lock_hash'))}",
     ]
-    if node.get("metrics"):
+    metrics = node.get("metrics") or {}
+    if metrics:
+        names = sorted(metrics)
         shown = ", ".join(
-            f"{k}={v:.4g}" if v is not None else f"{k}=null"
-            for k, v in sorted(node["metrics"].items())
+            f"{k}={metrics[k]:.4g}" if metrics[k] is not None else f"{k}=null" for k in names[:8]
         )
-        lines.append(f"metrics: {shown}")
+        more = f" (+{len(names) - 8} more)" if len(names) > 8 else ""
+        lines.append(f"metrics: {shown}{more}")
     return lines
 
 
@@ -490,7 +498,7 @@ def render_tree(graph: Graph, *, details: bool | None = None) -> str:
     def walk(node_id: str, prefix: str, tail: str, label: str | None) -> None:
         node = graph.nodes.get(node_id, {"type": "artifact", "kind": "?", "name": node_id})
         text = _label(node_id, node)
-        if label and label not in ("input", "output"):
+        if label and label not in ("input", "output", "metric"):
             text = f"({label}) {text}"
         if node_id in seen:
             lines.append(f"{prefix}{text} (see above)")

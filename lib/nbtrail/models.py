@@ -57,7 +57,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
 
     from . import atomic
 
-    data = sio.dumps(model)
+    data = canonical_skops(sio.dumps(model))
     refused = untrusted_types(data)
     if refused:
         raise ValueError(
@@ -67,6 +67,46 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     atomic.write_bytes(p, data)
     return p
+
+
+def canonical_skops(data: bytes) -> bytes:
+    """The same skops archive, byte-for-byte reproducible.
+
+    skops names array members and ``__id__`` fields after ``id()`` of the objects and stamps
+    the current time on every zip member, so the same model saved twice gives different
+    bytes. Names and ids are renumbered in the order ``schema.json`` first mentions them, and
+    members dated 1980-01-01, so equal models get equal content hashes (``nbtrail
+    reproduce`` compares outputs by hash).
+    """
+    import io
+    import re
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    schema = src.read("schema.json").decode("utf-8")
+    names = [n for n in src.namelist() if n != "schema.json"]
+    order = list(dict.fromkeys(re.findall(r'"([^"/]+\.npy)"', schema)))
+    order += [n for n in names if n not in order]
+    mapping = {old: f"array-{i:05d}{Path(old).suffix}" for i, old in enumerate(order)}
+    schema = re.sub(
+        r'"([^"/]+\.npy)"', lambda m: f'"{mapping.get(m.group(1), m.group(1))}"', schema
+    )
+    ids: dict[str, int] = {}  # object ids (memory addresses) -> order of first appearance
+    schema = re.sub(
+        r'"__id__": (\d+)',
+        lambda m: f'"__id__": {ids.setdefault(m.group(1), len(ids) + 1)}',
+        schema,
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        members = [("schema.json", schema.encode("utf-8"))]
+        members += sorted((mapping[n], src.read(n)) for n in names)
+        for name, payload in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, payload)
+    return out.getvalue()
 
 
 def loads_model(data: bytes, *, where: str = "model") -> Any:

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 PREDICTION = "prediction"
+MIN_LABELS = 10  # fewer labelled rows in a batch: no performance check
 PASS, WARN, FAIL = "pass", "warn", "fail"
 DEMO_DRIFT_COLUMNS = ("mean_radius", "mean_texture", "worst_area")
 DEMO_SEGMENT_COLUMN = "worst_concave_points"
@@ -335,8 +336,9 @@ def check_batch(
 
     ``features``: the monitored columns (default: every reference column but ``target`` and
     ``_``-prefixed ones). ``model`` (optional) adds prediction drift (a classifier's
-    probability of the positive class) and, when the batch has labels in ``target``, accuracy
-    against ``baseline`` (default: the model's accuracy on the reference).
+    probability of the positive class) and, when at least ``MIN_LABELS`` rows of the batch
+    have a label in ``target``, accuracy on those rows against ``baseline`` (default: the
+    model's accuracy on the reference).
     """
     cfg = config or MonitorConfig()
     if len(reference) == 0:
@@ -354,7 +356,7 @@ def check_batch(
         and hasattr(model, "predict_proba")
         and target is not None
         and target in batch.columns
-        and batch[target].notna().all()
+        and int(batch[target].notna().sum()) >= MIN_LABELS
         and quality.status != FAIL
     )
     alpha_each = cfg.alpha / 2 if labelled else cfg.alpha
@@ -398,7 +400,8 @@ def check_batch(
         )
     perf = None
     if labelled:
-        y_true = batch[target].to_numpy()
+        has_label = batch[target].notna().to_numpy()
+        y_true, pred = batch[target].to_numpy()[has_label], np.asarray(pred)[has_label]
         if baseline is None:
             baseline = float(np.mean(reference[target].to_numpy() == ref_pred))
         perf = performance_check(y_true, pred, float(baseline), cfg.max_drop, alpha_each)
@@ -801,7 +804,7 @@ def format_history(history: pd.DataFrame) -> str:
 
 
 def plot_history(history: pd.DataFrame, *, drift_share_fail: float = 0.0) -> Figure:
-    """Drift share and accuracy per batch over time, failing batches marked, top columns named."""
+    """Drift share and accuracy per batch over time, colored by verdict, top columns named."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 5.5), layout="constrained")
@@ -811,32 +814,46 @@ def plot_history(history: pd.DataFrame, *, drift_share_fail: float = 0.0) -> Fig
         return fig
     x = np.arange(len(history))
     labels = [
-        f"{b}\n{c[5:16].replace('T', ' ')}"
+        f"{b[:18]}\n{c[5:16].replace('T', ' ')}"
         for b, c in zip(history["batch"], history["created"], strict=True)
     ]
-    colors = [
-        "tab:red" if s == FAIL else "tab:orange" if s == WARN else "tab:green"
-        for s in history["status"]
-    ]
-    ax1.bar(x, history["drift_share"], color=colors)
+    palette = {FAIL: "tab:red", WARN: "tab:orange", PASS: "tab:green"}
+    colors = [palette.get(s, "grey") for s in history["status"]]
+    share = history["drift_share"].astype(float)
+    top = max(0.2, float(share.max()) * 1.6)
+    ax1.bar(x, share, color=colors, width=0.6)
+    ax1.scatter(x, share, c=colors, zorder=3, s=18)
     if drift_share_fail > 0:
         ax1.axhline(drift_share_fail, color="grey", ls="--", lw=1, label="fail threshold")
         ax1.legend(loc="upper left")
-    for xi, share, top, n in zip(
-        x, history["drift_share"], history["top_columns"], history["n_drifted"], strict=True
-    ):
-        if n:
+    for xi, sh, cols, n in zip(x, share, history["top_columns"], history["n_drifted"], strict=True):
+        if n and cols:
+            text = cols[0][:16] + (f" +{n - 1}" if n > 1 else "")
             ax1.annotate(
-                ", ".join(top[: min(3, n)]), (xi, share), ha="center", va="bottom", fontsize=7
+                text,
+                (xi, sh),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=6.5,
             )
     ax1.set_ylabel("share of drifted columns")
-    ax1.set_ylim(0, max(0.2, float(history["drift_share"].max()) * 1.3))
-    ax1.set_title("monitoring history (red: failed, green: passed)")
-    has = history["metric_value"].notna()
-    ax2.plot(x[has], history.loc[has, "metric_value"], "o-", label="accuracy")
-    ax2.plot(x[has], history.loc[has, "baseline"], "k--", lw=1, label="baseline")
+    ax1.set_ylim(0, top)
+    ax1.set_title("monitoring history (red: failed, orange: warning, green: passed)")
+    has = history["metric_value"].notna().to_numpy()
+    if has.any():
+        ax2.plot(x[has], history.loc[has, "metric_value"], "-", color="lightgrey", zorder=1)
+        ax2.scatter(
+            x[has],
+            history.loc[has, "metric_value"],
+            c=np.array(colors)[has],
+            zorder=2,
+            label="batch accuracy",
+        )
+        ax2.plot(x[has], history.loc[has, "baseline"], "k--", lw=1, label="baseline")
+        ax2.legend(loc="lower left")
     ax2.set_ylabel("accuracy")
     ax2.set_ylim(0, 1.02)
-    ax2.legend(loc="lower left")
     ax2.set_xticks(x, labels, fontsize=7, rotation=30, ha="right")
     return fig

@@ -31,6 +31,7 @@ import html
 import json
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,6 +117,23 @@ def _compact(obj: Any, templates: list[str], seen: dict[str, int]) -> Any:
     return obj
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _stable_ids(*texts: str) -> list[str]:
+    """Replace Evidently's random widget ids (uuid7, new on every run) by ``w1``, ``w2``, ...
+
+    in order of first appearance, the same id everywhere it occurs, so a report computed again
+    from the same data is the same page byte for byte (``nbtrail reproduce`` compares them).
+    """
+    mapping: dict[str, str] = {}
+
+    def sub(m: re.Match[str]) -> str:
+        return mapping.setdefault(m.group(0), f"w{len(mapping) + 1}")
+
+    return [_UUID.sub(sub, t) for t in texts]
+
+
 _RESTORE = """(function () {
   var T = [%s];
   function r(o) {
@@ -167,6 +185,7 @@ def render_html(
     info_js, graphs_js = (
         json.dumps(_compact(x, templates, seen), separators=(",", ":")) for x in plain
     )
+    info_js, graphs_js = _stable_ids(info_js, graphs_js)
     digest = hashlib.sha256((info_js + graphs_js).encode()).hexdigest()[:24]
     did = f"report_{digest}"
     data = (

@@ -25,6 +25,7 @@ class Reproduction:
     new: dict[str, Any]
     metrics: list[tuple[str, Any, Any, bool]] = field(default_factory=list)
     outputs: list[tuple[str, str | None, str | None, bool]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
@@ -36,11 +37,14 @@ class Reproduction:
             "reproduction": self.new["run_id"],
             "identical": self.identical,
             "metrics": [
-                {"name": n, "original": a, "reproduced": b, "same": s} for n, a, b, s in self.metrics
+                {"name": n, "original": a, "reproduced": b, "same": s}
+                for n, a, b, s in self.metrics
             ],
             "outputs": [
-                {"name": n, "original": a, "reproduced": b, "same": s} for n, a, b, s in self.outputs
+                {"name": n, "original": a, "reproduced": b, "same": s}
+                for n, a, b, s in self.outputs
             ],
+            "notes": self.notes,
         }
 
 
@@ -69,6 +73,13 @@ def reproduce(
         source=source,
     )
     rep = Reproduction(original=original, new=new)
+    was, now = original.get("extra", {}).get("code_tree"), new["extra"].get("code_tree")
+    if was and now and was != now:
+        rep.notes.append(
+            "the local library code (lib/, notebooks/*.py) changed since the original run"
+        )
+    if original["environment"].get("lock_hash") != new["environment"].get("lock_hash"):
+        rep.notes.append("the environment lock (requirements.lock) changed since the original run")
     for name in sorted(set(original["metrics"]) | set(new["metrics"])):
         a, b = original["metrics"].get(name), new["metrics"].get(name)
         rep.metrics.append((name, a, b, a == b))

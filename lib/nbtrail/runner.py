@@ -27,6 +27,7 @@ from .workspace import Workspace
 
 SOURCE_COPY = "source.ipynb"
 
+
 @dataclass
 class StageResult:
     stage: str
@@ -37,6 +38,8 @@ class StageResult:
     verdicts: dict[str, Any] = field(default_factory=dict)
     outputs: str | None = None
     note: str = ""
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,42 +146,48 @@ class Runner:
         assert self._git is not None
         return self._git, self._env
 
+    def _code_tree_hash(self) -> str:
+        if self._code_tree is None:
+            self._code_tree = fingerprint.code_tree_hash(self.ws)
+        return self._code_tree
+
     def _fingerprint(
         self, st: Stage, params: dict[str, Any], upstream: dict[str, dict[str, Any]]
     ) -> str:
-        if self._code_tree is None:
-            self._code_tree = fingerprint.code_tree_hash(self.ws)
         lock = fingerprint.file_digest(self.ws.lock_file) if self.ws.lock_file.is_file() else None
         return fingerprint.stage_fingerprint(
             stage=st.name,
             code_hash=records.notebook_hashes(st.notebook)["code_hash"],
             params=params,
             upstream_outputs={
-                s: {n: a["digest"] for n, a in rec["outputs"].items()} for s, rec in upstream.items()
+                s: {n: a["digest"] for n, a in rec["outputs"].items()}
+                for s, rec in upstream.items()
             },
             input_files=fingerprint.declared_inputs(self.ws, st.inputs),
-            code_tree=self._code_tree,
+            code_tree=self._code_tree_hash(),
             lock_hash=lock,
         )
 
     def _find_cached(self, stage: str, fp: str) -> dict[str, Any] | None:
-        best = None
-        for _, rec, _problem in records.iter_records(self.ws):
-            if (
-                rec
-                and rec["stage"] == stage
-                and rec["status"] == "completed"
-                and rec["origin"] != "interactive"
-                and rec.get("fingerprint") == fp
-                and fingerprint.outputs_intact(self.ws, rec)
-                and (best is None or rec["started"] > best["started"])
-            ):
-                best = rec
-        return best
+        """A completed runner run with this fingerprint whose outputs still exist (via the
+        index, so no record is parsed but the one reused)."""
+        from . import index
+
+        run_id = index.find_cached(self.ws, stage, fp)
+        return records.load(self.ws, run_id) if run_id else None
+
+    def _latest(self, stage: str) -> dict[str, Any] | None:
+        from . import index
+
+        rows = index.query_runs(self.ws, stage=stage, status="completed", limit=1)
+        return records.load(self.ws, rows[0].run_id) if rows else None
 
     def run(self, rp: RunPlan) -> list[StageResult]:
+        from . import index
+
         try:
-            return self._run(rp)
+            with index.held_open(self.ws):
+                return self._run(rp)
         finally:
             for wk in self._warm.values():
                 kernels.shutdown(wk)
@@ -208,7 +217,7 @@ class Runner:
                 continue
             upstream: dict[str, dict[str, Any]] = {}
             for need in st.needs:
-                rec = done.get(need) or records.latest(self.ws, need)
+                rec = done.get(need) or self._latest(need)
                 if rec is None:
                     raise NotFound(
                         f"stage {name!r} reads from stage {need!r}, which has no completed run",
@@ -228,6 +237,8 @@ class Runner:
                         run_id=cached["run_id"],
                         metrics=cached["metrics"],
                         verdicts=cached["verdicts"],
+                        artifacts=cached["outputs"],
+                        extra=cached.get("extra", {}),
                         outputs=self.ws.relative(self.ws.run_dir(cached["run_id"])),
                         note="unchanged: reused",
                     )
@@ -260,6 +271,8 @@ class Runner:
                     seconds=rec["duration_s"] or 0.0,
                     metrics=rec["metrics"],
                     verdicts=rec["verdicts"],
+                    artifacts=rec["outputs"],
+                    extra=rec.get("extra", {}),
                     outputs=self.ws.relative(self.ws.run_dir(rec["run_id"])),
                 )
             )
@@ -303,6 +316,7 @@ class Runner:
         record["notebook"]["path"] = self.ws.relative(st.notebook)
         record["fingerprint"] = fp
         record["reproduces"] = reproduces
+        record["extra"]["code_tree"] = self._code_tree_hash()
         executed = run_dir / st.notebook.name
         record["notebook"]["executed"] = self.ws.relative(executed)
         atomic.write_json(
@@ -384,8 +398,9 @@ class Runner:
         state_file = run_dir / STATE_FILE
         if state_file.is_file():
             state = json.loads(state_file.read_text())
-            for key in ("inputs", "outputs", "metrics", "verdicts", "extra"):
+            for key in ("inputs", "outputs", "metrics", "verdicts"):
                 record[key] = state.get(key, record[key])
+            record["extra"] = {**record["extra"], **state.get("extra", {})}
         record["ended"] = records.now()
         record["duration_s"] = round(time.perf_counter() - t0, 3)
         self._sign(run_dir / Path(record["notebook"]["executed"]).name)
@@ -403,12 +418,13 @@ class Runner:
         trust_notebook(executed)
 
     def _after_write(self, record: dict[str, Any]) -> None:
-        """Keep the index (and OpenLineage) in step with the record just written."""
-        try:
-            from . import index
-        except ImportError:
-            return
+        """Keep the index in step with the record just written, and emit its OpenLineage
+        event (START for a running record, then COMPLETE / FAIL / ABORT)."""
+        from . import index, openlineage
+
         index.upsert(self.ws, record)
+        for problem in openlineage.emit_run(self.ws, record):
+            self.on_event(f"OpenLineage: {problem}")
 
 
 class _PipelineFailed(Exception):
@@ -423,28 +439,40 @@ class _PipelineFailed(Exception):
 PipelineFailed = _PipelineFailed
 
 
+def _key_metrics(r: StageResult) -> list[str]:
+    """The metrics a notebook named with ``run.note("summary", [...])``, else the first four."""
+    wanted = r.extra.get("summary") if isinstance(r.extra.get("summary"), list) else None
+    keys = [k for k in (wanted or list(r.metrics)[:4]) if k in r.metrics]
+    out = []
+    for k in keys:
+        v = r.metrics[k]
+        out.append(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}=-")
+    return out
+
+
 def format_summary(results: list[StageResult], ws: Workspace) -> str:
     """The per-stage table printed at the end of ``nbtrail run``."""
-    lines = [f"{'stage':<10} {'status':<10} {'time':>7}  {'key metrics':<44} verdicts"]
+    lines = [f"{'stage':<10} {'status':<8} {'time':>7}  key metrics / verdicts"]
     for r in results:
-        keys = list(r.metrics)[:4]
-        mtext = ", ".join(
-            f"{k}={r.metrics[k]:.4g}" if isinstance(r.metrics[k], (int, float)) else f"{k}=-"
-            for k in keys
-        )
+        status = {"cached": "reused", "completed": "ran"}.get(r.status, r.status)
+        t = f"{r.seconds:.1f}s" if r.status == "completed" else "-"
+        lines.append(f"{r.stage:<10} {status:<8} {t:>7}  {', '.join(_key_metrics(r)) or '-'}")
+        pad = " " * 29
         failed = [k for k, v in r.verdicts.items() if not v.get("passed")]
         if r.verdicts:
-            vtext = f"{len(r.verdicts) - len(failed)}/{len(r.verdicts)} passed"
+            vtext = f"verdicts: {len(r.verdicts) - len(failed)}/{len(r.verdicts)} passed"
             if failed:
-                vtext += " (failed: " + ", ".join(failed[:4]) + ("..." if len(failed) > 4 else "")
-                vtext += ")"
-        else:
-            vtext = "-"
-        status = {"cached": "cached", "completed": "ran"}.get(r.status, r.status)
-        t = f"{r.seconds:.1f}s" if r.status == "completed" else "-"
-        lines.append(f"{r.stage:<10} {status:<10} {t:>7}  {mtext:<44} {vtext}")
-        if r.outputs:
-            lines.append(f"{'':<10} outputs: {r.outputs}")
-        if r.note and r.status not in ("completed",):
-            lines.append(f"{'':<10} {r.note}")
+                vtext += "; failed: " + ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
+            lines.append(pad + vtext)
+        decision = r.extra.get("decision")
+        if isinstance(decision, str):
+            lines.append(pad + f"decision: {decision}")
+        for name, art in r.artifacts.items():
+            if art.get("kind") in ("report", "bundle") and art.get("path"):
+                lines.append(pad + f"{art['kind']} {name}: {art['path']}")
+        if r.run_id:
+            where = r.outputs or ws.relative(ws.run_dir(r.run_id))
+            lines.append(pad + f"run folder: {where}")
+        if r.note and r.status not in ("completed", "cached"):
+            lines.append(pad + r.note)
     return "\n".join(lines)

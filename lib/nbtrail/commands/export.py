@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from .. import export
 from ..workspace import Workspace
 
 
@@ -18,6 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace, ws: Workspace) -> int:
+    from .. import export
+
     bundle = export.export_version(ws, args.ref, args.dest)
     meta = bundle.meta
     print(

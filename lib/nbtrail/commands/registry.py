@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from .. import registry
 from ..workspace import Workspace
 
 
@@ -36,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace, ws: Workspace) -> int:
+    from .. import registry
+
     rows = registry.list_versions(ws, args.name)
     if not rows:
         print("no registered models")
@@ -50,6 +51,8 @@ def _list(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 def _history(args: argparse.Namespace, ws: Workspace) -> int:
+    from .. import registry
+
     h = registry.history(ws, args.name, at=args.at)
     if not h["events"]:
         print(f"{args.name}: no alias has been assigned" + (f" by {h['at']}" if h["at"] else ""))
@@ -66,6 +69,8 @@ def _history(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 def _promote(args: argparse.Namespace, ws: Workspace) -> int:
+    from .. import registry
+
     entry = registry.resolve(ws, args.ref)
     event = registry.promote(ws, entry["name"], entry["version"], args.alias, args.reason)
     ref = f"{event['name']}@{event['to_version']}"

@@ -7,7 +7,6 @@ import json
 import sys
 
 from ..errors import NbtrailError
-from ..reproduce import reproduce
 from ..workspace import Workspace
 
 
@@ -23,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace, ws: Workspace) -> int:
+    from ..reproduce import reproduce
+
     rep = reproduce(
         ws, args.run_id, on_event=lambda m: print(f"nbtrail: {m}", file=sys.stderr, flush=True)
     )
@@ -37,6 +38,8 @@ def handle(args: argparse.Namespace, ws: Workspace) -> int:
                 f"  output {name:<28} {str(a)[:12]:>22} {str(b)[:12]:>22}  "
                 f"{'same' if same else 'DIFFERS'}"
             )
+        for note in rep.notes:
+            print(f"  note: {note}")
         print("identical" if rep.identical else "not identical")
     if not rep.identical:
         raise NotReproduced(

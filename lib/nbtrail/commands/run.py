@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..runner import PipelineFailed, Runner, format_summary, plan
 from ..workspace import Workspace
 
 
@@ -30,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace, ws: Workspace) -> int:
+    from ..runner import PipelineFailed, Runner, format_summary, plan
+
     rp = plan(ws, stage=args.stage, overrides=args.param, params_file=args.params)
     for s in args.force_stage:
         rp.pipeline.stage(s)
