@@ -104,7 +104,7 @@ class StageFailed(NbtrailError, RuntimeError):
         saved: str | None,
         run_id: str | None = None,
     ) -> None:
-        where = f"cell {cell}" if cell is not None else "before any cell ran"
+        where = f"cell {cell}" if cell is not None else "an unknown cell"
         evalue_line = (evalue or "").strip().splitlines()
         first = evalue_line[0] if evalue_line else ""
         msg = f"stage {stage!r} failed in {notebook} at {where}: {ename}: {first}"

@@ -98,16 +98,24 @@ def plan(
     return RunPlan(pipeline=pipeline, stages=selected, params=resolved)
 
 
-def _cell_number(source_nb: dict[str, Any], executed: Path, cell_index: int | None) -> int | None:
-    """The failing cell's 1-based position among the *source* notebook's cells."""
-    if cell_index is None or not executed.is_file():
+def _cell_number(source_nb: dict[str, Any], executed: Path) -> int | None:
+    """The failing cell's 1-based position among the *source* notebook's cells: the executed
+    cell holding an error output, matched back by its source (papermill inserts cells)."""
+    if not executed.is_file():
         return None
     try:
         cells = json.loads(executed.read_text())["cells"]
-        failing = cells[cell_index]
-    except (ValueError, KeyError, IndexError):
+    except (ValueError, KeyError):
         return None
-    src = "".join(failing.get("source", ""))
+    failing = [
+        c
+        for c in cells
+        if c.get("cell_type") == "code"
+        and any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    ]
+    if not failing:
+        return None
+    src = "".join(failing[-1].get("source", ""))
     for i, cell in enumerate(source_nb.get("cells", []), start=1):
         if "".join(cell.get("source", "")) == src:
             return i
@@ -343,7 +351,7 @@ class Runner:
                 if wk.log_path.is_file():
                     os.replace(wk.log_path, run_dir / "kernel.log")
         except BaseException as exc:  # record every way a stage can end, then re-raise
-            error = self._describe_failure(exc, st, executed)
+            error = self._describe_failure(exc, run_dir / SOURCE_COPY, executed)
             record["status"] = "interrupted" if error.get("interrupted") else "failed"
             error.pop("interrupted", None)
             record["error"] = error
@@ -385,13 +393,12 @@ class Runner:
             km=km,
         )
 
-    def _describe_failure(self, exc: BaseException, st: Stage, executed: Path) -> dict[str, Any]:
+    def _describe_failure(self, exc: BaseException, source: Path, executed: Path) -> dict[str, Any]:
         if isinstance(exc, KeyboardInterrupt):
             return {"ename": "KeyboardInterrupt", "evalue": "interrupted", "interrupted": True}
-        cell_index = getattr(exc, "cell_index", None)
         ename = getattr(exc, "ename", None) or type(exc).__name__
         evalue = getattr(exc, "evalue", None) or str(exc)
-        cell = _cell_number(parameters.read_notebook(st.notebook), executed, cell_index)
+        cell = _cell_number(parameters.read_notebook(source), executed)
         return {"ename": str(ename), "evalue": str(evalue)[:2000], "cell": cell}
 
     def _finish(self, record: dict[str, Any], run_dir: Path, t0: float) -> None:
@@ -439,10 +446,30 @@ class _PipelineFailed(Exception):
 PipelineFailed = _PipelineFailed
 
 
+PREFERRED_METRICS = (
+    "rows_train",
+    "rows_holdout",
+    "cv_roc_auc",
+    "roc_auc",
+    "accuracy",
+    "log_loss",
+    "calibration_error",
+    "r2",
+    "rmse",
+    "parity_max_abs_diff",
+    "batches",
+    "batches_failed",
+    "max_drift_share",
+)
+
+
 def _key_metrics(r: StageResult) -> list[str]:
-    """The metrics a notebook named with ``run.note("summary", [...])``, else the first four."""
+    """The metrics a notebook named with ``run.note("summary", [...])``, else the well-known
+    ones it logged, else its first four."""
     wanted = r.extra.get("summary") if isinstance(r.extra.get("summary"), list) else None
-    keys = [k for k in (wanted or list(r.metrics)[:4]) if k in r.metrics]
+    if not wanted:
+        wanted = [k for k in PREFERRED_METRICS if k in r.metrics][:4] or list(r.metrics)[:4]
+    keys = [k for k in wanted if k in r.metrics]
     out = []
     for k in keys:
         v = r.metrics[k]
@@ -464,9 +491,12 @@ def format_summary(results: list[StageResult], ws: Workspace) -> str:
             if failed:
                 vtext += "; failed: " + ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
             lines.append(pad + vtext)
-        decision = r.extra.get("decision")
-        if isinstance(decision, str):
-            lines.append(pad + f"decision: {decision}")
+        ab = r.extra.get("ab_decision")
+        if isinstance(ab, dict) and ab.get("decision"):
+            reason = str(ab.get("reason", "")).splitlines()[0][:110]
+            lines.append(
+                pad + f"A/B decision: {ab['decision']}" + (f" ({reason})" if reason else "")
+            )
         for name, art in r.artifacts.items():
             if art.get("kind") in ("report", "bundle") and art.get("path"):
                 lines.append(pad + f"{art['kind']} {name}: {art['path']}")
