@@ -378,7 +378,9 @@ def main() -> int:
             "  shared assets (once per workspace):",
             ", ".join(f"{n} {mb(s)}" for n, s in w["assets"].items()),
         )
-        if args.render:
+        if args.render and not Path("/usr/bin/chromium").is_file():
+            print("render: skipped, /usr/bin/chromium not installed (apt-get install chromium)")
+        elif args.render:
             r = render(w)
             res["render"] = r
             print("render:", json.dumps(r, indent=1))

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from nbtrail.cli import main
 from nbtrail.datasets import Datasets
 from nbtrail.workspace import Workspace

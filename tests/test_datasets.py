@@ -9,12 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-import nbtrail
-import nbtrail.datasets as datasets_mod
 import numpy as np
 import pandas as pd
 import pyarrow.csv as pacsv
 import pytest
+
+import nbtrail
+import nbtrail.datasets as datasets_mod
 from nbtrail.datasets import (
     Datasets,
     check_name,
@@ -313,3 +314,15 @@ def test_parquet_files_are_described_from_their_metadata(ws: Workspace, tmp_path
     assert dv.format == "parquet" and dv.rows == 20
     assert dv.columns == ["x", "y"] and dv.dtypes["x"] == "int32"
     pd.testing.assert_frame_equal(Datasets(ws).read_frame("pq").reset_index(drop=True), df)
+
+
+def test_concurrent_adds_under_one_name_each_get_a_version(ws: Workspace) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    frames = [pd.DataFrame({"a": np.arange(10) + i}) for i in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        added = list(pool.map(lambda f: Datasets(ws).add_frame(f, "shared"), frames))
+    versions = Datasets(ws).versions("shared")
+    assert sorted(v.version for v in versions) == [1, 2, 3, 4, 5, 6]
+    assert {v.digest for v in versions} == {v.digest for v in added}
+    assert [v.parent for v in versions] == [None, 1, 2, 3, 4, 5]

@@ -141,7 +141,7 @@ def test_malformed_yaml_names_file_and_line_and_runs_nothing(done, tmp_path):
 def test_failing_cell_names_stage_notebook_cell_and_stops_the_pipeline(done, tmp_path):
     root = copy_of(done[0], tmp_path)
     out = nbtrail(root, "run", "-p", "data.source=no/such.csv")
-    assert out.returncode == 6, out.stderr
+    assert out.returncode == 4, out.stderr  # a DataError raised in a cell keeps its exit code
     err = out.stderr.strip().splitlines()[-1]
     assert err.startswith("nbtrail: error: stage 'data' failed in notebooks/01_data.ipynb at cell ")
     assert "DataError: source file not found: no/such.csv" in err
@@ -197,3 +197,33 @@ def test_two_runs_at_once_lose_no_record(done, tmp_path):
     ws = Workspace(root)
     for r in trains:
         rec_mod.validate(rec_mod.load(ws, r["run_id"]))
+
+
+def test_monitor_exits_8_on_a_drifted_batch_and_names_the_columns(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    out = nbtrail(root, "run", "--stage", "monitor", "-p", "monitor.batch=demo_covariate_drift")
+    assert out.returncode == 8, out.stderr[-2000:]
+    assert all(c in out.stderr for c in ("mean_radius", "mean_texture", "worst_area"))
+    clean = nbtrail(root, "run", "--stage", "monitor", "-p", "monitor.batch=demo_clean")
+    assert clean.returncode == 0, clean.stderr[-2000:]
+
+
+def test_reproduce_a_train_run_says_identical(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    (train,) = by_stage(root)["train"]
+    out = nbtrail(root, "reproduce", train["run_id"])
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "identical"
+    new = [r for r in by_stage(root)["train"] if r["origin"] == "reproduce"]
+    assert len(new) == 1 and new[0]["reproduces"] == train["run_id"]
+
+
+def test_lineage_of_the_exported_model_reaches_data_params_notebook_and_code(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    out = nbtrail(root, "lineage", "export:bundle", "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout
+    (train,) = by_stage(root)["train"]
+    assert "default@1" in text  # the dataset version
+    assert train["run_id"] in text and train["notebook"]["code_hash"] in text
+    assert '"max_depth"' in text  # the train parameters

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from _project import make_project
 
 from nbtrail.errors import ConfigError, ParameterError
 from nbtrail.pipeline import load_pipeline
 from nbtrail.runner import plan
 from nbtrail.workspace import Workspace
-
-from _project import make_project
 
 
 @pytest.fixture

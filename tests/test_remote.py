@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from nbtrail.datasets import Datasets
 from nbtrail.errors import ConfigError, DataError, IntegrityError
 from nbtrail.remote import Remote, pull, push, resolve_remote

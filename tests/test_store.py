@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from nbtrail.errors import DataError, IntegrityError, NotFound
 from nbtrail.hashing import hash_bytes
 from nbtrail.store import ObjectStore

@@ -119,7 +119,14 @@ class StageFailed(NbtrailError, RuntimeError):
         self.saved = saved
         self.run_id = run_id
         # A gate or a monitoring verdict raised inside the notebook keeps its own exit code.
-        self.exit_code = {"GateFailed": 7, "VerdictFailed": 8}.get(ename, StageFailed.exit_code)
+        self.exit_code = {
+            "ParameterError": ParameterError.exit_code,
+            "DataError": DataError.exit_code,
+            "NameRefused": DataError.exit_code,
+            "IntegrityError": IntegrityError.exit_code,
+            "GateFailed": GateFailed.exit_code,
+            "VerdictFailed": VerdictFailed.exit_code,
+        }.get(ename, StageFailed.exit_code)
 
 
 class GateFailed(NbtrailError, RuntimeError):

@@ -110,7 +110,9 @@ def load_pipeline(ws: Workspace) -> Pipeline:
     stages: dict[str, Stage] = {}
     for name, spec in data["stages"].items():
         if not isinstance(name, str) or not name.replace("_", "a").isalnum() or not name.islower():
-            raise ConfigError(f"stage name {name!r} must be lower-case letters, digits, _", path=where)
+            raise ConfigError(
+                f"stage name {name!r} must be lower-case letters, digits, _", path=where
+            )
         if not isinstance(spec, dict) or "notebook" not in spec:
             raise ConfigError(f"stage {name!r} needs a 'notebook'", path=where)
         unknown = set(spec) - _STAGE_KEYS

@@ -368,7 +368,17 @@ class Runner:
                 run_id=run_id,
             ) from exc
         record["status"] = "completed"
-        self._finish(record, run_dir, t0)
+        self._finish(record, run_dir, t0, declared=st)
+        if record["status"] != "completed":
+            raise StageFailed(
+                stage=st.name,
+                notebook=self.ws.relative(st.notebook),
+                cell=None,
+                ename=record["error"]["ename"],
+                evalue=record["error"]["evalue"],
+                saved=self.ws.relative(executed),
+                run_id=run_id,
+            )
         return record
 
     def _papermill(
@@ -401,18 +411,54 @@ class Runner:
         cell = _cell_number(parameters.read_notebook(source), executed)
         return {"ename": str(ename), "evalue": str(evalue)[:2000], "cell": cell}
 
-    def _finish(self, record: dict[str, Any], run_dir: Path, t0: float) -> None:
+    def _finish(
+        self, record: dict[str, Any], run_dir: Path, t0: float, declared: Stage | None = None
+    ) -> None:
         state_file = run_dir / STATE_FILE
         if state_file.is_file():
             state = json.loads(state_file.read_text())
             for key in ("inputs", "outputs", "metrics", "verdicts"):
                 record[key] = state.get(key, record[key])
             record["extra"] = {**record["extra"], **state.get("extra", {})}
+        if declared is not None:
+            self._record_declared_files(record, declared)
         record["ended"] = records.now()
         record["duration_s"] = round(time.perf_counter() - t0, 3)
         self._sign(run_dir / Path(record["notebook"]["executed"]).name)
         records.write(self.ws, record)
         self._after_write(record)
+
+    def _record_declared_files(self, record: dict[str, Any], st: Stage) -> None:
+        """Hash the files ``pipeline.yaml`` declares as the stage's inputs and outputs (for
+        notebooks that do not use the nbtrail API); a missing output fails the run."""
+        for rel in st.inputs:
+            p = self.ws.root / rel
+            if p.is_file():
+                art = {
+                    "name": rel,
+                    "kind": "file",
+                    "path": rel,
+                    "digest": fingerprint.file_digest(p),
+                }
+                if art not in record["inputs"]:
+                    record["inputs"].append({**art, "ref": None, "stage": None, "run_id": None})
+        missing = []
+        for rel in st.outputs:
+            p = self.ws.root / rel
+            if not p.is_file():
+                missing.append(rel)
+                continue
+            record["outputs"].setdefault(
+                rel,
+                {"name": rel, "kind": "file", "path": rel, "digest": fingerprint.file_digest(p)},
+            )
+        if missing:
+            record["status"] = "failed"
+            record["error"] = {
+                "ename": "MissingOutput",
+                "evalue": f"declared outputs not written: {', '.join(missing)}",
+                "cell": None,
+            }
 
     def _sign(self, executed: Path) -> None:
         """Trust the executed notebook so JupyterLab renders its reports (papermill's isn't)."""

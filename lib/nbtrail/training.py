@@ -10,7 +10,12 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
-CLASSIFIERS = ("logistic_regression", "hist_gradient_boosting", "random_forest", "gradient_boosting")
+CLASSIFIERS = (
+    "logistic_regression",
+    "hist_gradient_boosting",
+    "random_forest",
+    "gradient_boosting",
+)
 REGRESSORS = ("ridge", "hist_gradient_boosting", "random_forest", "gradient_boosting")
 
 
