@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format lab clean bench
+.PHONY: help setup run test lint format lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -40,9 +40,6 @@ format: $(STAMP) ## apply ruff formatting
 
 lab: $(STAMP) ## open JupyterLab on the workspace
 	$(BIN)/jupyter lab --notebook-dir=. --ServerApp.open_browser=False $(if $(filter 0,$(shell id -u)),--allow-root,)
-
-bench: $(STAMP) ## run the benchmarks under bench/ (see BENCHMARKS.md)
-	$(BIN)/python -m bench
 
 clean: ## remove the generated workspace contents (keeps .venv)
 	find workspace -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

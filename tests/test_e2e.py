@@ -227,3 +227,25 @@ def test_lineage_of_the_exported_model_reaches_data_params_notebook_and_code(don
     assert "default@1" in text  # the dataset version
     assert train["run_id"] in text and train["notebook"]["code_hash"] in text
     assert '"max_depth"' in text  # the train parameters
+
+
+def test_schema_change_under_a_name_is_a_new_version_and_fails_when_fixed(done, tmp_path):
+    from nbtrail.sources import load_source
+
+    root = copy_of(done[0], tmp_path)
+    frame = load_source("sklearn:breast_cancer", root).drop(columns=["worst_area"])
+    frame.to_csv(root / "changed.csv", index=False)
+    out = nbtrail(
+        root,
+        "run",
+        "--stage",
+        "data",
+        "-p",
+        "data.source=changed.csv",
+        "-p",
+        "data.fixed_schema=true",
+    )
+    assert out.returncode == 4, out.stderr[-2000:]
+    assert "default@1 to default@2" in out.stderr and "worst_area" in out.stderr
+    shown = nbtrail(root, "data", "diff", "default@1", "default@2")
+    assert shown.returncode == 0 and "worst_area" in shown.stdout

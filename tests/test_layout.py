@@ -98,26 +98,29 @@ def test_lock_satisfies_every_direct_pin():
 
 @pytest.mark.slow
 def test_every_nbtrail_and_papermill_command_in_the_readme_runs(tmp_path):
+    """In README order, in a fresh copy of the project; `# exits N` states the expected code."""
     root = make_project(tmp_path / "project")
-    commands = [
-        line.split("#")[0].strip()
+    lines = [
+        line
         for block in _blocks("console")
         for line in block.splitlines()
         if line.startswith((".venv/bin/nbtrail", ".venv/bin/papermill"))
     ]
-    assert commands, "the README shows nbtrail commands"
-    for cmd in commands:
-        argv = shlex.split(cmd)
+    assert len(lines) >= 15, "the README shows the nbtrail commands"
+    for line in lines:
+        cmd, _, comment = line.partition("#")
+        expected = re.search(r"exits (\d+)", comment)
+        argv = [a.replace("/tmp/", f"{tmp_path}/") for a in shlex.split(cmd)]
         if argv[0].endswith("nbtrail"):
             out = nbtrail(root, *argv[1:])
         else:
-            argv = [a.replace("/tmp/", f"{tmp_path}/") for a in argv[1:]]
             out = subprocess.run(
-                [sys.executable, "-m", "papermill", *argv],
+                [sys.executable, "-m", "papermill", *argv[1:]],
                 cwd=root,
                 capture_output=True,
                 text=True,
                 timeout=600,
                 env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NBTRAIL_ROOT": str(root)},
             )
-        assert out.returncode == 0, (cmd, out.stderr[-2000:])
+        want = int(expected.group(1)) if expected else 0
+        assert out.returncode == want, (cmd, out.stdout[-1500:], out.stderr[-1500:])

@@ -171,3 +171,16 @@ def test_disk_usage_counts_each_object_once(store: ObjectStore, tmp_path: Path) 
     store.link_out(hash_bytes(src.read_bytes()), tmp_path / "link.bin", mode="hardlink")
     assert once >= 256 * 1024
     assert store.disk_usage() == once
+
+
+def test_auto_link_hard_links_for_an_ordinary_user(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # For a non-root user the 0444 object refuses writes, so a hard link is safe to hand out.
+    monkeypatch.setattr("nbtrail.store.os.geteuid", lambda: 1000)
+    digest = store.put_bytes(b"a\n1\n")
+    out = tmp_path / "co.csv"
+    how = store.link_out(digest, out)
+    assert how in ("reflink", "hardlink")
+    if how == "hardlink":
+        assert out.stat().st_ino == store.path(digest).stat().st_ino

@@ -92,6 +92,8 @@ def _start_interactive(stage: str, namespace: dict[str, Any], root: str | None) 
         pid=os.getpid(),
     )
     records.write(ws, record)
+    # the notebook as saved on disk, so `nbtrail reproduce` can re-execute this run too
+    shutil.copyfile(st.notebook, ws.run_dir(run_id) / "source.ipynb")
     return Run(
         ws=ws,
         stage=stage,

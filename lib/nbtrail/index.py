@@ -584,13 +584,24 @@ def _details(
 
 
 def resolve_run_id(ws: Workspace, ref: str, *, ensure_first: bool = True) -> str:
-    """A run id from an exact id, a stage name (its latest completed run) or a unique prefix."""
+    """A run id from an exact id, a stage name (its latest completed run), ``STAGE~N`` (the
+    completed run N before that one) or a unique prefix."""
     if ensure_first:
         ensure(ws)
     con = connect(ws)
     try:
         if con.execute("SELECT 1 FROM runs WHERE run_id = ?", (ref,)).fetchone():
             return ref
+        stage, tilde, back = ref.partition("~")
+        if tilde and back.isdigit():
+            row = con.execute(
+                "SELECT run_id FROM runs WHERE stage = ? AND status = 'completed'"
+                " ORDER BY started DESC LIMIT 1 OFFSET ?",
+                (stage, int(back)),
+            ).fetchone()
+            if row:
+                return row[0]
+            raise NotFound(f"stage {stage!r} has no completed run {back} before its latest")
         row = con.execute(
             "SELECT run_id FROM runs WHERE stage = ?"
             " ORDER BY status = 'completed' DESC, started DESC LIMIT 1",

@@ -51,6 +51,9 @@ class Reproduction:
 def reproduce(
     ws: Workspace, run_id: str, *, on_event: Callable[[str], None] | None = None
 ) -> Reproduction:
+    from . import index
+
+    run_id = index.resolve_run_id(ws, run_id)
     original = records.load(ws, run_id)
     if original["status"] != "completed":
         raise NotFound(
