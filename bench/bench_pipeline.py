@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -57,6 +58,8 @@ class Sample:
     seconds: float
     kernels: int
     load1: float
+    began: float = 0.0  # wall-clock epoch seconds of the first command's start
+    ended: float = 0.0
 
 
 @dataclass
@@ -129,11 +132,14 @@ class Bench:
 
     def timed(self, cmds: list[list[str]], cwd: Path, tag: str) -> Sample:
         k0 = self.kernel_starts()
+        began = time.time()
         t0 = time.perf_counter()
         for cmd in cmds:
             self.call(cmd, cwd, tag)
         seconds = time.perf_counter() - t0
-        return Sample(seconds, self.kernel_starts() - k0, os.getloadavg()[0])
+        return Sample(
+            seconds, self.kernel_starts() - k0, os.getloadavg()[0], began, began + seconds
+        )
 
     # Projects
     def make(self, name: str) -> Tool:
@@ -243,7 +249,12 @@ def stage_times(project: Path) -> dict[str, dict[str, float]]:
             nb = json.loads(executed.read_text())
             for cell in nb.get("cells", []):
                 cells += (cell.get("metadata", {}).get("papermill", {}).get("duration")) or 0.0
-        out[stage] = {"duration_s": float(rec["duration_s"]), "cells_s": round(cells, 3)}
+        out[stage] = {
+            "duration_s": float(rec["duration_s"]),
+            "cells_s": round(cells, 3),
+            "started": datetime.fromisoformat(rec["started"]).timestamp(),
+            "ended": datetime.fromisoformat(rec["ended"]).timestamp(),
+        }
     return out
 
 
@@ -320,7 +331,24 @@ def main(argv: list[str] | None = None) -> int:
         }
         nbt = next((t for t in tools if t.name == "nbtrail"), None)
         if nbt is not None:
-            result["nbtrail_stage_seconds"] = stage_times(nbt.project)
+            last = nbt.full[-1]
+            st = stage_times(nbt.project)
+            result["nbtrail_stage_seconds"] = st
+            if st:
+                result["nbtrail_timeline"] = {
+                    "before_first_stage_s": round(
+                        min(v["started"] for v in st.values()) - last.began, 3
+                    ),
+                    "first_to_last_stage_s": round(
+                        max(v["ended"] for v in st.values())
+                        - min(v["started"] for v in st.values()),
+                        3,
+                    ),
+                    "after_last_stage_s": round(
+                        last.ended - max(v["ended"] for v in st.values()), 3
+                    ),
+                    "whole_process_s": round(last.seconds, 3),
+                }
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -344,10 +372,14 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in st.items():
             print(f"  {k:<6} {v['duration_s']:6.2f} s / {v['cells_s']:6.2f} s")
         total = sum(v["duration_s"] for v in st.values())
-        print(
-            f"  sum    {total:6.2f} s / {sum(v['cells_s'] for v in st.values()):6.2f} s"
-            f"  (whole process: {result['tools']['nbtrail']['full_samples'][-1]:.2f} s)"
-        )
+        print(f"  sum    {total:6.2f} s / {sum(v['cells_s'] for v in st.values()):6.2f} s")
+        tl = result.get("nbtrail_timeline")
+        if tl:
+            print(
+                f"  process start -> first stage {tl['before_first_stage_s']:.2f} s; first stage"
+                f" start -> last stage end {tl['first_to_last_stage_s']:.2f} s; last stage end ->"
+                f" exit {tl['after_last_stage_s']:.2f} s; whole {tl['whole_process_s']:.2f} s"
+            )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -1,7 +1,7 @@
 """nbtrail: notebook-first MLOps. Notebooks call :func:`start`; everything else is the library.
 
-    import nbtrail
-    run = nbtrail.start("train", globals())
+import nbtrail
+run = nbtrail.start("train", globals())
 """
 
 from __future__ import annotations

@@ -100,8 +100,7 @@ def coerce(stage: str, param: Param, value: Any, valid: list[str]) -> Any:
     expected = _TYPES[param.type]
     if type(value) is not expected:
         raise ParameterError(
-            f"parameter {param.name!r} expects {param.type}, got {type(value).__name__} "
-            f"{value!r}",
+            f"parameter {param.name!r} expects {param.type}, got {type(value).__name__} {value!r}",
             stage=stage,
             parameter=param.name,
         )
