@@ -72,8 +72,11 @@ def _start_interactive(stage: str, namespace: dict[str, Any], root: str | None) 
     decl = parameters.declared(st.notebook)
     params = {k: _jsonable(namespace.get(k, p.default)) for k, p in decl.items()}
     upstream: dict[str, str] = {}
+    from . import index
+
     for need in st.needs:
-        rec = records.latest(ws, need)
+        rows = index.query_runs(ws, stage=need, status="completed", limit=1)
+        rec = records.load(ws, rows[0].run_id) if rows else None
         if rec is None:
             raise NotFound(
                 f"stage {stage!r} reads from stage {need!r}, which has no completed run",

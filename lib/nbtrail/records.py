@@ -116,16 +116,6 @@ def iter_records(ws: Workspace) -> Iterator[tuple[Path, dict[str, Any] | None, s
         yield f, rec, None
 
 
-def latest(ws: Workspace, stage: str, *, status: str = "completed") -> dict[str, Any] | None:
-    """The newest valid record of ``stage`` with ``status`` (run ids sort by time)."""
-    best = None
-    for _, rec, _problem in iter_records(ws):
-        if rec and rec["stage"] == stage and rec["status"] == status:
-            if best is None or rec["started"] > best["started"]:
-                best = rec
-    return best
-
-
 def notebook_hashes(path: Path) -> dict[str, str]:
     """``hash`` of the file's bytes and ``code_hash`` of its code cells' sources only."""
     from .hashing import hash_bytes

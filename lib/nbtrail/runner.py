@@ -51,7 +51,8 @@ class RunPlan:
 
 def _layered_overrides(
     pipeline: Pipeline, params_file: Path | None, overrides: list[str]
-) -> tuple[dict[str, list[tuple[dict[str, Any], str]]], list[str]]:
+) -> dict[str, list[tuple[dict[str, Any], str]]]:
+    """Per stage, the override layers in order (values, where they came from)."""
     layers: dict[str, list[tuple[dict[str, Any], str]]] = {s: [] for s in pipeline.order}
     if params_file is not None:
         data = load_yaml(params_file, pipeline.ws)
@@ -68,7 +69,7 @@ def _layered_overrides(
         stage, key, value = parameters.parse_override(text)
         pipeline.stage(stage)
         layers[stage].append(({key: value}, f"-p {text}"))
-    return layers, []
+    return layers
 
 
 def plan(
@@ -80,7 +81,7 @@ def plan(
 ) -> RunPlan:
     """Everything checked before any kernel starts: YAML, stage names, parameter names, types."""
     pipeline = load_pipeline(ws)
-    layers, _ = _layered_overrides(pipeline, params_file, overrides or [])
+    layers = _layered_overrides(pipeline, params_file, overrides or [])
     selected = [pipeline.stage(stage).name] if stage else list(pipeline.order)
     resolved: dict[str, dict[str, Any]] = {}
     for name in pipeline.order:
