@@ -134,8 +134,10 @@ class Runner:
         force_stages: tuple[str, ...] = (),
         on_event: Callable[[str], None] | None = None,
         origin: str = "runner",
+        jobs: int = 2,
     ) -> None:
         self.ws = ws
+        self.jobs = max(1, jobs)
         self.force = force
         self.force_stages = set(force_stages)
         self.on_event = on_event or (lambda _msg: None)
@@ -215,79 +217,95 @@ class Runner:
                 self._warm[nxt] = self._kernel_for(rp.pipeline.stages[nxt], warm=True)
 
     def _run(self, rp: RunPlan) -> list[StageResult]:
-        results: list[StageResult] = []
+        """Schedule the stages: each starts once the stages it needs are done, up to
+        ``jobs`` at a time (stages that do not depend on each other run together); after a
+        failure nothing new starts, and the stages not run are reported as skipped."""
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+        results: dict[str, StageResult] = {}
         done: dict[str, dict[str, Any]] = {}  # stage -> record used this invocation
-        failed = False
         error: StageFailed | None = None
-        for name in rp.stages:
-            st = rp.pipeline.stages[name]
-            if failed:
-                results.append(StageResult(name, "skipped", note="an earlier stage failed"))
-                continue
-            upstream: dict[str, dict[str, Any]] = {}
-            for need in st.needs:
-                rec = done.get(need) or self._latest(need)
-                if rec is None:
-                    raise NotFound(
-                        f"stage {name!r} reads from stage {need!r}, which has no completed run",
-                        hint=f"run the pipeline first: nbtrail run (or --stage {need})",
-                    )
-                upstream[need] = rec
-            params = rp.params[name]
-            fp = self._fingerprint(st, params, upstream)
-            forced = self.force or name in self.force_stages
-            cached = None if forced else self._find_cached(name, fp)
-            if cached is not None:
-                done[name] = cached
-                results.append(
-                    StageResult(
-                        name,
-                        "cached",
-                        run_id=cached["run_id"],
-                        metrics=cached["metrics"],
-                        verdicts=cached["verdicts"],
-                        artifacts=cached["outputs"],
-                        extra=cached.get("extra", {}),
-                        outputs=self.ws.relative(self.ws.run_dir(cached["run_id"])),
-                        note="unchanged: reused",
-                    )
-                )
-                self.on_event(f"{name}: unchanged, reusing run {cached['run_id']}")
-                continue
-            wk = self._warm.pop(name, None) or self._kernel_for(st, warm=False)
-            self._warm_next(rp, name)
-            try:
-                rec = self.execute_stage(st, params, upstream, fp, kernel=wk)
-            except StageFailed as exc:
-                failed = True
-                error = exc
-                results.append(
-                    StageResult(
-                        name,
-                        "failed",
-                        run_id=exc.run_id,
-                        outputs=exc.saved,
-                        note=f"{exc.ename} in cell {exc.cell}",
-                    )
-                )
-                continue
-            done[name] = rec
-            results.append(
-                StageResult(
-                    name,
-                    "completed",
-                    run_id=rec["run_id"],
-                    seconds=rec["duration_s"] or 0.0,
-                    metrics=rec["metrics"],
-                    verdicts=rec["verdicts"],
-                    artifacts=rec["outputs"],
-                    extra=rec.get("extra", {}),
-                    outputs=self.ws.relative(self.ws.run_dir(rec["run_id"])),
-                )
-            )
+        pending = list(rp.stages)
+        running: dict[Future, str] = {}
+        self._provenance()  # computed once, before any worker thread needs it
+        self._code_tree_hash()
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="nbtrail-stage") as pool:
+            while pending or running:
+                for name in list(pending):
+                    if error is not None:
+                        break
+                    st = rp.pipeline.stages[name]
+                    if any(n in rp.stages and n not in done for n in st.needs):
+                        continue  # waits for a stage of this run
+                    if len(running) >= self.jobs:
+                        break
+                    pending.remove(name)
+                    upstream = self._upstream(st, done)
+                    params = rp.params[name]
+                    fp = self._fingerprint(st, params, upstream)
+                    forced = self.force or name in self.force_stages
+                    cached = None if forced else self._find_cached(name, fp)
+                    if cached is not None:
+                        done[name] = cached
+                        results[name] = self._result(cached, "cached")
+                        self.on_event(f"{name}: unchanged, reusing run {cached['run_id']}")
+                        continue
+                    wk = self._warm.pop(name, None) or self._kernel_for(st, warm=False)
+                    self._warm_next(rp, name)
+                    fut = pool.submit(self.execute_stage, st, params, upstream, fp, kernel=wk)
+                    running[fut] = name
+                if not running:
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    name = running.pop(fut)
+                    try:
+                        rec = fut.result()
+                    except StageFailed as exc:
+                        error = error or exc
+                        results[name] = StageResult(
+                            name,
+                            "failed",
+                            run_id=exc.run_id,
+                            outputs=exc.saved,
+                            note=f"{exc.ename} in cell {exc.cell}",
+                        )
+                        continue
+                    done[name] = rec
+                    results[name] = self._result(rec, "completed")
+        ordered = [
+            results.get(n) or StageResult(n, "skipped", note="an earlier stage failed")
+            for n in rp.stages
+        ]
         if error is not None:
-            raise _PipelineFailed(results, error)
-        return results
+            raise _PipelineFailed(ordered, error)
+        return ordered
+
+    def _upstream(self, st: Stage, done: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        upstream: dict[str, dict[str, Any]] = {}
+        for need in st.needs:
+            rec = done.get(need) or self._latest(need)
+            if rec is None:
+                raise NotFound(
+                    f"stage {st.name!r} reads from stage {need!r}, which has no completed run",
+                    hint=f"run the pipeline first: nbtrail run (or --stage {need})",
+                )
+            upstream[need] = rec
+        return upstream
+
+    def _result(self, rec: dict[str, Any], status: str) -> StageResult:
+        return StageResult(
+            rec["stage"],
+            status,
+            run_id=rec["run_id"],
+            seconds=(rec["duration_s"] or 0.0) if status == "completed" else 0.0,
+            metrics=rec["metrics"],
+            verdicts=rec["verdicts"],
+            artifacts=rec["outputs"],
+            extra=rec.get("extra", {}),
+            outputs=self.ws.relative(self.ws.run_dir(rec["run_id"])),
+            note="unchanged: reused" if status == "cached" else "",
+        )
 
     def execute_stage(
         self,

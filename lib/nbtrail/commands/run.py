@@ -25,6 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--force-stage", action="append", default=[], metavar="S", help="re-execute stage S"
     )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=2,
+        help="stages that do not depend on each other run at the same time, up to N (default 2)",
+    )
     p.set_defaults(func=handle)
 
 
@@ -38,6 +45,7 @@ def handle(args: argparse.Namespace, ws: Workspace) -> int:
         ws,
         force=args.force,
         force_stages=tuple(args.force_stage),
+        jobs=args.jobs,
         on_event=lambda msg: print(f"nbtrail: {msg}", file=sys.stderr, flush=True),
     )
     try:
