@@ -261,7 +261,11 @@ def test_sampled_and_full_descriptions_agree(ws: Workspace, tmp_path: Path) -> N
     rows = [f'{i},"v{i}\nsecond line",{i * 0.5}' for i in range(300)]
     src = _csv(tmp_path / "d.csv", "k,text,x\n" + "\r\n".join(rows) + "\r\n\r\n")
     full = Datasets(ws).add_file(src, "full")
-    sampled = Datasets(ws, full_parse_bytes=0).add_file(src, "sampled")
+    # a second workspace, so neither the stat cache nor the stored object answers for it
+    other = tmp_path / "other"
+    (other / "params").mkdir(parents=True)
+    (other / "params" / "pipeline.yaml").write_text("version: 1\nstages: {}\n")
+    sampled = Datasets(Workspace(other), full_parse_bytes=0).add_file(src, "sampled")
     assert full.rows == sampled.rows == 300
     assert full.dtypes == sampled.dtypes
     assert full.extra["described"] == "full" and sampled.extra["described"] == "sampled"
