@@ -86,22 +86,12 @@ class Bench:
         JUPYTER_PATH; telemetry of the peer tools off."""
         spec = self.root / "jupyter" / "kernels" / "python3"
         spec.mkdir(parents=True)
-        launch = f'echo start >> {self.kernel_log}; exec "$0" -m ipykernel_launcher -f "$1"'
-        (spec / "kernel.json").write_text(
-            json.dumps(
-                {
-                    "argv": [
-                        "/bin/sh",
-                        "-c",
-                        launch,
-                        str(MAIN_VENV / "bin" / "python"),
-                        "{connection_file}",
-                    ],
-                    "display_name": "Python 3 (bench, main venv)",
-                    "language": "python",
-                }
-            )
-        )
+        native = MAIN_VENV / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
+        kernel = json.loads(native.read_text())  # ipykernel's own spec: keep all but argv
+        launch = f'echo start >> {self.kernel_log}; exec "$@"'
+        kernel["argv"] = ["/bin/sh", "-c", launch, "bench-kernel", *kernel["argv"]]
+        kernel["display_name"] = "Python 3 (bench: main venv, counted)"
+        (spec / "kernel.json").write_text(json.dumps(kernel))
         env = dict(os.environ)
         env.pop("NBTRAIL_RUN_DIR", None)
         env.pop("NBTRAIL_ROOT", None)

@@ -249,3 +249,42 @@ def test_schema_change_under_a_name_is_a_new_version_and_fails_when_fixed(done, 
     assert "default@1 to default@2" in out.stderr and "worst_area" in out.stderr
     shown = nbtrail(root, "data", "diff", "default@1", "default@2")
     assert shown.returncode == 0 and "worst_area" in shown.stdout
+
+
+def test_the_runner_emits_valid_openlineage_events_for_every_stage(done):
+    import jsonschema
+    from referencing import Registry, Resource
+
+    root, _ = done
+    schemas = Path(__file__).resolve().parent / "schemas" / "openlineage"
+    docs = [json.loads((schemas / "OpenLineage.json").read_text())]
+    docs += [json.loads(f.read_text()) for f in sorted((schemas / "facets").glob("*.json"))]
+    registry = Registry().with_resources((d["$id"], Resource.from_contents(d)) for d in docs)
+    validator = jsonschema.Draft202012Validator(docs[0], registry=registry)
+    lines = (root / "workspace" / "openlineage" / "events.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    for event in events:
+        validator.validate(event)
+    kinds = {}
+    for e in events:
+        kinds.setdefault(e["job"]["name"].split(".")[-1], []).append(e["eventType"])
+    assert {k: v for k, v in kinds.items() if k in STAGES} == {
+        s: ["START", "COMPLETE"] for s in STAGES
+    }, kinds
+    train = next(e for e in events if e["eventType"] == "COMPLETE" and "train" in e["job"]["name"])
+    assert train["inputs"] and train["outputs"]
+
+
+def test_a_weakened_challenger_is_not_promoted_and_the_record_says_why(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    out = nbtrail(root, "run", "-p", "train.max_depth=1", "-p", "train.n_estimators=3")
+    assert out.returncode == 7, out.stderr[-2000:]  # a gate failed in evaluate
+    assert "stage 'evaluate' failed" in out.stderr and "gate " in out.stderr
+    failed = [r for r in by_stage(root)["evaluate"] if r["status"] == "failed"]
+    assert len(failed) == 1
+    decision = failed[0]["extra"]["ab_decision"]
+    assert decision["decision"] == "keep_champion" and decision["reason"]
+    history = nbtrail(root, "registry", "history", "default")
+    moves = [line for line in history.stdout.splitlines()[1:] if line.strip()]
+    assert history.returncode == 0 and len(moves) == 1, history.stdout  # only the first model
+    assert "-> 1" in moves[0]

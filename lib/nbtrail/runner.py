@@ -556,15 +556,23 @@ def format_summary(results: list[StageResult], ws: Workspace) -> str:
             if failed:
                 vtext += "; failed: " + ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
             lines.append(pad + vtext)
+        if isinstance(r.extra.get("summary_note"), str):
+            lines.append(pad + r.extra["summary_note"])
+        for v in r.verdicts.values():
+            if isinstance(v.get("summary"), str) and not v.get("passed"):
+                lines.append(pad + "  " + v["summary"][:140])
         ab = r.extra.get("ab_decision")
         if isinstance(ab, dict) and ab.get("decision"):
             reason = str(ab.get("reason", "")).splitlines()[0][:110]
             lines.append(
                 pad + f"A/B decision: {ab['decision']}" + (f" ({reason})" if reason else "")
             )
-        for name, art in r.artifacts.items():
-            if art.get("kind") in ("report", "bundle") and art.get("path"):
-                lines.append(pad + f"{art['kind']} {name}: {art['path']}")
+        bundle = r.extra.get("bundle")
+        if isinstance(bundle, dict) and bundle.get("path"):
+            lines.append(pad + f"export bundle: {bundle['path']} ({bundle.get('model', '')})")
+        reports = [a["path"] for a in r.artifacts.values() if a.get("kind") == "report"]
+        for path in reports[:4]:
+            lines.append(pad + f"report: {path}")
         if r.run_id:
             where = r.outputs or ws.relative(ws.run_dir(r.run_id))
             lines.append(pad + f"run folder: {where}")
