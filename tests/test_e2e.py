@@ -93,7 +93,7 @@ def test_second_run_reuses_everything_without_a_kernel(done, tmp_path):
     statuses = {
         line.split()[0]: line.split()[1]
         for line in out.stdout.splitlines()[1:]
-        if line.split() and line.split()[0] in STAGES
+        if line[:1].strip() and line.split()[0] in STAGES
     }
     assert statuses == dict.fromkeys(STAGES, "reused")
     assert run_folders(root) == before
