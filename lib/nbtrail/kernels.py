@@ -11,6 +11,7 @@ Each kernel still serves exactly one stage run: no state passes from one stage t
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import threading
@@ -48,6 +49,8 @@ def notebook_imports(path: Path) -> list[str]:
 
 
 def _warm_code(modules: list[str]) -> str:
+    """Kernel code importing ``modules``. An import that fails here is ignored on purpose:
+    the notebook's own import of it then fails in its cell, where the user sees the error."""
     lines = ["import importlib as _il"]
     lines.append(f"for _m in {json.dumps(modules)}:")
     lines.append("    try:\n        _il.import_module(_m)\n    except Exception:\n        pass")
@@ -130,7 +133,9 @@ def bind(wk: WarmKernel, env: dict[str, str]) -> Any:
 
 
 def shutdown(wk: WarmKernel) -> None:
-    """Stop the kernel (waiting for its start first); never raises."""
+    """Stop the kernel (waiting for its start first); never raises. A kernel that failed to
+    start has nothing to stop (its error was raised to the stage that waited for it), and a
+    kernel that will not shut down politely is killed."""
     import asyncio
 
     try:
@@ -142,7 +147,6 @@ def shutdown(wk: WarmKernel) -> None:
     try:
         asyncio.run(km.shutdown_kernel(now=True))
     except Exception:
-        try:
-            km.provisioner and asyncio.run(km.provisioner.kill())
-        except Exception:
-            return
+        if km.provisioner is not None:
+            with contextlib.suppress(Exception):  # already gone
+                asyncio.run(km.provisioner.kill())
