@@ -150,3 +150,10 @@ def shutdown(wk: WarmKernel) -> None:
         if km.provisioner is not None:
             with contextlib.suppress(Exception):  # already gone
                 asyncio.run(km.provisioner.kill())
+
+
+def shutdown_in_background(wk: WarmKernel) -> threading.Thread:
+    """:func:`shutdown` in a thread, so the next stage need not wait for it; join it."""
+    thread = threading.Thread(target=shutdown, args=(wk,), name=f"nbtrail-stop-{wk.stage}")
+    thread.start()
+    return thread

@@ -67,14 +67,17 @@ def reproduce(
     stage = pipeline.stage(original["stage"])
     upstream = {s: records.load(ws, rid) for s, rid in original["upstream"].items()}
     runner = Runner(ws, origin="reproduce", on_event=on_event)
-    new = runner.execute_stage(
-        stage,
-        original["params"],
-        upstream,
-        original.get("fingerprint"),
-        reproduces=run_id,
-        source=source,
-    )
+    try:
+        new = runner.execute_stage(
+            stage,
+            original["params"],
+            upstream,
+            original.get("fingerprint"),
+            reproduces=run_id,
+            source=source,
+        )
+    finally:
+        runner.close()
     rep = Reproduction(original=original, new=new)
     was, now = original.get("extra", {}).get("code_tree"), new["extra"].get("code_tree")
     if was and now and was != now:

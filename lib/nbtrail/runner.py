@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -144,6 +145,7 @@ class Runner:
         self.origin = origin
         self._code_tree: str | None = None
         self._warm: dict[str, kernels.WarmKernel] = {}
+        self._stopping: list[threading.Thread] = []
         self._env: dict[str, Any] | None = None
         self._git: dict[str, Any] | None = None
 
@@ -200,9 +202,15 @@ class Runner:
             with index.held_open(self.ws):
                 return self._run(rp)
         finally:
-            for wk in self._warm.values():
-                kernels.shutdown(wk)
-            self._warm.clear()
+            self.close()
+
+    def close(self) -> None:
+        """Stop every kernel this runner started and wait until they are gone."""
+        for wk in self._warm.values():
+            kernels.shutdown(wk)
+        self._warm.clear()
+        while self._stopping:
+            self._stopping.pop().join()
 
     def _kernel_for(self, stage: Stage, *, warm: bool) -> kernels.WarmKernel:
         log = self.ws.tmp_dir / "kernels" / f"{stage.name}-{os.getpid()}-{id(stage)}.log"
@@ -366,7 +374,8 @@ class Runner:
             try:
                 self._papermill(run_dir / SOURCE_COPY, params, executed, run_dir, wk)
             finally:
-                kernels.shutdown(wk)
+                # the kernel is stopped in the background (joined before `run` returns)
+                self._stopping.append(kernels.shutdown_in_background(wk))
                 if wk.log_path.is_file():
                     os.replace(wk.log_path, run_dir / "kernel.log")
         except BaseException as exc:  # record every way a stage can end, then re-raise
