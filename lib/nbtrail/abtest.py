@@ -62,7 +62,9 @@ from .evaluation import (
     metric_weighted,
     plain,
     point_metrics,
+    prepare_target,
     resample_weights,
+    scores_for,
 )
 
 DECISIONS: tuple[str, ...] = ("promote", "keep_champion", "inconclusive")
@@ -192,20 +194,10 @@ def paired_bootstrap(
 
     The holdout must have ``min_rows`` rows (and, for classification, ``min_class_rows`` of
     each class) or a :class:`DataError` says it is too small for the intervals."""
-    task = task or infer_task(y_true)
-    if task == "classification":
-        y = binary_labels(y_true, pos_label)
-        metrics = tuple(metrics or CLASSIFICATION_METRICS)
-    else:
-        y = np.asarray(y_true, dtype=np.float64)
-        metrics = tuple(metrics or REGRESSION_METRICS)
-    sa = np.asarray(score_champion, dtype=np.float64)
-    sb = np.asarray(score_challenger, dtype=np.float64)
-    if not (sa.shape == sb.shape == y.shape):
-        raise DataError(
-            f"paired comparison needs the same rows: {len(y)} targets, {len(sa)} champion "
-            f"scores, {len(sb)} challenger scores"
-        )
+    task, y, metrics = prepare_target(y_true, task, metrics, pos_label)
+    same = "paired comparison needs the same rows: "
+    sa = scores_for(y, score_champion, what="champion scores", context=same)
+    sb = scores_for(y, score_challenger, what="challenger scores", context=same)
     check_interval_request(
         len(y),
         n_boot=n_boot,

@@ -338,6 +338,33 @@ def check_interval_request(
             )
 
 
+def prepare_target(
+    y_true: Any, task: str | None, metrics: Sequence[str] | None, pos_label: Any
+) -> tuple[str, np.ndarray, tuple[str, ...]]:
+    """The task (inferred when None), the target as an array (0/1 for classification) and the
+    metrics to compute (the task's defaults when None)."""
+    task = task or infer_task(y_true)
+    if task == "classification":
+        return task, binary_labels(y_true, pos_label), tuple(metrics or CLASSIFICATION_METRICS)
+    if task == "regression":
+        y = np.asarray(y_true, dtype=np.float64)
+        return task, y, tuple(metrics or REGRESSION_METRICS)
+    raise ParameterError(
+        f"task must be 'classification' or 'regression', got {task!r}", parameter="task"
+    )
+
+
+def scores_for(y: np.ndarray, score: Any, *, what: str = "scores", context: str = "") -> np.ndarray:
+    """``score`` as a float array, one finite value per target value (``context`` leads the
+    message when the lengths differ)."""
+    s = np.asarray(score, dtype=np.float64)
+    if s.shape != y.shape:
+        raise DataError(f"{context}{len(s)} {what} for {len(y)} target values")
+    if not np.isfinite(s).all():
+        raise DataError(f"the {what} contain NaN or infinite values")
+    return s
+
+
 def evaluate_holdout(
     y_true: Any,
     score: Any,
@@ -357,23 +384,10 @@ def evaluate_holdout(
 
     ``score`` is the probability of ``pos_label`` for classification, the prediction for
     regression. Resamples where a metric is undefined (an AUC on one class) are dropped."""
-    task = task or infer_task(y_true)
-    if task == "classification":
-        y = binary_labels(y_true, pos_label)
-        metrics = tuple(metrics or CLASSIFICATION_METRICS)
-    elif task == "regression":
-        y = np.asarray(y_true, dtype=np.float64)
-        metrics = tuple(metrics or REGRESSION_METRICS)
+    task, y, metrics = prepare_target(y_true, task, metrics, pos_label)
+    if task == "regression":
         min_class_rows = 0
-    else:
-        raise ParameterError(
-            f"task must be 'classification' or 'regression', got {task!r}", parameter="task"
-        )
-    s = np.asarray(score, dtype=np.float64)
-    if s.shape != y.shape:
-        raise DataError(f"{len(s)} scores for {len(y)} target values")
-    if not np.isfinite(s).all():
-        raise DataError("the scores contain NaN or infinite values")
+    s = scores_for(y, score)
     check_interval_request(
         len(y),
         n_boot=n_boot,

@@ -9,7 +9,6 @@ reads as ``interrupted``.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import Any
 
 from . import atomic
 from .errors import NbtrailError, NotFound
+from .processes import pid_alive
 from .workspace import Workspace
 
 SCHEMA_VERSION = 1
@@ -69,22 +69,10 @@ def write(ws: Workspace, record: dict[str, Any]) -> Path:
     return path
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def effective_status(record: dict[str, Any]) -> str:
     """``running`` records whose process is gone read as ``interrupted``."""
     status = record.get("status", "")
-    if status == "running" and not _pid_alive(record.get("pid")):
+    if status == "running" and not pid_alive(record.get("pid")):
         return "interrupted"
     return status
 

@@ -31,6 +31,7 @@ from typing import TypeVar
 
 from .errors import DataError, IntegrityError, NotFound
 from .hashing import hash_bytes, hash_file
+from .processes import pid_alive
 
 _HEX = set("0123456789abcdef")
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
@@ -44,16 +45,6 @@ def _check_digest(digest: str) -> str:
     if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
         raise NotFound(f"not an object id: {digest!r}")
     return digest
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _fsync_dir(path: Path) -> None:
@@ -146,7 +137,7 @@ class ObjectStore:
                 age = now - f.stat().st_mtime
             except FileNotFoundError:
                 continue
-            dead = pid is not None and pid != os.getpid() and not _pid_alive(pid)
+            dead = pid is not None and pid != os.getpid() and not pid_alive(pid)
             if dead or age > max_age:
                 f.unlink(missing_ok=True)
                 removed.append(f)

@@ -89,50 +89,41 @@ def build_pipeline(
         remainder="drop",
     )
     h = dict(hyper)
-    if task == "classification":
-        estimators = {
-            "logistic_regression": lambda: linear_model.LogisticRegression(
-                C=h.get("C", 1.0), max_iter=h.get("max_iter", 1000)
-            ),
-            "hist_gradient_boosting": lambda: ensemble.HistGradientBoostingClassifier(
-                learning_rate=h.get("learning_rate", 0.1),
-                max_depth=h.get("max_depth"),
-                max_iter=h.get("n_estimators", 100),
-                random_state=seed,
-            ),
-            "random_forest": lambda: ensemble.RandomForestClassifier(
-                n_estimators=h.get("n_estimators", 100),
-                max_depth=h.get("max_depth"),
-                random_state=seed,
-                n_jobs=1,
-            ),
-            "gradient_boosting": lambda: ensemble.GradientBoostingClassifier(
-                learning_rate=h.get("learning_rate", 0.1),
-                max_depth=h.get("max_depth") or 3,
-                n_estimators=h.get("n_estimators", 100),
-                random_state=seed,
-            ),
-        }
-    else:
-        estimators = {
-            "ridge": lambda: linear_model.Ridge(alpha=1.0 / h.get("C", 1.0)),
-            "hist_gradient_boosting": lambda: ensemble.HistGradientBoostingRegressor(
-                learning_rate=h.get("learning_rate", 0.1),
-                max_depth=h.get("max_depth"),
-                max_iter=h.get("n_estimators", 100),
-                random_state=seed,
-            ),
-            "random_forest": lambda: ensemble.RandomForestRegressor(
-                n_estimators=h.get("n_estimators", 100),
-                max_depth=h.get("max_depth"),
-                random_state=seed,
-                n_jobs=1,
-            ),
-            "gradient_boosting": lambda: ensemble.GradientBoostingRegressor(
-                learning_rate=h.get("learning_rate", 0.1),
-                max_depth=h.get("max_depth") or 3,
-                n_estimators=h.get("n_estimators", 100),
-                random_state=seed,
-            ),
-        }
-    return Pipeline([("prepare", pre), ("model", estimators[model]())])
+    kind = "Classifier" if task == "classification" else "Regressor"
+    # the tree ensembles take the same settings for either task; only the class differs
+    trees = {
+        "hist_gradient_boosting": (
+            f"HistGradientBoosting{kind}",
+            {
+                "learning_rate": h.get("learning_rate", 0.1),
+                "max_depth": h.get("max_depth"),
+                "max_iter": h.get("n_estimators", 100),
+            },
+        ),
+        "random_forest": (
+            f"RandomForest{kind}",
+            {
+                "n_estimators": h.get("n_estimators", 100),
+                "max_depth": h.get("max_depth"),
+                "n_jobs": 1,
+            },
+        ),
+        "gradient_boosting": (
+            f"GradientBoosting{kind}",
+            {
+                "learning_rate": h.get("learning_rate", 0.1),
+                "max_depth": h.get("max_depth") or 3,
+                "n_estimators": h.get("n_estimators", 100),
+            },
+        ),
+    }
+    if model in trees:
+        cls, kwargs = trees[model]
+        estimator = getattr(ensemble, cls)(random_state=seed, **kwargs)
+    elif model == "logistic_regression":
+        estimator = linear_model.LogisticRegression(
+            C=h.get("C", 1.0), max_iter=h.get("max_iter", 1000)
+        )
+    else:  # ridge (regression only: checked against REGRESSORS above)
+        estimator = linear_model.Ridge(alpha=1.0 / h.get("C", 1.0))
+    return Pipeline([("prepare", pre), ("model", estimator)])
