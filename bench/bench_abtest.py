@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nbtrail import abtest as ab
-from nbtrail import evaluation as ev
+from nbtrail.practices import abtest as ab
+from nbtrail.practices import evaluation as ev
 
 
 def timed(fn: Callable[[], object], repeat: int = 3) -> float:

@@ -178,8 +178,8 @@ def main() -> int:
 
     # the same through the library, in one process (no interpreter start, no CLI imports)
     sys.path.insert(0, str(REPO / "lib"))
-    from nbtrail.datasets import Datasets
-    from nbtrail.workspace import Workspace
+    from nbtrail.core.workspace import Workspace
+    from nbtrail.data.datasets import Datasets
 
     lib_first: list[float] = []
     lib_readd: list[float] = []

@@ -27,9 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 LIB = REPO / "lib"
 sys.path.insert(0, str(LIB))
 
-from nbtrail import index, lineage, records  # noqa: E402
-from nbtrail.hashing import hash_bytes  # noqa: E402
-from nbtrail.workspace import Workspace  # noqa: E402
+from nbtrail.core.hashing import hash_bytes  # noqa: E402
+from nbtrail.core.workspace import Workspace  # noqa: E402
+from nbtrail.runs import index, lineage, records  # noqa: E402
 
 PACKAGES = {f"package-{i:02d}": f"1.{i}.0" for i in range(60)}
 
@@ -140,7 +140,7 @@ ONLY_QUERY_VERBS = """
 import argparse, sys
 from pathlib import Path
 from nbtrail.commands import runs
-from nbtrail.workspace import Workspace
+from nbtrail.core.workspace import Workspace
 p = argparse.ArgumentParser(prog="nbtrail")
 runs.register(p.add_subparsers())
 a = p.parse_args(sys.argv[2:])

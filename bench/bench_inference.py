@@ -24,8 +24,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from nbtrail import export
-from nbtrail.training import build_pipeline
+from nbtrail.practices import export
+from nbtrail.practices.training import build_pipeline
 
 warnings.simplefilter("ignore")
 

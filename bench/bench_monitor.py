@@ -32,8 +32,8 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from nbtrail import monitoring as m, reports
-from nbtrail.workspace import Workspace
+from nbtrail.practices import monitoring as m, reports
+from nbtrail.core.workspace import Workspace
 ws = Workspace(Path(ROOT))
 df = load_breast_cancer(as_frame=True).frame
 df.columns = [c.replace(" ", "_") for c in df.columns]
@@ -129,7 +129,7 @@ def simulate(reps: int = 2000) -> dict:
     import numpy as np
     import pandas as pd
 
-    from nbtrail import monitoring as m
+    from nbtrail.practices import monitoring as m
 
     def frame(rng, n, shift=0.0, cat_p=(0.5, 0.3, 0.2)):
         d = {f"x{i}": rng.normal(size=n) for i in range(10)}
@@ -229,7 +229,7 @@ def _free_port() -> int:
 
 def _render_lab(browser, root: Path, run: Path) -> dict:
     """Open the executed (signed) notebook in JupyterLab and count what the reports drew."""
-    from nbtrail import reports
+    from nbtrail.practices import reports
 
     data_dir = root / "jupyter-data"
     env = {**os.environ, "JUPYTER_DATA_DIR": str(data_dir), "JUPYTER_CONFIG_DIR": str(root / "jc")}
@@ -296,8 +296,8 @@ SCALE_NBTRAIL = """
 import time, tempfile
 from pathlib import Path
 t0 = time.perf_counter()
-from nbtrail import monitoring as m, reports
-from nbtrail.workspace import Workspace
+from nbtrail.practices import monitoring as m, reports
+from nbtrail.core.workspace import Workspace
 t1 = time.perf_counter()
 v = m.check_batch(ref, cur, m.MonitorConfig(), target=None, name="1M")
 t2 = time.perf_counter()

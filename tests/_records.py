@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from nbtrail import records
-from nbtrail.hashing import hash_bytes
-from nbtrail.workspace import Workspace
+from nbtrail.core.hashing import hash_bytes
+from nbtrail.core.workspace import Workspace
+from nbtrail.runs import records
 
 ENV = {
     "python": "3.11.9",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nbtrail.workspace import Workspace
+from nbtrail.core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,8 @@ from scipy import stats
 from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression
 
-from nbtrail import abtest as ab
-from nbtrail.errors import DataError, ParameterError
+from nbtrail.core.errors import DataError, ParameterError
+from nbtrail.practices import abtest as ab
 
 ALPHA = 0.05
 # Monte Carlo tolerances, stated: with N simulated experiments the standard error of a rate
@@ -453,8 +453,8 @@ def test_effect_plot_when_nothing_is_significant():
 
 
 def _saved_model(ws, name: str, X: pd.DataFrame, y: np.ndarray):
-    from nbtrail.hashing import hash_file
-    from nbtrail.models import save_model
+    from nbtrail.core.hashing import hash_file
+    from nbtrail.practices.models import save_model
 
     model = LogisticRegression().fit(X, y)
     path = ws.root / "models" / f"{name}.skops"

@@ -109,8 +109,8 @@ def test_saved_report_page_renders_from_file(browser, tmp_path):
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    from nbtrail import reports
-    from nbtrail.workspace import Workspace
+    from nbtrail.core.workspace import Workspace
+    from nbtrail.practices import reports
 
     (tmp_path / "params").mkdir()
     (tmp_path / "params" / "pipeline.yaml").write_text("version: 1\nstages: {}\n")

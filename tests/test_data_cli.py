@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from nbtrail.cli import main
-from nbtrail.datasets import Datasets
-from nbtrail.workspace import Workspace
+from nbtrail.core.workspace import Workspace
+from nbtrail.data.datasets import Datasets
 
 
 def _run(ws: Workspace, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -15,8 +15,10 @@ import pyarrow.csv as pacsv
 import pytest
 
 import nbtrail
-import nbtrail.datasets as datasets_mod
-from nbtrail.datasets import (
+import nbtrail.data.datasets as datasets_mod
+from nbtrail.core.errors import DataError, IntegrityError, NameRefused, NotFound
+from nbtrail.core.workspace import Workspace
+from nbtrail.data.datasets import (
     Datasets,
     check_name,
     count_csv_records,
@@ -24,8 +26,6 @@ from nbtrail.datasets import (
     require_same_schema,
     schema_changes,
 )
-from nbtrail.errors import DataError, IntegrityError, NameRefused, NotFound
-from nbtrail.workspace import Workspace
 
 
 def _csv(path: Path, text: str, *, settle: bool = False) -> Path:
@@ -282,8 +282,8 @@ def test_killed_add_leaves_no_partial_object_and_the_next_add_succeeds(
             fh.write(block)
     lib = Path(nbtrail.__file__).resolve().parents[1]
     code = (
-        "import sys; from pathlib import Path; from nbtrail.workspace import Workspace; "
-        "from nbtrail.datasets import "
+        "import sys; from pathlib import Path; from nbtrail.core.workspace import Workspace; "
+        "from nbtrail.data.datasets import "
         "Datasets; Datasets(Workspace(Path(sys.argv[1]))).add_file(sys.argv[2], 'big')"
     )
     env = {**os.environ, "PYTHONPATH": f"{lib}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}

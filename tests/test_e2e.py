@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from _project import by_stage, make_project, nbtrail, records
 
-from nbtrail import records as rec_mod
-from nbtrail.hashing import hash_file
-from nbtrail.workspace import Workspace
+from nbtrail.core.hashing import hash_file
+from nbtrail.core.workspace import Workspace
+from nbtrail.runs import records as rec_mod
 
 pytestmark = pytest.mark.slow
 STAGES = ["data", "train", "evaluate", "export", "monitor"]
@@ -230,7 +230,7 @@ def test_lineage_of_the_exported_model_reaches_data_params_notebook_and_code(don
 
 
 def test_schema_change_under_a_name_is_a_new_version_and_fails_when_fixed(done, tmp_path):
-    from nbtrail.sources import load_source
+    from nbtrail.practices.sources import load_source
 
     root = copy_of(done[0], tmp_path)
     frame = load_source("sklearn:breast_cancer", root).drop(columns=["worst_area"])

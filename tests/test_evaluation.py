@@ -15,8 +15,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from nbtrail import evaluation as ev
-from nbtrail.errors import DataError, GateFailed, ParameterError
+from nbtrail.core.errors import DataError, GateFailed, ParameterError
+from nbtrail.practices import evaluation as ev
 
 
 @pytest.fixture(scope="module")

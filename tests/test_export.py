@@ -19,10 +19,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from nbtrail import export, registry
-from nbtrail.errors import DataError, GateFailed, IntegrityError, NotFound
-from nbtrail.hashing import hash_file
-from nbtrail.models import save_model
+from nbtrail.core.errors import DataError, GateFailed, IntegrityError, NotFound
+from nbtrail.core.hashing import hash_file
+from nbtrail.practices import export, registry
+from nbtrail.practices.models import save_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -256,7 +256,7 @@ def test_tolerance_zero_fails_float32_trees(models, data):
 
 
 def test_the_train_stage_pipeline_exports_with_named_inputs(data, tmp_path):
-    from nbtrail.training import build_pipeline
+    from nbtrail.practices.training import build_pipeline
 
     X_train, X_hold, y_train, _ = data
     pipe = build_pipeline(

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from _records import Factory
 
-from nbtrail import db, index, records
-from nbtrail.errors import NotFound, ParameterError
+from nbtrail.core import db
+from nbtrail.core.errors import NotFound, ParameterError
+from nbtrail.runs import index, records
 
 TESTS = Path(__file__).resolve().parent
 LIB = TESTS.parent / "lib"
@@ -179,7 +180,7 @@ def test_find_cached(ws) -> None:
     # dataset outputs exist when their object is in the store
     data = index.get_run(ws, "data")
     assert index.find_cached(ws, "data", data["fingerprint"]) is None  # no object stored
-    from nbtrail.store import ObjectStore
+    from nbtrail.data.store import ObjectStore
 
     digest = ObjectStore(ws.objects_dir).put_bytes(b"snapshot bytes")
     rec = f.write(
@@ -211,8 +212,8 @@ import sys
 sys.path[:0] = [{lib!r}, {tests!r}]
 import json
 from pathlib import Path
-from nbtrail import index
-from nbtrail.workspace import Workspace
+from nbtrail.runs import index
+from nbtrail.core.workspace import Workspace
 from _records import Factory
 ws = Workspace(Path(sys.argv[1]))
 f = Factory(ws, start=int(sys.argv[2]))
@@ -299,8 +300,8 @@ KILLED = """
 import sys
 sys.path[:0] = [{lib!r}, {tests!r}]
 from pathlib import Path
-from nbtrail import index, records
-from nbtrail.workspace import Workspace
+from nbtrail.runs import index, records
+from nbtrail.core.workspace import Workspace
 from _records import Factory
 ws = Workspace(Path(sys.argv[1]))
 f = Factory(ws, start=50_000)

@@ -8,8 +8,8 @@ import shutil
 import pytest
 from _records import Factory, artifact
 
-from nbtrail import lineage
-from nbtrail.errors import DataError, NotFound
+from nbtrail.core.errors import DataError, NotFound
+from nbtrail.runs import lineage
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from nbtrail.errors import IntegrityError
-from nbtrail.models import TRUSTED_TYPES, load_model, save_model
+from nbtrail.core.errors import IntegrityError
+from nbtrail.practices.models import TRUSTED_TYPES, load_model, save_model
 
 
 class Sneaky(StandardScaler):

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbtrail import monitoring as m
-from nbtrail.errors import DataError, ParameterError, VerdictFailed
+from nbtrail.core.errors import DataError, ParameterError, VerdictFailed
+from nbtrail.practices import monitoring as m
 
 N_NUM, CATS = 10, (("a", "b", "c"), ("u", "v"))
 

@@ -12,7 +12,7 @@ import pytest
 from _records import Factory
 from referencing import Registry, Resource
 
-from nbtrail import openlineage as ol
+from nbtrail.runs import openlineage as ol
 
 # The OpenLineage 2-0-2 schemas, vendored (tests/schemas/README.md): never skipped, never fetched.
 SCHEMAS = Path(__file__).resolve().parent / "schemas" / "openlineage"

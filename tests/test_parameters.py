@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from nbtrail import parameters
-from nbtrail.errors import ConfigError, ParameterError
+from nbtrail.core.errors import ConfigError, ParameterError
+from nbtrail.pipeline import parameters
 
 
 def _notebook(path: Path, source: str) -> Path:

@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from _project import make_project
 
-from nbtrail.errors import ConfigError, ParameterError
-from nbtrail.pipeline import load_pipeline
-from nbtrail.runner import plan
-from nbtrail.workspace import Workspace
+from nbtrail.core.errors import ConfigError, ParameterError
+from nbtrail.core.workspace import Workspace
+from nbtrail.pipeline.config import load_pipeline
+from nbtrail.pipeline.runner import plan
 
 
 @pytest.fixture

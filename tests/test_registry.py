@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nbtrail import cli, db, registry
-from nbtrail.errors import GateFailed, IntegrityError, NameRefused, NotFound
-from nbtrail.hashing import hash_file
+from nbtrail import cli
+from nbtrail.core import db
+from nbtrail.core.errors import GateFailed, IntegrityError, NameRefused, NotFound
+from nbtrail.core.hashing import hash_file
+from nbtrail.practices import registry
 
 
 def _artifact(ws, name: str, content: bytes) -> tuple[str, str]:
@@ -193,7 +195,7 @@ def test_cli_promote_list_history(ws, capsys):
 
 
 def test_promote_refuses_a_tampered_export_bundle(ws):
-    from nbtrail import export
+    from nbtrail.practices import export
 
     _register(ws, b"model")
     folder = export.bundle_dir(ws, "cancer", 1)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from nbtrail.datasets import Datasets
-from nbtrail.errors import ConfigError, DataError, IntegrityError
-from nbtrail.remote import Remote, pull, push, resolve_remote
-from nbtrail.workspace import Workspace
+from nbtrail.core.errors import ConfigError, DataError, IntegrityError
+from nbtrail.core.workspace import Workspace
+from nbtrail.data.datasets import Datasets
+from nbtrail.data.remote import Remote, pull, push, resolve_remote
 
 
 def _free_port() -> int:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbtrail import reports
+from nbtrail.practices import reports
 
 
 def make_snapshot():

@@ -102,7 +102,7 @@ def test_index_rebuild_reports_invalid_records_and_listing_survives(ws, chains, 
 def test_cli_as_a_process(ws, chains) -> None:
     """The real entry point, in its own process."""
     _, _, b = chains
-    from nbtrail import index
+    from nbtrail.runs import index
 
     index.rebuild(ws)  # spares the child importing jsonschema (seconds on a busy machine)
     env = dict(os.environ, PYTHONPATH=str(LIB))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from nbtrail.errors import DataError, IntegrityError, NotFound
-from nbtrail.hashing import hash_bytes
-from nbtrail.store import ObjectStore
+from nbtrail.core.errors import DataError, IntegrityError, NotFound
+from nbtrail.core.hashing import hash_bytes
+from nbtrail.data.store import ObjectStore
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_auto_link_hard_links_for_an_ordinary_user(
     store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # For a non-root user the 0444 object refuses writes, so a hard link is safe to hand out.
-    monkeypatch.setattr("nbtrail.store.os.geteuid", lambda: 1000)
+    monkeypatch.setattr("nbtrail.data.store.os.geteuid", lambda: 1000)
     digest = store.put_bytes(b"a\n1\n")
     out = tmp_path / "co.csv"
     how = store.link_out(digest, out)

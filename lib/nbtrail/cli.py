@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .errors import NbtrailError
+from nbtrail.core.errors import NbtrailError
 
 # Verb modules under nbtrail.commands, in the order `nbtrail --help` lists them.
 COMMANDS: tuple[str, ...] = ("run", "runs", "reproduce", "data", "registry", "export")
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        from .workspace import Workspace
+        from nbtrail.core.workspace import Workspace
 
         ws = Workspace.find(args.root)
         code = args.func(args, ws)

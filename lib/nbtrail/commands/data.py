@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import IntegrityError
+from nbtrail.core.errors import IntegrityError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -92,7 +92,7 @@ def _size(n: int) -> str:
 
 
 def _add(args: argparse.Namespace, ws: Any) -> int:
-    from ..datasets import Datasets
+    from nbtrail.data.datasets import Datasets
 
     res = Datasets(ws).add(args.path, args.name)
     dv = res.version
@@ -110,7 +110,7 @@ def _add(args: argparse.Namespace, ws: Any) -> int:
 
 
 def _list(args: argparse.Namespace, ws: Any) -> int:
-    from ..datasets import Datasets
+    from nbtrail.data.datasets import Datasets
 
     rows = Datasets(ws).summary()
     if args.json:
@@ -129,7 +129,7 @@ def _list(args: argparse.Namespace, ws: Any) -> int:
 
 
 def _show(args: argparse.Namespace, ws: Any) -> int:
-    from ..datasets import Datasets
+    from nbtrail.data.datasets import Datasets
 
     dv, changes = Datasets(ws).show(args.ref)
     if args.json:
@@ -163,7 +163,7 @@ def _fmt(x: Any) -> str:
 
 
 def _diff(args: argparse.Namespace, ws: Any) -> int:
-    from ..datasets import Datasets
+    from nbtrail.data.datasets import Datasets
 
     d = Datasets(ws).diff(args.old, args.new)
     if args.json:
@@ -201,7 +201,7 @@ def _diff(args: argparse.Namespace, ws: Any) -> int:
 
 
 def _verify(args: argparse.Namespace, ws: Any) -> int:
-    from ..datasets import Datasets
+    from nbtrail.data.datasets import Datasets
 
     rep = Datasets(ws).verify()
     for digest, refs in sorted(rep.corrupted.items()):
@@ -221,7 +221,7 @@ def _verify(args: argparse.Namespace, ws: Any) -> int:
 
 
 def _checkout(args: argparse.Namespace, ws: Any) -> int:
-    from ..datasets import Datasets
+    from nbtrail.data.datasets import Datasets
 
     dv, how = Datasets(ws).checkout(args.ref, args.path, mode=args.link)
     note = ""
@@ -234,7 +234,7 @@ def _checkout(args: argparse.Namespace, ws: Any) -> int:
 
 
 def _push(args: argparse.Namespace, ws: Any) -> int:
-    from ..remote import push
+    from nbtrail.data.remote import push
 
     rep = push(ws, args.url, endpoint_url=args.endpoint_url, names=args.name or None)
     print(
@@ -246,7 +246,7 @@ def _push(args: argparse.Namespace, ws: Any) -> int:
 
 
 def _pull(args: argparse.Namespace, ws: Any) -> int:
-    from ..remote import pull
+    from nbtrail.data.remote import pull
 
     rep = pull(ws, args.url, endpoint_url=args.endpoint_url, names=args.name or None)
     print(

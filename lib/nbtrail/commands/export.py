@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..workspace import Workspace
+from nbtrail.core.workspace import Workspace
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace, ws: Workspace) -> int:
-    from .. import export
+    from nbtrail.practices import export
 
     bundle = export.export_version(ws, args.ref, args.dest)
     meta = bundle.meta

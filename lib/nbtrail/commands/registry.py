@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..workspace import Workspace
+from nbtrail.core.workspace import Workspace
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace, ws: Workspace) -> int:
-    from .. import registry
+    from nbtrail.practices import registry
 
     rows = registry.list_versions(ws, args.name)
     if not rows:
@@ -51,7 +51,7 @@ def _list(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 def _history(args: argparse.Namespace, ws: Workspace) -> int:
-    from .. import registry
+    from nbtrail.practices import registry
 
     h = registry.history(ws, args.name, at=args.at)
     if not h["events"]:
@@ -69,7 +69,7 @@ def _history(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 def _promote(args: argparse.Namespace, ws: Workspace) -> int:
-    from .. import registry
+    from nbtrail.practices import registry
 
     entry = registry.resolve(ws, args.ref)
     event = registry.promote(ws, entry["name"], entry["version"], args.alias, args.reason)

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from ..errors import NbtrailError
-from ..workspace import Workspace
+from nbtrail.core.errors import NbtrailError
+from nbtrail.core.workspace import Workspace
 
 
 class NotReproduced(NbtrailError, RuntimeError):
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace, ws: Workspace) -> int:
-    from ..reproduce import reproduce
+    from nbtrail.pipeline.reproduce import reproduce
 
     rep = reproduce(
         ws, args.run_id, on_event=lambda m: print(f"nbtrail: {m}", file=sys.stderr, flush=True)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..workspace import Workspace
+from nbtrail.core.workspace import Workspace
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace, ws: Workspace) -> int:
-    from ..runner import PipelineFailed, Runner, format_summary, plan
+    from nbtrail.pipeline.runner import PipelineFailed, Runner, format_summary, plan
 
     rp = plan(ws, stage=args.stage, overrides=args.param, params_file=args.params)
     for s in args.force_stage:

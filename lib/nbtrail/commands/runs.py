@@ -89,7 +89,7 @@ def _parse_value(text: str) -> Any:
 
 
 def _parse_params(items: list[str]) -> dict[str, Any]:
-    from nbtrail.errors import ParameterError
+    from nbtrail.core.errors import ParameterError
 
     out = {}
     for item in items:
@@ -101,7 +101,7 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def _warn_problems(ws: Any) -> None:
-    from nbtrail import index
+    from nbtrail.runs import index
 
     bad = index.problems(ws)
     if bad:
@@ -125,7 +125,7 @@ def _metric_text(metrics: dict[str, Any], first: list[str]) -> str:
 
 
 def _runs(args: argparse.Namespace, ws: Any) -> int:
-    from nbtrail import index
+    from nbtrail.runs import index
 
     metric_filters = [index.parse_metric_filter(m) for m in args.metric]
     rows = index.query_runs(
@@ -158,7 +158,7 @@ def _runs(args: argparse.Namespace, ws: Any) -> int:
 
 
 def _show(args: argparse.Namespace, ws: Any) -> int:
-    from nbtrail import index
+    from nbtrail.runs import index
 
     rec = index.get_run(ws, args.run)
     if args.json:
@@ -208,7 +208,7 @@ def _show(args: argparse.Namespace, ws: Any) -> int:
 
 
 def _diff(args: argparse.Namespace, ws: Any) -> int:
-    from nbtrail import lineage
+    from nbtrail.runs import lineage
 
     d = lineage.diff(ws, args.a, args.b)
     print(json.dumps(d, indent=2) if args.json else lineage.render_diff(d, all_fields=args.all))
@@ -216,7 +216,7 @@ def _diff(args: argparse.Namespace, ws: Any) -> int:
 
 
 def _print_graph(graph: Any, args: argparse.Namespace) -> None:
-    from nbtrail import lineage
+    from nbtrail.runs import lineage
 
     if args.json:
         print(json.dumps(graph.to_dict(), indent=2))
@@ -227,21 +227,21 @@ def _print_graph(graph: Any, args: argparse.Namespace) -> None:
 
 
 def _lineage(args: argparse.Namespace, ws: Any) -> int:
-    from nbtrail import lineage
+    from nbtrail.runs import lineage
 
     _print_graph(lineage.upstream(ws, args.target), args)
     return 0
 
 
 def _impact(args: argparse.Namespace, ws: Any) -> int:
-    from nbtrail import lineage
+    from nbtrail.runs import lineage
 
     _print_graph(lineage.impact(ws, args.dataset), args)
     return 0
 
 
 def _rebuild(args: argparse.Namespace, ws: Any) -> int:
-    from nbtrail import index
+    from nbtrail.runs import index
 
     report = index.rebuild(ws)
     print(f"indexed {report.indexed} run(s) into {ws.relative(ws.index_path)}")

@@ -1,0 +1,1 @@
+"""Bottom layer: atomic writes, hashing, SQLite connection, processes, provenance, paths, errors."""

@@ -1,0 +1,1 @@
+"""Data layer: the content-addressed object store, dataset versions, the stat cache, remotes."""

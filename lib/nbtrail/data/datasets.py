@@ -1,0 +1,656 @@
+"""Dataset versions: small JSON manifests that name an object in the store.
+
+``workspace/data/datasets/<name>/<version>.json`` holds name, version number, content hash,
+format, row count, columns and dtypes, source, parent version, creation time and the run
+that created it. Versions are immutable and numbered from 1; adding bytes identical to the
+latest version returns that version instead of a new one, and identical bytes are stored once
+whatever the name.
+
+Adding a file: a stat cache hit (:mod:`nbtrail.statcache`) costs a ``stat`` and no read;
+otherwise the file is copied into the store's temp folder, described (rows, columns, dtypes)
+*from that private copy*, hashed and committed. Bad input raises one :class:`DataError` and
+writes nothing. CSV files up to :data:`FULL_PARSE_BYTES` are parsed completely; larger ones
+take their column types from the first block and their row count from a quote-aware scan of
+the record separators (the manifest says which in ``extra["described"]``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mmap
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nbtrail.core import atomic
+from nbtrail.core.errors import DataError, NameRefused, NotFound
+from nbtrail.core.workspace import Workspace
+from nbtrail.data.statcache import Description, FileStat, StatCache
+from nbtrail.data.store import ObjectStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MANIFEST_VERSION = 1
+MAX_NAME = 100
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+FULL_PARSE_BYTES = 64 * 1024 * 1024
+_SAMPLE_BLOCK = 4 * 1024 * 1024
+_SCAN_CHUNK = 4 * 1024 * 1024
+
+
+def check_name(name: str, what: str = "dataset name") -> str:
+    """Refuse names that could escape a folder or confuse a terminal."""
+    ok = (
+        isinstance(name, str)
+        and 0 < len(name) <= MAX_NAME
+        and _NAME_RE.match(name) is not None
+        and ".." not in name
+    )
+    if not ok:
+        text = str(name)
+        shown = repr(text) if len(text) <= 60 else repr(text[:60]) + f"... ({len(text)} chars)"
+        raise NameRefused(
+            f"{what} {shown} refused",
+            hint=f"use 1-{MAX_NAME} letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit, without '..'",
+            name=text[:200],
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    name: str
+    version: int
+    digest: str
+    format: str
+    rows: int
+    columns: list[str]
+    dtypes: dict[str, str]
+    source: str | None
+    parent: int | None
+    created: str
+    run_id: str | None = None
+    bytes: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["manifest_version"] = MANIFEST_VERSION
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DatasetVersion:
+        d = {k: v for k, v in d.items() if k != "manifest_version"}
+        return cls(**d)
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """``name`` or ``name@version`` -> (name, version or None for latest)."""
+    name, sep, ver = ref.partition("@")
+    check_name(name)
+    if not sep:
+        return name, None
+    if not ver.isdigit() or int(ver) < 1:
+        raise DataError(f"bad dataset version in {ref!r}", hint="write NAME@N with N >= 1")
+    return name, int(ver)
+
+
+def schema_changes(old: DatasetVersion, new: DatasetVersion) -> list[str]:
+    """Human-readable schema differences from ``old`` to ``new`` (empty when the same)."""
+    out: list[str] = []
+    added = [c for c in new.columns if c not in old.dtypes]
+    removed = [c for c in old.columns if c not in new.dtypes]
+    for c in added:
+        out.append(f"added column {c!r} ({new.dtypes.get(c, '?')})")
+    for c in removed:
+        out.append(f"removed column {c!r} ({old.dtypes.get(c, '?')})")
+    for c in new.columns:
+        if c in old.dtypes and old.dtypes[c] != new.dtypes[c]:
+            out.append(f"column {c!r} changed type: {old.dtypes[c]} -> {new.dtypes[c]}")
+    kept_old = [c for c in old.columns if c in new.dtypes]
+    kept_new = [c for c in new.columns if c in old.dtypes]
+    if kept_old != kept_new:
+        out.append("columns reordered")
+    return out
+
+
+def require_same_schema(old: DatasetVersion, new: DatasetVersion) -> None:
+    """Raise :class:`DataError` listing the changes when ``new``'s schema differs from ``old``'s.
+
+    For stages whose parameters say the schema is fixed (``fixed_schema=True``).
+    """
+    changes = schema_changes(old, new)
+    if changes:
+        raise DataError(
+            f"schema of dataset {new.name!r} changed from {old.ref} to {new.ref}: "
+            + "; ".join(changes),
+            hint="set fixed_schema=False to accept it, or fix the input file",
+            old=old.ref,
+            new=new.ref,
+            changes=changes,
+        )
+
+
+# Describing files
+def count_csv_records(path: str | os.PathLike[str]) -> int:
+    """Non-empty records in a CSV file (header included), honouring quoted newlines.
+
+    A newline ends a record only outside double quotes (``""`` inside a quoted field keeps
+    the parity right); empty lines (``\\n`` or ``\\r\\n`` alone) are skipped, as pyarrow and
+    pandas skip them.
+    """
+    if os.path.getsize(path) == 0:
+        return 0
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        return _count_records(mm)
+
+
+def _bits(chunk: Any, byte: int, scratch: Any) -> Any:
+    """Where ``chunk == byte``, packed into little-endian 64-bit words (bit k of word w is
+    item 64w+k). ``scratch`` is a reused boolean buffer, so no large array is allocated."""
+    import numpy as np
+
+    mask = np.equal(chunk, byte, out=scratch[: chunk.size])
+    packed = np.packbits(mask, bitorder="little")
+    pad = (-packed.size) % 8
+    if pad:
+        packed = np.concatenate([packed, np.zeros(pad, np.uint8)])
+    return packed.view("<u8")
+
+
+def _count_records(mm: mmap.mmap) -> int:
+    """Count records chunk by chunk, carrying the quote parity and the last record end.
+
+    Quotes, newlines and carriage returns are packed into 64-bit words; the running quote
+    parity comes from a prefix XOR inside each word and a cumulative sum across words; record
+    ends are the newlines outside quotes, empty records those whose previous byte (or ``\\r``
+    and the byte before it) is also a record end; popcount does the counting.
+    """
+    import numpy as np
+
+    def shl(a: Any, k: int) -> Any:  # shift towards later positions, across word borders
+        prev = np.concatenate((np.zeros(1, np.uint64), a[:-1]))
+        return (a << np.uint64(k)) | (prev >> np.uint64(64 - k))
+
+    buf = np.frombuffer(mm, dtype=np.uint8)
+    size = buf.size
+    scratch = np.empty(min(size, _SCAN_CHUNK), dtype=bool)
+    records = 0
+    quotes = 0  # quotes seen so far (their parity says whether we are inside a field)
+    last_end = -1  # position of the previous record end
+    for off in range(0, size, _SCAN_CHUNK):
+        chunk = buf[off : off + _SCAN_CHUNK]
+        term = _bits(chunk, 10, scratch)
+        in_quotes = quotes % 2
+        # single-byte mmap.find is memchr: far cheaper than building a mask to learn "none"
+        if mm.find(b'"', off, off + chunk.size) >= 0 or in_quotes:
+            q = _bits(chunk, 34, scratch)
+            x = q.copy()
+            for shift in (1, 2, 4, 8, 16, 32):
+                x ^= x << np.uint64(shift)  # inclusive prefix parity inside each word
+            word_par = x >> np.uint64(63)
+            carry = (np.cumsum(word_par) - word_par + np.uint64(in_quotes)) & np.uint64(1)
+            term &= ~(x ^ np.negative(carry))  # 1 -> all ones
+            quotes += int(np.bitwise_count(q).sum())
+        count = int(np.bitwise_count(term).sum())
+        if count == 0:
+            continue
+        empty = term & shl(term, 1)
+        if mm.find(b"\r", off, off + chunk.size) >= 0:
+            empty |= term & shl(_bits(chunk, 13, scratch), 1) & shl(term, 2)
+        words = np.flatnonzero(term)
+        w0, w1 = int(words[0]), int(words[-1])
+        v0, v1 = int(term[w0]), int(term[w1])
+        first = off + 64 * w0 + (v0 & -v0).bit_length() - 1
+        empty_first = first == last_end + 1 or (first == last_end + 2 and buf[last_end + 1] == 13)
+        records += count - int(np.bitwise_count(empty).sum()) - int(empty_first)
+        last_end = off + 64 * w1 + v1.bit_length() - 1
+    if bytes(buf[last_end + 1 :]).strip(b"\r"):
+        records += 1
+    return records
+
+
+def _describe(path: Path, fmt: str, *, shown: str, full_parse_bytes: int) -> Description:
+    """Rows, columns and dtypes of a CSV or Parquet file; DataError when it cannot be read."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    described = "full"
+    try:
+        if fmt == "parquet":
+            pf = pq.ParquetFile(path)
+            rows = pf.metadata.num_rows
+            schema = pf.schema_arrow
+        elif os.path.getsize(path) <= full_parse_bytes:
+            table = pacsv.read_csv(path)
+            rows, schema = table.num_rows, table.schema
+        else:
+            opts = pacsv.ReadOptions(block_size=_SAMPLE_BLOCK)
+            with pacsv.open_csv(path, read_options=opts) as reader:
+                schema = reader.schema
+            rows = count_csv_records(path) - 1
+            described = "sampled"
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot read {shown} as {fmt}: {first}", path=shown) from exc
+    cols = [n for n in schema.names if not n.startswith("__index_level_")]
+    if not cols:
+        raise DataError(f"{shown} has no columns", path=shown)
+    if len(set(cols)) != len(cols):
+        dup = sorted({c for c in cols if cols.count(c) > 1})
+        raise DataError(f"{shown} has duplicate column names: {', '.join(dup)}", path=shown)
+    dtypes = {n: str(schema.field(n).type) for n in cols}
+    return Description(fmt, int(rows), cols, dtypes, described)
+
+
+# Diffs
+def _column_summary(table: Any) -> dict[str, dict[str, Any]]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out: dict[str, dict[str, Any]] = {}
+    for name in table.column_names:
+        if name.startswith("__index_level_"):
+            continue
+        col = table.column(name)
+        s: dict[str, Any] = {"nulls": int(col.null_count)}
+        t = col.type
+        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
+            num = col.cast(pa.float64()) if not pa.types.is_floating(t) else col
+            mm = pc.min_max(num)
+            s.update(
+                kind="numeric",
+                mean=pc.mean(num).as_py(),
+                std=pc.stddev(num, ddof=1).as_py(),
+                min=mm["min"].as_py(),
+                max=mm["max"].as_py(),
+            )
+        else:
+            s.update(kind="other", distinct=int(pc.count_distinct(col).as_py()))
+        out[name] = s
+    return out
+
+
+@dataclass(frozen=True)
+class ColumnShift:
+    column: str
+    old: dict[str, Any]
+    new: dict[str, Any]
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+    @property
+    def mean_shift_sd(self) -> float | None:
+        """(new mean - old mean) / old std, for numeric columns."""
+        om, nm, sd = self.old.get("mean"), self.new.get("mean"), self.old.get("std")
+        if om is None or nm is None or not sd or math.isnan(sd):
+            return None
+        return (nm - om) / sd
+
+
+@dataclass(frozen=True)
+class DatasetDiff:
+    old: DatasetVersion
+    new: DatasetVersion
+    schema: list[str]
+    columns: list[ColumnShift]
+
+    @property
+    def same_bytes(self) -> bool:
+        return self.old.digest == self.new.digest
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "old": self.old.ref,
+            "new": self.new.ref,
+            "same_bytes": self.same_bytes,
+            "rows": {"old": self.old.rows, "new": self.new.rows},
+            "schema": self.schema,
+            "columns": [
+                {"column": c.column, "old": c.old, "new": c.new, "mean_shift_sd": c.mean_shift_sd}
+                for c in self.columns
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class AddResult:
+    version: DatasetVersion
+    created: bool  # False: the latest version already held these bytes
+    schema_changes: list[str]  # from the parent version, when one was created
+    cached: bool  # the stat cache knew the file: nothing was read
+
+
+# Verification
+@dataclass(frozen=True)
+class VerifyReport:
+    checked: int
+    corrupted: dict[str, list[str]]  # digest -> dataset versions using it
+    missing: dict[str, list[str]]  # digest named by a manifest but absent
+    unreferenced: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.corrupted and not self.missing
+
+
+class Datasets:
+    """The dataset catalog of one workspace."""
+
+    def __init__(self, ws: Workspace, *, full_parse_bytes: int = FULL_PARSE_BYTES) -> None:
+        self.ws = ws
+        self.root = ws.data_dir / "datasets"
+        self.store = ObjectStore(ws.objects_dir)
+        self.full_parse_bytes = full_parse_bytes
+
+    # Reading the catalog
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and any(p.glob("*.json")))
+
+    def versions(self, name: str) -> list[DatasetVersion]:
+        check_name(name)
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        out = []
+        for f in folder.glob("*.json"):
+            if f.stem.isdigit():
+                try:
+                    out.append(DatasetVersion.from_dict(json.loads(f.read_text())))
+                except (ValueError, TypeError) as exc:
+                    raise DataError(f"unreadable dataset manifest {f}: {exc}") from exc
+        return sorted(out, key=lambda v: v.version)
+
+    def all_versions(self) -> list[DatasetVersion]:
+        return [v for n in self.names() for v in self.versions(n)]
+
+    def get(self, ref: str, version: int | None = None) -> DatasetVersion:
+        name, ver = parse_ref(ref)
+        ver = version if version is not None else ver
+        versions = self.versions(name)
+        if not versions:
+            raise NotFound(f"no dataset named {name!r}", hint="see `nbtrail data list`")
+        if ver is None:
+            return versions[-1]
+        for v in versions:
+            if v.version == ver:
+                return v
+        raise NotFound(
+            f"dataset {name!r} has no version {ver}",
+            hint=f"versions: {', '.join(str(v.version) for v in versions)}",
+        )
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One row per dataset: its latest version, rows, columns, size, creation time."""
+        out = []
+        for name in self.names():
+            vs = self.versions(name)
+            last = vs[-1]
+            out.append(
+                {
+                    "name": name,
+                    "version": last.version,
+                    "versions": len(vs),
+                    "rows": last.rows,
+                    "columns": len(last.columns),
+                    "bytes": last.bytes,
+                    "digest": last.digest,
+                    "created": last.created,
+                }
+            )
+        return out
+
+    def show(self, ref: str) -> tuple[DatasetVersion, list[str]]:
+        """A version and its schema changes from its parent version."""
+        dv = self.get(ref)
+        parent = self.parent_of(dv)
+        return dv, schema_changes(parent, dv) if parent else []
+
+    def _resolve(self, ref: str | DatasetVersion) -> DatasetVersion:
+        return ref if isinstance(ref, DatasetVersion) else self.get(ref)
+
+    def path(self, ref: str | DatasetVersion) -> Path:
+        """The verified object file of a version (read-only; never copy it to read it)."""
+        dv = self._resolve(ref)
+        return self.store.open_verified(dv.digest, what=f"dataset {dv.ref}")
+
+    def read_frame(self, ref: str | DatasetVersion) -> pd.DataFrame:
+        import pandas as pd
+
+        dv = self._resolve(ref)
+        p = self.path(dv)
+        if dv.format == "parquet":
+            return pd.read_parquet(p)
+        return pd.read_csv(p)
+
+    def _read_table(self, dv: DatasetVersion) -> Any:
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        p = self.path(dv)
+        return pq.read_table(p) if dv.format == "parquet" else pacsv.read_csv(p)
+
+    # Writing
+    def add_file(
+        self,
+        path: str | os.PathLike[str],
+        name: str,
+        *,
+        run_id: str | None = None,
+        source: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> DatasetVersion:
+        """Version the file at ``path`` under ``name``; identical bytes reuse the latest version."""
+        return self.add(path, name, run_id=run_id, source=source, extra=extra).version
+
+    def add(
+        self,
+        path: str | os.PathLike[str],
+        name: str,
+        *,
+        run_id: str | None = None,
+        source: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> AddResult:
+        """:meth:`add_file`, also saying whether a version was created and what schema changed."""
+        check_name(name)
+        p = Path(path)
+        if not p.exists():
+            raise DataError(f"no such file: {p}", path=str(p))
+        if not p.is_file():
+            raise DataError(f"not a regular file: {p}", path=str(p))
+        if not os.access(p, os.R_OK):
+            raise DataError(f"cannot read {p}: permission denied", path=str(p))
+        fmt = FORMATS.get(p.suffix.lower())
+        if fmt is None:
+            raise DataError(
+                f"{p}: unsupported format {p.suffix!r}", hint="use a .csv or .parquet file"
+            )
+        st = FileStat.of(p)
+        if st.size == 0:
+            raise DataError(f"{p} is empty", hint="a dataset needs a header and at least one row")
+        cache = StatCache(self.ws)
+        digest = cache.lookup(st)
+        desc = cache.described(digest) if digest and self.store.exists(digest) else None
+        hit = desc is not None and desc.format == fmt
+        if not hit:
+            digest, desc = self.store.ingest(p, lambda tmp: self._checked(tmp, fmt, str(p)))
+            if FileStat.of(p) == st:
+                cache.record(st, digest)
+            cache.remember_description(digest, desc)
+        dv, created = self._record(
+            name,
+            digest=digest,
+            fmt=fmt,
+            rows=desc.rows,
+            cols=desc.columns,
+            dtypes=desc.dtypes,
+            source=source if source is not None else str(p.resolve()),
+            run_id=run_id,
+            nbytes=st.size,
+            extra={"described": desc.described, **(extra or {})},
+        )
+        parent = self.parent_of(dv) if created else None
+        return AddResult(dv, created, schema_changes(parent, dv) if parent else [], hit)
+
+    def _checked(self, tmp: Path, fmt: str, shown: str) -> Description:
+        desc = _describe(tmp, fmt, shown=shown, full_parse_bytes=self.full_parse_bytes)
+        if desc.rows <= 0:
+            raise DataError(f"{shown} has no rows", hint="a dataset needs at least one row")
+        return desc
+
+    def add_frame(
+        self,
+        df: pd.DataFrame,
+        name: str,
+        *,
+        run_id: str | None = None,
+        source: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> DatasetVersion:
+        """Version a DataFrame as Parquet (written deterministically, so equal frames dedupe)."""
+        import io
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        check_name(name)
+        if len(df) == 0:
+            raise DataError(f"dataset {name!r}: refusing to version an empty frame")
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        table = table.replace_schema_metadata(None)
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd")
+        digest = self.store.put_bytes(buf.getvalue())
+        return self._record(
+            name,
+            digest=digest,
+            fmt="parquet",
+            rows=len(df),
+            cols=list(table.schema.names),
+            dtypes={n: str(table.schema.field(n).type) for n in table.schema.names},
+            source=source,
+            run_id=run_id,
+            nbytes=len(buf.getvalue()),
+            extra=extra or {},
+        )[0]
+
+    def _record(self, name: str, **kw: Any) -> tuple[DatasetVersion, bool]:
+        versions = self.versions(name)
+        if versions and versions[-1].digest == kw["digest"]:
+            return versions[-1], False  # versions only grow: no lock needed to see this
+        from filelock import FileLock
+
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder / ".lock"), timeout=60):
+            versions = self.versions(name)
+            latest = versions[-1] if versions else None
+            if latest is not None and latest.digest == kw["digest"]:
+                return latest, False
+            dv = DatasetVersion(
+                name=name,
+                version=(latest.version + 1) if latest else 1,
+                digest=kw["digest"],
+                format=kw["fmt"],
+                rows=int(kw["rows"]),
+                columns=list(kw["cols"]),
+                dtypes=dict(kw["dtypes"]),
+                source=kw["source"],
+                parent=latest.version if latest else None,
+                created=datetime.now(UTC).isoformat(timespec="seconds"),
+                run_id=kw["run_id"],
+                bytes=int(kw["nbytes"]),
+                extra=kw["extra"],
+            )
+            atomic.write_json(folder / f"{dv.version}.json", dv.to_dict())
+            return dv, True
+
+    def conflict_free(self, dv: DatasetVersion) -> bool:
+        """True when ``dv`` is new here, False when the same version is already here.
+
+        Raises :class:`DataError` when a *different* manifest holds that name and version.
+        """
+        check_name(dv.name)
+        try:
+            mine = self.get(dv.name, dv.version)
+        except NotFound:
+            return True
+        if mine.digest != dv.digest:
+            raise DataError(
+                f"{dv.ref} here (object {mine.digest[:12]}) differs from the incoming one "
+                f"(object {dv.digest[:12]})",
+                hint="the histories diverged: add one of them under a new name",
+                ref=dv.ref,
+            )
+        return False
+
+    def import_version(self, dv: DatasetVersion) -> None:
+        """Write a manifest fetched from a remote (its object must already be stored)."""
+        if not self.store.exists(dv.digest):
+            raise NotFound(f"{dv.ref}: object {dv.digest} is not in the store")
+        from filelock import FileLock
+
+        folder = self.root / check_name(dv.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder / ".lock"), timeout=60):
+            if self.conflict_free(dv):
+                atomic.write_json(folder / f"{dv.version}.json", dv.to_dict())
+
+    # Comparing, checking, checking out
+    def parent_of(self, dv: DatasetVersion) -> DatasetVersion | None:
+        """The version ``dv`` was added after (None for the first, or when it is not here)."""
+        if not dv.parent:
+            return None
+        try:
+            return self.get(dv.name, dv.parent)
+        except NotFound:
+            return None
+
+    def diff(self, old: str | DatasetVersion, new: str | DatasetVersion) -> DatasetDiff:
+        """Schema changes, row counts and per-column summaries of two versions (verified)."""
+        a, b = self._resolve(old), self._resolve(new)
+        sa, sb = _column_summary(self._read_table(a)), _column_summary(self._read_table(b))
+        shifts = [ColumnShift(c, sa[c], sb[c]) for c in sb if c in sa]
+        return DatasetDiff(a, b, schema_changes(a, b), shifts)
+
+    def verify(self) -> VerifyReport:
+        """Re-hash every object; name the corrupted or missing ones and the versions using them."""
+        users: dict[str, list[str]] = {}
+        for dv in self.all_versions():
+            users.setdefault(dv.digest, []).append(dv.ref)
+        corrupted: dict[str, list[str]] = {}
+        checked = 0
+        present = set()
+        for digest in self.store.iter_digests():
+            present.add(digest)
+            checked += 1
+            if not self.store.verify(digest):
+                corrupted[digest] = users.get(digest, [])
+        missing = {d: refs for d, refs in users.items() if d not in present}
+        unreferenced = sorted(d for d in present if d not in users)
+        return VerifyReport(checked, corrupted, missing, unreferenced)
+
+    def checkout(
+        self, ref: str | DatasetVersion, dest: str | os.PathLike[str], *, mode: str = "auto"
+    ) -> tuple[DatasetVersion, str]:
+        """Put version ``ref`` at ``dest`` (reflink, hard link or copy); returns how."""
+        dv = self._resolve(ref)
+        how = self.store.link_out(dv.digest, dest, mode=mode, what=f"dataset {dv.ref}")
+        return dv, how

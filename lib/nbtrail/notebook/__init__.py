@@ -1,0 +1,1 @@
+"""The notebook API: ``nbtrail.start(...)`` and the :class:`Run` object."""

@@ -1,0 +1,1 @@
+"""Pipeline layer: config, parameters, fingerprints, kernels, the runner, summary, reproduce."""

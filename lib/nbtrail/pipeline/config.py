@@ -1,0 +1,155 @@
+"""The pipeline definition (``params/pipeline.yaml``) and parameter values (``params/*.yaml``).
+
+    version: 1
+    stages:
+      train:
+        notebook: notebooks/02_train.ipynb   # path from the workspace root
+        params: params/train.yaml            # default values (optional)
+        needs: [data]                        # stages whose outputs it reads
+        inputs: [data/raw.csv]               # extra files it reads (optional)
+        outputs: [workspace/out/model.bin]   # extra files it writes (optional)
+
+Every YAML problem is reported with its file and line, before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nbtrail.core.errors import ConfigError
+from nbtrail.core.workspace import Workspace
+
+_STAGE_KEYS = {"notebook", "params", "needs", "inputs", "outputs", "description"}
+
+
+def load_yaml(path: Path, ws: Workspace | None = None) -> Any:
+    """Parse a YAML file; errors name the file and line."""
+    shown = ws.relative(path) if ws else str(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError("file not found", path=shown) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"malformed YAML: {problem}", path=shown, line=line) from None
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    notebook: Path
+    params_file: Path | None
+    needs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    ws: Workspace
+    stages: dict[str, Stage]
+    order: tuple[str, ...]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def stage(self, name: str) -> Stage:
+        if name not in self.stages:
+            raise ConfigError(
+                f"unknown stage {name!r}",
+                hint=f"stages: {', '.join(self.order)}",
+            )
+        return self.stages[name]
+
+    def downstream(self, name: str) -> list[str]:
+        """``name`` and every stage that (transitively) needs it, in pipeline order."""
+        hit = {name}
+        for s in self.order:
+            if set(self.stages[s].needs) & hit:
+                hit.add(s)
+        return [s for s in self.order if s in hit]
+
+    def defaults(self, name: str) -> dict[str, Any]:
+        """The values in the stage's params file (empty when it has none)."""
+        st = self.stage(name)
+        if st.params_file is None:
+            return {}
+        data = load_yaml(st.params_file, self.ws)
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise ConfigError(
+                "expected a mapping of parameter names to values",
+                path=self.ws.relative(st.params_file),
+            )
+        return data
+
+
+def _str_list(value: Any, what: str, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{what} must be a list of names", path=where)
+    return tuple(value)
+
+
+def load_pipeline(ws: Workspace) -> Pipeline:
+    """Read and check ``params/pipeline.yaml``: known keys, files exist, needs in order, no cycles."""
+    where = ws.relative(ws.pipeline_file)
+    data = load_yaml(ws.pipeline_file, ws)
+    if not isinstance(data, dict) or not isinstance(data.get("stages"), dict):
+        raise ConfigError("expected a mapping with a 'stages' mapping", path=where)
+    stages: dict[str, Stage] = {}
+    for name, spec in data["stages"].items():
+        if not isinstance(name, str) or not name.replace("_", "a").isalnum() or not name.islower():
+            raise ConfigError(
+                f"stage name {name!r} must be lower-case letters, digits, _", path=where
+            )
+        if not isinstance(spec, dict) or "notebook" not in spec:
+            raise ConfigError(f"stage {name!r} needs a 'notebook'", path=where)
+        unknown = set(spec) - _STAGE_KEYS
+        if unknown:
+            raise ConfigError(
+                f"stage {name!r}: unknown keys {sorted(unknown)}",
+                path=where,
+                hint=f"allowed: {', '.join(sorted(_STAGE_KEYS))}",
+            )
+        nb = ws.root / spec["notebook"]
+        if not nb.is_file():
+            raise ConfigError(f"stage {name!r}: notebook {spec['notebook']} not found", path=where)
+        pf = ws.root / spec["params"] if spec.get("params") else None
+        if pf is not None and not pf.is_file():
+            raise ConfigError(f"stage {name!r}: params file {spec['params']} not found", path=where)
+        needs = _str_list(spec.get("needs"), f"stage {name!r}: needs", where)
+        for n in needs:
+            if n not in stages:
+                raise ConfigError(
+                    f"stage {name!r} needs {n!r}, which is not declared before it", path=where
+                )
+        stages[name] = Stage(
+            name=name,
+            notebook=nb,
+            params_file=pf,
+            needs=needs,
+            inputs=_str_list(spec.get("inputs"), f"stage {name!r}: inputs", where),
+            outputs=_str_list(spec.get("outputs"), f"stage {name!r}: outputs", where),
+            description=str(spec.get("description", "")),
+        )
+    settings = {k: v for k, v in data.items() if k not in {"stages", "version"}}
+    return Pipeline(ws=ws, stages=stages, order=tuple(stages), settings=settings)
+
+
+def stage_for_notebook(pipeline: Pipeline, notebook: str | os.PathLike[str]) -> Stage | None:
+    target = Path(notebook).resolve()
+    for st in pipeline.stages.values():
+        if st.notebook.resolve() == target:
+            return st
+    return None

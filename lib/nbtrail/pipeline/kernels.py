@@ -1,0 +1,159 @@
+"""Kernels started ahead of time, so a stage does not wait for start-up and imports.
+
+While one stage executes, the runner asks for the next stage's kernel: it is started in a
+background thread (working folder: ``notebooks/``) and imports the modules the next
+notebook imports, silently (nothing lands in the notebook). When that stage is executed its
+run folder is set in the kernel's environment and papermill runs the notebook on it; a kernel
+that is not used (the stage was reused from the cache, or the pipeline stopped) is shut down.
+Each kernel still serves exactly one stage run: no state passes from one stage to the next.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbtrail.pipeline.parameters import read_notebook
+
+START_TIMEOUT = 120
+
+
+def notebook_imports(path: Path) -> list[str]:
+    """Top-level modules that a notebook's code cells import (in first-seen order)."""
+    nb = read_notebook(path)
+    seen: list[str] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        src = "".join(cell.get("source", ""))
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for n in names:
+                if n not in seen:
+                    seen.append(n)
+    return seen
+
+
+def _warm_code(modules: list[str]) -> str:
+    """Kernel code importing ``modules``. An import that fails here is ignored on purpose:
+    the notebook's own import of it then fails in its cell, where the user sees the error."""
+    lines = ["import importlib as _il"]
+    lines.append(f"for _m in {json.dumps(modules)}:")
+    lines.append("    try:\n        _il.import_module(_m)\n    except Exception:\n        pass")
+    lines.append("del _il, _m")
+    return "\n".join(lines)
+
+
+async def _execute_silently(km: Any, code: str) -> None:
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=START_TIMEOUT)
+        msg_id = kc.execute(code, silent=True, store_history=False)
+        while True:
+            msg = await kc.get_shell_msg(timeout=START_TIMEOUT)
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return
+    finally:
+        kc.stop_channels()
+
+
+@dataclass
+class WarmKernel:
+    """A kernel starting (or started) in a background thread."""
+
+    stage: str
+    log_path: Path
+    thread: threading.Thread | None = None
+    km: Any = None
+    error: BaseException | None = None
+    used: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def wait(self) -> Any:
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.km
+
+
+def start(stage: str, notebook: Path, cwd: Path, log_path: Path, *, warm: bool) -> WarmKernel:
+    """Start a kernel for ``stage`` in the background, importing what ``notebook`` imports."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    wk = WarmKernel(stage=stage, log_path=log_path)
+    modules = notebook_imports(notebook) if warm else []
+
+    def target() -> None:
+        import asyncio
+
+        async def go() -> Any:
+            km = AsyncKernelManager(kernel_name="python3")
+            with open(log_path, "ab") as log:
+                await km.start_kernel(env=dict(os.environ), cwd=str(cwd), stdout=log, stderr=log)
+            if modules:
+                await _execute_silently(km, _warm_code(modules))
+            return km
+
+        try:
+            wk.km = asyncio.run(go())
+        except BaseException as exc:  # handed to the thread that waits for this kernel
+            wk.error = exc
+
+    wk.thread = threading.Thread(target=target, name=f"nbtrail-kernel-{stage}", daemon=True)
+    wk.thread.start()
+    return wk
+
+
+def bind(wk: WarmKernel, env: dict[str, str]) -> Any:
+    """Wait for the kernel, set ``env`` in it for the stage run, and return its manager."""
+    import asyncio
+
+    km = wk.wait()
+    assign = "; ".join(f"_os.environ[{k!r}] = {v!r}" for k, v in env.items())
+    asyncio.run(_execute_silently(km, f"import os as _os; {assign}; del _os"))
+    wk.used = True
+    return km
+
+
+def shutdown(wk: WarmKernel) -> None:
+    """Stop the kernel (waiting for its start first); never raises. A kernel that failed to
+    start has nothing to stop (its error was raised to the stage that waited for it), and a
+    kernel that will not shut down politely is killed."""
+    import asyncio
+
+    try:
+        km = wk.wait()
+    except BaseException:
+        return
+    if km is None:
+        return
+    try:
+        asyncio.run(km.shutdown_kernel(now=True))
+    except Exception:
+        if km.provisioner is not None:
+            with contextlib.suppress(Exception):  # already gone
+                asyncio.run(km.provisioner.kill())
+
+
+def shutdown_in_background(wk: WarmKernel) -> threading.Thread:
+    """:func:`shutdown` in a thread, so the next stage need not wait for it; join it."""
+    thread = threading.Thread(target=shutdown, args=(wk,), name=f"nbtrail-stop-{wk.stage}")
+    thread.start()
+    return thread

@@ -1,0 +1,140 @@
+"""A notebook's ``parameters`` cell as a contract: names, default values and types.
+
+papermill only warns on an unknown parameter and guesses types of CLI strings; nbtrail
+refuses both before any kernel starts, and says which names are valid.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nbtrail.core.errors import ConfigError, ParameterError
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any
+    type: str  # int, float, str, bool, list, dict or any (default None, no annotation)
+
+
+def read_notebook(path: Path) -> dict[str, Any]:
+    """The notebook JSON (nbformat 4), without the cost of importing nbformat."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read notebook: {exc}", path=str(path)) from None
+
+
+def parameters_cell(nb: dict[str, Any]) -> tuple[int, str] | None:
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get(
+            "tags", []
+        ):
+            src = cell.get("source", "")
+            return i, "".join(src) if isinstance(src, list) else src
+    return None
+
+
+def declared(path: Path) -> dict[str, Param]:
+    """The parameters a notebook declares in its cell tagged ``parameters``."""
+    nb = read_notebook(path)
+    found = parameters_cell(nb)
+    if found is None:
+        return {}
+    _, source = found
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ConfigError(f"parameters cell: {exc.msg}", path=str(path), line=exc.lineno) from None
+    out: dict[str, Param] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value, ann = node.targets[0], node.value, None
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value, ann = node.target, node.value, node.annotation
+        else:
+            continue
+        if not isinstance(target, ast.Name):
+            continue
+        try:
+            default = ast.literal_eval(value)
+        except ValueError:
+            default = None
+        kind = _type_of(default)
+        if isinstance(ann, ast.Name) and ann.id in _TYPES:
+            kind = ann.id
+        out[target.id] = Param(target.id, default, kind)
+    return out
+
+
+def _type_of(value: Any) -> str:
+    if value is None:
+        return "any"
+    for name, t in (("bool", bool), ("int", int), ("float", float), ("str", str)):
+        if type(value) is t:
+            return name
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, dict):
+        return "dict"
+    return "any"
+
+
+def coerce(stage: str, param: Param, value: Any, valid: list[str]) -> Any:
+    """``value`` checked against the parameter's type; ints widen to float, nothing else."""
+    if param.type == "any" or value is None:
+        return value
+    if param.type == "float" and type(value) is int:
+        return float(value)
+    if param.type == "list" and isinstance(value, tuple):
+        return list(value)
+    expected = _TYPES[param.type]
+    if type(value) is not expected:
+        raise ParameterError(
+            f"parameter {param.name!r} expects {param.type}, got {type(value).__name__} {value!r}",
+            stage=stage,
+            parameter=param.name,
+        )
+    return value
+
+
+def resolve(
+    stage: str, notebook: Path, *layers: dict[str, Any], where: list[str] | None = None
+) -> dict[str, Any]:
+    """Notebook defaults overlaid by each layer in turn, every name and type checked."""
+    decl = declared(notebook)
+    valid = sorted(decl)
+    values = {name: p.default for name, p in decl.items()}
+    for i, layer in enumerate(layers):
+        for key, value in layer.items():
+            if key not in decl:
+                src = f" (from {where[i]})" if where and i < len(where) and where[i] else ""
+                raise ParameterError(
+                    f"unknown parameter {key!r}{src}", stage=stage, parameter=key, valid=valid
+                )
+            values[key] = coerce(stage, decl[key], value, valid)
+    return values
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """``stage.key=value`` -> (stage, key, YAML-typed value)."""
+    lhs, sep, rhs = text.partition("=")
+    stage, dot, key = lhs.strip().partition(".")
+    if not sep or not dot or not stage or not key:
+        raise ParameterError(
+            f"bad override {text!r}", hint="write -p STAGE.NAME=VALUE, e.g. -p train.max_depth=4"
+        )
+    try:
+        value = yaml.safe_load(rhs) if rhs.strip() else ""
+    except yaml.YAMLError:
+        value = rhs
+    return stage, key, value

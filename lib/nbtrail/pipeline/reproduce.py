@@ -1,0 +1,96 @@
+"""Re-execute a recorded run from its record and say whether it came out the same.
+
+The new run uses the original's parameters, its upstream runs (so the same data versions
+and models, which are immutable), and the copy of the notebook kept in its run folder, so
+later edits to the notebook do not leak in. Metrics are compared exactly, outputs by content
+hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nbtrail.core.errors import NotFound
+from nbtrail.core.workspace import Workspace
+from nbtrail.pipeline.config import load_pipeline
+from nbtrail.pipeline.runner import SOURCE_COPY, Runner
+from nbtrail.runs import records
+
+
+@dataclass
+class Reproduction:
+    original: dict[str, Any]
+    new: dict[str, Any]
+    metrics: list[tuple[str, Any, Any, bool]] = field(default_factory=list)
+    outputs: list[tuple[str, str | None, str | None, bool]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        return all(m[3] for m in self.metrics) and all(o[3] for o in self.outputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "original": self.original["run_id"],
+            "reproduction": self.new["run_id"],
+            "identical": self.identical,
+            "metrics": [
+                {"name": n, "original": a, "reproduced": b, "same": s}
+                for n, a, b, s in self.metrics
+            ],
+            "outputs": [
+                {"name": n, "original": a, "reproduced": b, "same": s}
+                for n, a, b, s in self.outputs
+            ],
+            "notes": self.notes,
+        }
+
+
+def reproduce(
+    ws: Workspace, run_id: str, *, on_event: Callable[[str], None] | None = None
+) -> Reproduction:
+    from nbtrail.runs import index
+
+    run_id = index.resolve_run_id(ws, run_id)
+    original = records.load(ws, run_id)
+    if original["status"] != "completed":
+        raise NotFound(
+            f"run {run_id} is {original['status']}, not completed: nothing to reproduce",
+            hint="pick a completed run from `nbtrail runs`",
+        )
+    source = ws.run_dir(run_id) / SOURCE_COPY
+    if not source.is_file():
+        raise NotFound(f"run {run_id} kept no copy of its notebook ({SOURCE_COPY})")
+    pipeline = load_pipeline(ws)
+    stage = pipeline.stage(original["stage"])
+    upstream = {s: records.load(ws, rid) for s, rid in original["upstream"].items()}
+    runner = Runner(ws, origin="reproduce", on_event=on_event)
+    try:
+        new = runner.execute_stage(
+            stage,
+            original["params"],
+            upstream,
+            original.get("fingerprint"),
+            reproduces=run_id,
+            source=source,
+        )
+    finally:
+        runner.close()
+    rep = Reproduction(original=original, new=new)
+    was, now = original.get("extra", {}).get("code_tree"), new["extra"].get("code_tree")
+    if was and now and was != now:
+        rep.notes.append(
+            "the local library code (lib/, notebooks/*.py) changed since the original run"
+        )
+    if original["environment"].get("lock_hash") != new["environment"].get("lock_hash"):
+        rep.notes.append("the environment lock (requirements.lock) changed since the original run")
+    for name in sorted(set(original["metrics"]) | set(new["metrics"])):
+        a, b = original["metrics"].get(name), new["metrics"].get(name)
+        rep.metrics.append((name, a, b, a == b))
+    for name in sorted(set(original["outputs"]) | set(new["outputs"])):
+        a = original["outputs"].get(name, {}).get("digest")
+        b = new["outputs"].get(name, {}).get("digest")
+        rep.outputs.append((name, a, b, a == b))
+    return rep

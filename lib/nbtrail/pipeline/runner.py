@@ -1,0 +1,592 @@
+"""Run the pipeline: check every parameter first, then execute stages with papermill.
+
+For each stage the runner resolves its parameters (notebook defaults < ``params/<stage>.yaml``
+< ``--params FILE`` < ``-p stage.key=value``), computes its fingerprint, reuses a completed
+run with the same fingerprint when there is one, and otherwise makes a run folder, writes a
+``running`` record, executes the notebook into that folder with ``$NBTRAIL_RUN_DIR`` set for
+the kernel, and writes the final record (completed or failed, with the error's cell).
+A failed stage stops the stages after it; the error says where the failed notebook is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbtrail.core import atomic
+from nbtrail.core.errors import ConfigError, NotFound, StageFailed
+from nbtrail.core.workspace import Workspace
+from nbtrail.notebook.run import CONTEXT_FILE, RUN_DIR_ENV, STATE_FILE
+from nbtrail.pipeline import fingerprint, kernels, parameters
+from nbtrail.pipeline.config import Pipeline, Stage, load_pipeline, load_yaml
+from nbtrail.runs import records
+
+SOURCE_COPY = "source.ipynb"
+
+
+@dataclass
+class StageResult:
+    stage: str
+    status: str  # completed, cached, failed, skipped
+    run_id: str | None = None
+    seconds: float = 0.0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    verdicts: dict[str, Any] = field(default_factory=dict)
+    outputs: str | None = None
+    note: str = ""
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunPlan:
+    pipeline: Pipeline
+    stages: list[str]
+    params: dict[str, dict[str, Any]]
+
+
+def _layered_overrides(
+    pipeline: Pipeline, params_file: Path | None, overrides: list[str]
+) -> dict[str, list[tuple[dict[str, Any], str]]]:
+    """Per stage, the override layers in order (values, where they came from)."""
+    layers: dict[str, list[tuple[dict[str, Any], str]]] = {s: [] for s in pipeline.order}
+    if params_file is not None:
+        data = load_yaml(params_file, pipeline.ws)
+        if not isinstance(data, dict):
+            raise ConfigError(
+                "expected a mapping of stage names to parameter mappings", path=str(params_file)
+            )
+        for stage, values in data.items():
+            pipeline.stage(stage)
+            if not isinstance(values, dict):
+                raise ConfigError(f"stage {stage!r}: expected a mapping", path=str(params_file))
+            layers[stage].append((values, str(params_file)))
+    for text in overrides:
+        stage, key, value = parameters.parse_override(text)
+        pipeline.stage(stage)
+        layers[stage].append(({key: value}, f"-p {text}"))
+    return layers
+
+
+def plan(
+    ws: Workspace,
+    *,
+    stage: str | None = None,
+    overrides: list[str] | None = None,
+    params_file: Path | None = None,
+) -> RunPlan:
+    """Everything checked before any kernel starts: YAML, stage names, parameter names, types."""
+    pipeline = load_pipeline(ws)
+    layers = _layered_overrides(pipeline, params_file, overrides or [])
+    selected = [pipeline.stage(stage).name] if stage else list(pipeline.order)
+    resolved: dict[str, dict[str, Any]] = {}
+    for name in pipeline.order:
+        st = pipeline.stages[name]
+        stack = [(pipeline.defaults(name), ws.relative(st.params_file) if st.params_file else "")]
+        stack += layers[name]
+        resolved[name] = parameters.resolve(
+            name, st.notebook, *[v for v, _ in stack], where=[w for _, w in stack]
+        )
+        if name not in selected and layers[name]:
+            raise ConfigError(
+                f"parameters given for stage {name!r}, which this run does not execute",
+                hint=f"add --stage {name} or drop its -p values",
+            )
+    return RunPlan(pipeline=pipeline, stages=selected, params=resolved)
+
+
+def _cell_number(source_nb: dict[str, Any], executed: Path) -> int | None:
+    """The failing cell's 1-based position among the *source* notebook's cells: the executed
+    cell holding an error output, matched back by its source (papermill inserts cells)."""
+    if not executed.is_file():
+        return None
+    try:
+        cells = json.loads(executed.read_text())["cells"]
+    except (ValueError, KeyError):
+        return None
+    failing = [
+        c
+        for c in cells
+        if c.get("cell_type") == "code"
+        and any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    ]
+    if not failing:
+        return None
+    src = "".join(failing[-1].get("source", ""))
+    for i, cell in enumerate(source_nb.get("cells", []), start=1):
+        if "".join(cell.get("source", "")) == src:
+            return i
+    return None
+
+
+class Runner:
+    """Executes a :class:`RunPlan`; ``on_event`` receives progress lines for the CLI."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        force: bool = False,
+        force_stages: tuple[str, ...] = (),
+        on_event: Callable[[str], None] | None = None,
+        origin: str = "runner",
+        jobs: int = 2,
+    ) -> None:
+        self.ws = ws
+        self.jobs = max(1, jobs)
+        self.force = force
+        self.force_stages = set(force_stages)
+        self.on_event = on_event or (lambda _msg: None)
+        self.origin = origin
+        self._code_tree: str | None = None
+        self._warm: dict[str, kernels.WarmKernel] = {}
+        self._stopping: list[threading.Thread] = []
+        self._env: dict[str, Any] | None = None
+        self._git: dict[str, Any] | None = None
+
+    # Provenance is computed once per invocation
+    def _provenance(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        from nbtrail.core import provenance
+
+        if self._env is None:
+            self._env = provenance.environment(self.ws.lock_file)
+            self._git = provenance.git_state(self.ws.root)
+        assert self._git is not None
+        return self._git, self._env
+
+    def _code_tree_hash(self) -> str:
+        if self._code_tree is None:
+            self._code_tree = fingerprint.code_tree_hash(self.ws)
+        return self._code_tree
+
+    def _fingerprint(
+        self, st: Stage, params: dict[str, Any], upstream: dict[str, dict[str, Any]]
+    ) -> str:
+        lock = fingerprint.file_digest(self.ws.lock_file) if self.ws.lock_file.is_file() else None
+        return fingerprint.stage_fingerprint(
+            stage=st.name,
+            code_hash=records.notebook_hashes(st.notebook)["code_hash"],
+            params=params,
+            upstream_outputs={
+                s: {n: a["digest"] for n, a in rec["outputs"].items()}
+                for s, rec in upstream.items()
+            },
+            input_files=fingerprint.declared_inputs(self.ws, st.inputs),
+            code_tree=self._code_tree_hash(),
+            lock_hash=lock,
+        )
+
+    def _find_cached(self, stage: str, fp: str) -> dict[str, Any] | None:
+        """A completed runner run with this fingerprint whose outputs still exist (via the
+        index, so no record is parsed but the one reused)."""
+        from nbtrail.runs import index
+
+        run_id = index.find_cached(self.ws, stage, fp)
+        return records.load(self.ws, run_id) if run_id else None
+
+    def _latest(self, stage: str) -> dict[str, Any] | None:
+        from nbtrail.runs import index
+
+        rows = index.query_runs(self.ws, stage=stage, status="completed", limit=1)
+        return records.load(self.ws, rows[0].run_id) if rows else None
+
+    def run(self, rp: RunPlan) -> list[StageResult]:
+        from nbtrail.runs import index
+
+        try:
+            with index.held_open(self.ws):
+                return self._run(rp)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop every kernel this runner started and wait until they are gone."""
+        for wk in self._warm.values():
+            kernels.shutdown(wk)
+        self._warm.clear()
+        while self._stopping:
+            self._stopping.pop().join()
+
+    def _kernel_for(self, stage: Stage, *, warm: bool) -> kernels.WarmKernel:
+        log = self.ws.tmp_dir / "kernels" / f"{stage.name}-{os.getpid()}-{id(stage)}.log"
+        return kernels.start(stage.name, stage.notebook, self.ws.notebooks_dir, log, warm=warm)
+
+    def _warm_next(self, rp: RunPlan, current: str) -> None:
+        """Start the kernel of the stage after ``current`` while ``current`` executes."""
+        i = rp.stages.index(current)
+        if i + 1 < len(rp.stages):
+            nxt = rp.stages[i + 1]
+            if nxt not in self._warm:
+                self._warm[nxt] = self._kernel_for(rp.pipeline.stages[nxt], warm=True)
+
+    def _run(self, rp: RunPlan) -> list[StageResult]:
+        """Schedule the stages: each starts once the stages it needs are done, up to
+        ``jobs`` at a time (stages that do not depend on each other run together); after a
+        failure nothing new starts, and the stages not run are reported as skipped."""
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+        results: dict[str, StageResult] = {}
+        done: dict[str, dict[str, Any]] = {}  # stage -> record used this invocation
+        error: StageFailed | None = None
+        pending = list(rp.stages)
+        running: dict[Future, str] = {}
+        self._provenance()  # computed once, before any worker thread needs it
+        self._code_tree_hash()
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="nbtrail-stage") as pool:
+            while pending or running:
+                for name in list(pending):
+                    if error is not None:
+                        break
+                    st = rp.pipeline.stages[name]
+                    if any(n in rp.stages and n not in done for n in st.needs):
+                        continue  # waits for a stage of this run
+                    if len(running) >= self.jobs:
+                        break
+                    pending.remove(name)
+                    upstream = self._upstream(st, done)
+                    params = rp.params[name]
+                    fp = self._fingerprint(st, params, upstream)
+                    forced = self.force or name in self.force_stages
+                    cached = None if forced else self._find_cached(name, fp)
+                    if cached is not None:
+                        done[name] = cached
+                        results[name] = self._result(cached, "cached")
+                        self.on_event(f"{name}: unchanged, reusing run {cached['run_id']}")
+                        continue
+                    wk = self._warm.pop(name, None) or self._kernel_for(st, warm=False)
+                    self._warm_next(rp, name)
+                    fut = pool.submit(self.execute_stage, st, params, upstream, fp, kernel=wk)
+                    running[fut] = name
+                if not running:
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    name = running.pop(fut)
+                    try:
+                        rec = fut.result()
+                    except StageFailed as exc:
+                        error = error or exc
+                        results[name] = StageResult(
+                            name,
+                            "failed",
+                            run_id=exc.run_id,
+                            outputs=exc.saved,
+                            note=f"{exc.ename} in cell {exc.cell}",
+                        )
+                        continue
+                    done[name] = rec
+                    results[name] = self._result(rec, "completed")
+        ordered = [
+            results.get(n) or StageResult(n, "skipped", note="an earlier stage failed")
+            for n in rp.stages
+        ]
+        if error is not None:
+            raise _PipelineFailed(ordered, error)
+        return ordered
+
+    def _upstream(self, st: Stage, done: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        upstream: dict[str, dict[str, Any]] = {}
+        for need in st.needs:
+            rec = done.get(need) or self._latest(need)
+            if rec is None:
+                raise NotFound(
+                    f"stage {st.name!r} reads from stage {need!r}, which has no completed run",
+                    hint=f"run the pipeline first: nbtrail run (or --stage {need})",
+                )
+            upstream[need] = rec
+        return upstream
+
+    def _result(self, rec: dict[str, Any], status: str) -> StageResult:
+        return StageResult(
+            rec["stage"],
+            status,
+            run_id=rec["run_id"],
+            seconds=(rec["duration_s"] or 0.0) if status == "completed" else 0.0,
+            metrics=rec["metrics"],
+            verdicts=rec["verdicts"],
+            artifacts=rec["outputs"],
+            extra=rec.get("extra", {}),
+            outputs=self.ws.relative(self.ws.run_dir(rec["run_id"])),
+            note="unchanged: reused" if status == "cached" else "",
+        )
+
+    def execute_stage(
+        self,
+        st: Stage,
+        params: dict[str, Any],
+        upstream: dict[str, dict[str, Any]],
+        fp: str | None,
+        *,
+        reproduces: str | None = None,
+        source: Path | None = None,
+        kernel: kernels.WarmKernel | None = None,
+    ) -> dict[str, Any]:
+        """Execute one stage notebook into a new run folder; returns its final record.
+
+        ``source`` replaces the stage's notebook file (``reproduce`` runs the copy kept in the
+        original run's folder). The notebook executed is always kept as ``source.ipynb``.
+        """
+        run_id = records.new_run_id(st.name)
+        run_dir = self.ws.run_dir(run_id)
+        run_dir.mkdir(parents=True)
+        shutil.copyfile(source or st.notebook, run_dir / SOURCE_COPY)
+        git, env = self._provenance()
+        record = records.new_record(
+            self.ws,
+            run_id=run_id,
+            stage=st.name,
+            origin=self.origin,
+            params=params,
+            notebook=run_dir / SOURCE_COPY,
+            upstream={s: r["run_id"] for s, r in upstream.items()},
+            pid=os.getpid(),
+            git=git,
+            environment=env,
+        )
+        record["notebook"]["path"] = self.ws.relative(st.notebook)
+        record["fingerprint"] = fp
+        record["reproduces"] = reproduces
+        record["extra"]["code_tree"] = self._code_tree_hash()
+        executed = run_dir / st.notebook.name
+        record["notebook"]["executed"] = self.ws.relative(executed)
+        atomic.write_json(
+            run_dir / CONTEXT_FILE,
+            {
+                "run_id": run_id,
+                "stage": st.name,
+                "root": str(self.ws.root),
+                "params": params,
+                "upstream": record["upstream"],
+            },
+        )
+        records.write(self.ws, record)
+        self._after_write(record)
+        self.on_event(f"{st.name}: running {self.ws.relative(st.notebook)} as {run_id}")
+        t0 = time.perf_counter()
+        error: dict[str, Any] | None = None
+        try:
+            wk = kernel or self._kernel_for(st, warm=False)
+            try:
+                self._papermill(run_dir / SOURCE_COPY, params, executed, run_dir, wk)
+            finally:
+                # the kernel is stopped in the background (joined before `run` returns)
+                self._stopping.append(kernels.shutdown_in_background(wk))
+                if wk.log_path.is_file():
+                    os.replace(wk.log_path, run_dir / "kernel.log")
+        except BaseException as exc:  # record every way a stage can end, then re-raise
+            error = self._describe_failure(exc, run_dir / SOURCE_COPY, executed)
+            record["status"] = "interrupted" if error.get("interrupted") else "failed"
+            error.pop("interrupted", None)
+            record["error"] = error
+            self._finish(record, run_dir, t0)
+            if not isinstance(exc, Exception):
+                raise
+            raise StageFailed(
+                stage=st.name,
+                notebook=self.ws.relative(st.notebook),
+                cell=error.get("cell"),
+                ename=error["ename"],
+                evalue=error["evalue"],
+                saved=self.ws.relative(executed) if executed.is_file() else None,
+                run_id=run_id,
+            ) from exc
+        record["status"] = "completed"
+        self._finish(record, run_dir, t0, declared=st)
+        if record["status"] != "completed":
+            raise StageFailed(
+                stage=st.name,
+                notebook=self.ws.relative(st.notebook),
+                cell=None,
+                ename=record["error"]["ename"],
+                evalue=record["error"]["evalue"],
+                saved=self.ws.relative(executed),
+                run_id=run_id,
+            )
+        return record
+
+    def _papermill(
+        self,
+        notebook: Path,
+        params: dict[str, Any],
+        executed: Path,
+        run_dir: Path,
+        wk: kernels.WarmKernel,
+    ) -> None:
+        import papermill
+
+        km = kernels.bind(wk, {RUN_DIR_ENV: str(run_dir)})
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=params,
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=True,
+            km=km,
+        )
+
+    def _describe_failure(self, exc: BaseException, source: Path, executed: Path) -> dict[str, Any]:
+        if isinstance(exc, KeyboardInterrupt):
+            return {"ename": "KeyboardInterrupt", "evalue": "interrupted", "interrupted": True}
+        ename = getattr(exc, "ename", None) or type(exc).__name__
+        evalue = getattr(exc, "evalue", None) or str(exc)
+        cell = _cell_number(parameters.read_notebook(source), executed)
+        return {"ename": str(ename), "evalue": str(evalue)[:2000], "cell": cell}
+
+    def _finish(
+        self, record: dict[str, Any], run_dir: Path, t0: float, declared: Stage | None = None
+    ) -> None:
+        state_file = run_dir / STATE_FILE
+        if state_file.is_file():
+            state = json.loads(state_file.read_text())
+            for key in ("inputs", "outputs", "metrics", "verdicts"):
+                record[key] = state.get(key, record[key])
+            record["extra"] = {**record["extra"], **state.get("extra", {})}
+        if declared is not None:
+            self._record_declared_files(record, declared)
+        record["ended"] = records.now()
+        record["duration_s"] = round(time.perf_counter() - t0, 3)
+        self._sign(run_dir / Path(record["notebook"]["executed"]).name)
+        records.write(self.ws, record)
+        self._after_write(record)
+
+    def _record_declared_files(self, record: dict[str, Any], st: Stage) -> None:
+        """Hash the files ``pipeline.yaml`` declares as the stage's inputs and outputs (for
+        notebooks that do not use the nbtrail API); a missing output fails the run."""
+        for rel in st.inputs:
+            p = self.ws.root / rel
+            if p.is_file():
+                art = {
+                    "name": rel,
+                    "kind": "file",
+                    "path": rel,
+                    "digest": fingerprint.file_digest(p),
+                }
+                if art not in record["inputs"]:
+                    record["inputs"].append({**art, "ref": None, "stage": None, "run_id": None})
+        missing = []
+        for rel in st.outputs:
+            p = self.ws.root / rel
+            if not p.is_file():
+                missing.append(rel)
+                continue
+            record["outputs"].setdefault(
+                rel,
+                {"name": rel, "kind": "file", "path": rel, "digest": fingerprint.file_digest(p)},
+            )
+        if missing:
+            record["status"] = "failed"
+            record["error"] = {
+                "ename": "MissingOutput",
+                "evalue": f"declared outputs not written: {', '.join(missing)}",
+                "cell": None,
+            }
+
+    def _sign(self, executed: Path) -> None:
+        """Trust the executed notebook so JupyterLab renders its reports (papermill's isn't)."""
+        if not executed.is_file():
+            return
+        try:
+            from nbtrail.practices.reports import trust_notebook
+        except ImportError:
+            return
+        trust_notebook(executed)
+
+    def _after_write(self, record: dict[str, Any]) -> None:
+        """Keep the index in step with the record just written, and emit its OpenLineage
+        event (START for a running record, then COMPLETE / FAIL / ABORT)."""
+        from nbtrail.runs import index, openlineage
+
+        index.upsert(self.ws, record)
+        for problem in openlineage.emit_run(self.ws, record):
+            self.on_event(f"OpenLineage: {problem}")
+
+
+class _PipelineFailed(Exception):
+    """Carries the partial results to the CLI together with the stage's error."""
+
+    def __init__(self, results: list[StageResult], error: StageFailed) -> None:
+        super().__init__(str(error))
+        self.results = results
+        self.error = error
+
+
+PipelineFailed = _PipelineFailed
+
+
+PREFERRED_METRICS = (
+    "rows_train",
+    "rows_holdout",
+    "cv_roc_auc",
+    "roc_auc",
+    "accuracy",
+    "log_loss",
+    "calibration_error",
+    "r2",
+    "rmse",
+    "parity_max_abs_diff",
+    "batches",
+    "batches_failed",
+    "max_drift_share",
+)
+
+
+def _key_metrics(r: StageResult) -> list[str]:
+    """The metrics a notebook named with ``run.note("summary", [...])``, else the well-known
+    ones it logged, else its first four."""
+    wanted = r.extra.get("summary") if isinstance(r.extra.get("summary"), list) else None
+    if not wanted:
+        wanted = [k for k in PREFERRED_METRICS if k in r.metrics][:4] or list(r.metrics)[:4]
+    keys = [k for k in wanted if k in r.metrics]
+    out = []
+    for k in keys:
+        v = r.metrics[k]
+        out.append(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}=-")
+    return out
+
+
+def format_summary(results: list[StageResult], ws: Workspace) -> str:
+    """The per-stage table printed at the end of ``nbtrail run``."""
+    lines = [f"{'stage':<10} {'status':<8} {'time':>7}  key metrics / verdicts"]
+    for r in results:
+        status = {"cached": "reused", "completed": "ran"}.get(r.status, r.status)
+        t = f"{r.seconds:.1f}s" if r.status == "completed" else "-"
+        lines.append(f"{r.stage:<10} {status:<8} {t:>7}  {', '.join(_key_metrics(r)) or '-'}")
+        pad = " " * 29
+        failed = [k for k, v in r.verdicts.items() if not v.get("passed")]
+        if r.verdicts:
+            vtext = f"verdicts: {len(r.verdicts) - len(failed)}/{len(r.verdicts)} passed"
+            if failed:
+                vtext += "; failed: " + ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
+            lines.append(pad + vtext)
+        if isinstance(r.extra.get("summary_note"), str):
+            lines.append(pad + r.extra["summary_note"])
+        for v in r.verdicts.values():
+            if isinstance(v.get("summary"), str) and not v.get("passed"):
+                lines.append(pad + "  " + v["summary"][:140])
+        ab = r.extra.get("ab_decision")
+        if isinstance(ab, dict) and ab.get("decision"):
+            reason = str(ab.get("reason", "")).splitlines()[0][:110]
+            lines.append(
+                pad + f"A/B decision: {ab['decision']}" + (f" ({reason})" if reason else "")
+            )
+        bundle = r.extra.get("bundle")
+        if isinstance(bundle, dict) and bundle.get("path"):
+            lines.append(pad + f"export bundle: {bundle['path']} ({bundle.get('model', '')})")
+        reports = [a["path"] for a in r.artifacts.values() if a.get("kind") == "report"]
+        for path in reports[:4]:
+            lines.append(pad + f"report: {path}")
+        if r.run_id:
+            where = r.outputs or ws.relative(ws.run_dir(r.run_id))
+            lines.append(pad + f"run folder: {where}")
+        if r.note and r.status not in ("completed", "cached"):
+            lines.append(pad + r.note)
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The ML practices: evaluation, A/B testing, monitoring, export, registry, models, reports."""

@@ -1,0 +1,404 @@
+"""The model registry: versions of named models, aliases, and the append-only alias history.
+
+Kept in ``workspace/index.sqlite`` (through :func:`nbtrail.db.connect`) in two tables:
+
+``registry_versions``
+    one row per model version: ``name``, ``version`` (1, 2, ... per name), ``digest``
+    (nbtrail's BLAKE3 of the artifact file, as run records store it), ``artifact_path``
+    (relative to the workspace root), ``run_id`` of the run that produced it, evaluation
+    ``metrics`` (JSON) and ``verdict`` (``passed``/``failed``/``unknown``), ``created``, and
+    ``bundle_digest`` (SHA-256 of the export bundle's manifest, once exported).
+``registry_alias_events``
+    every alias move: ``at`` (UTC ISO time), ``name``, ``alias``, ``from_version`` (NULL for a
+    first assignment), ``to_version``, ``reason``. SQLite triggers refuse UPDATE and DELETE,
+    so the history is append-only; an alias's holder at any time is the last event before it.
+
+Public API (what the stages and the CLI call)::
+
+    register_model(ws, name, *, artifact_path, digest, run_id, metrics, verdict) -> int
+    promote(ws, name, version, alias, reason) -> dict        # the event, or the no-op state
+    resolve(ws, "name@alias" | "name@3" | "name@latest" | "name") -> dict
+    alias_at(ws, name, alias, when) -> int | None
+    history(ws, name, *, at=None) -> list[dict]
+    list_versions(ws, name=None) -> list[dict]
+    set_bundle(ws, name, version, bundle_digest) -> None
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from nbtrail.core import db
+from nbtrail.core.errors import GateFailed, IntegrityError, NameRefused, NotFound, ParameterError
+from nbtrail.core.hashing import hash_file
+from nbtrail.core.workspace import Workspace
+from nbtrail.data.datasets import check_name
+
+VERDICTS = ("passed", "failed", "unknown")
+_VERSION_RE = re.compile(r"^[0-9]+$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS registry_versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    artifact_path TEXT NOT NULL,
+    run_id TEXT,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    verdict TEXT NOT NULL DEFAULT 'unknown',
+    created TEXT NOT NULL,
+    bundle_digest TEXT,
+    PRIMARY KEY (name, version),
+    UNIQUE (name, digest)
+);
+CREATE TABLE IF NOT EXISTS registry_alias_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    from_version INTEGER,
+    to_version INTEGER NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    FOREIGN KEY (name, to_version) REFERENCES registry_versions (name, version)
+);
+CREATE INDEX IF NOT EXISTS registry_alias_events_lookup
+    ON registry_alias_events (name, alias, at, id);
+CREATE TRIGGER IF NOT EXISTS registry_alias_events_no_update
+    BEFORE UPDATE ON registry_alias_events
+    BEGIN SELECT RAISE(ABORT, 'the alias history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS registry_alias_events_no_delete
+    BEFORE DELETE ON registry_alias_events
+    BEGIN SELECT RAISE(ABORT, 'the alias history is append-only'); END;
+"""
+
+
+def _connect(ws: Workspace) -> sqlite3.Connection:
+    con = db.connect(ws.index_path)
+    con.executescript(_SCHEMA)
+    return con
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _check_alias(alias: str) -> str:
+    check_name(alias, "alias")
+    if _VERSION_RE.match(alias) or alias == "latest":
+        raise NameRefused(
+            f"alias {alias!r} refused",
+            hint="an alias must not be a number or 'latest' (those name versions)",
+        )
+    return alias
+
+
+def _verdict(verdict: bool | str | None) -> str:
+    if verdict is None:
+        return "unknown"
+    if isinstance(verdict, bool):
+        return "passed" if verdict else "failed"
+    v = str(verdict).lower()
+    if v not in VERDICTS:
+        raise ParameterError(f"verdict must be a bool or one of {', '.join(VERDICTS)}, not {v!r}")
+    return v
+
+
+def _row(r: sqlite3.Row) -> dict[str, Any]:
+    d = dict(r)
+    if "metrics" in d:
+        d["metrics"] = json.loads(d["metrics"] or "{}")
+    return d
+
+
+def _artifact(ws: Workspace, path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else ws.root / p
+
+
+def verify_artifact(ws: Workspace, entry: Mapping[str, Any]) -> None:
+    """Re-hash a version's artifact; :class:`IntegrityError` naming the file if it changed.
+
+    When the version has an export bundle in ``workspace/exports/<name>/<version>``, its
+    manifest and files are checked too (against the recorded bundle digest).
+    """
+    p = _artifact(ws, entry["artifact_path"])
+    if not p.is_file():
+        raise NotFound(
+            f"{entry['name']}@{entry['version']}: artifact {ws.relative(p)} is missing",
+            path=str(p),
+        )
+    got = hash_file(p)
+    if got != entry["digest"]:
+        raise IntegrityError(
+            f"{entry['name']}@{entry['version']}: {ws.relative(p)} does not match its registered "
+            f"hash (changed after registration)",
+            file=str(p),
+            expected=entry["digest"],
+            actual=got,
+        )
+    from nbtrail.practices import export
+
+    folder = export.bundle_dir(ws, entry["name"], entry["version"])
+    if entry.get("bundle_digest") or (folder / export.MANIFEST).is_file():
+        export.verify_bundle(folder, expected_digest=entry.get("bundle_digest"))
+
+
+def register_model(
+    ws: Workspace,
+    name: str,
+    *,
+    artifact_path: str | os.PathLike[str],
+    digest: str,
+    run_id: str | None,
+    metrics: Mapping[str, Any] | None,
+    verdict: bool | str | None,
+) -> int:
+    """Record a model file as the next version of ``name``; returns the version number.
+
+    ``digest`` is the BLAKE3 the producing run recorded for the file; it is checked against
+    the file now (:class:`IntegrityError` if they differ). Registering the same bytes again
+    under the same name returns the existing version (so re-runs do not add versions).
+    ``verdict``: True/``"passed"``, False/``"failed"``, None/``"unknown"``.
+    """
+    check_name(name, "model name")
+    p = _artifact(ws, artifact_path)
+    if not p.is_file():
+        raise NotFound(f"cannot register {name}: no file {p}", path=str(p))
+    got = hash_file(p)
+    if got != digest:
+        raise IntegrityError(
+            f"cannot register {name}: {ws.relative(p)} hashes to {got[:12]}..., "
+            f"not the recorded {digest[:12]}...",
+            file=str(p),
+        )
+    v = _verdict(verdict)
+    metrics_json = json.dumps(dict(metrics or {}), sort_keys=True, default=float)
+    con = _connect(ws)
+    try:
+        with db.transaction(con):
+            row = con.execute(
+                "SELECT version FROM registry_versions WHERE name=? AND digest=?", (name, digest)
+            ).fetchone()
+            if row:
+                return int(row["version"])
+            (last,) = con.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM registry_versions WHERE name=?", (name,)
+            ).fetchone()
+            version = int(last) + 1
+            con.execute(
+                "INSERT INTO registry_versions (name, version, digest, artifact_path, run_id,"
+                " metrics, verdict, created) VALUES (?,?,?,?,?,?,?,?)",
+                (name, version, digest, ws.relative(p), run_id, metrics_json, v, _now()),
+            )
+            return version
+    finally:
+        con.close()
+
+
+def set_bundle(ws: Workspace, name: str, version: int, bundle_digest: str) -> None:
+    """Record the SHA-256 of the export bundle's manifest for a version."""
+    con = _connect(ws)
+    try:
+        with db.transaction(con):
+            cur = con.execute(
+                "UPDATE registry_versions SET bundle_digest=? WHERE name=? AND version=?",
+                (bundle_digest, name, int(version)),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(
+                    f"no model version {name}@{version}", hint="see `nbtrail registry list`"
+                )
+    finally:
+        con.close()
+
+
+def _get(con: sqlite3.Connection, name: str, version: int) -> dict[str, Any]:
+    r = con.execute(
+        "SELECT * FROM registry_versions WHERE name=? AND version=?", (name, int(version))
+    ).fetchone()
+    if r is None:
+        raise NotFound(f"no model version {name}@{version}", hint="see `nbtrail registry list`")
+    return _row(r)
+
+
+def _holder(con: sqlite3.Connection, name: str, alias: str, at: str | None) -> int | None:
+    sql = "SELECT to_version FROM registry_alias_events WHERE name=? AND alias=?"
+    args: list[Any] = [name, alias]
+    if at is not None:
+        sql += " AND at <= ?"
+        args.append(at)
+    r = con.execute(sql + " ORDER BY at DESC, id DESC LIMIT 1", args).fetchone()
+    return None if r is None else int(r[0])
+
+
+def _aliases(con: sqlite3.Connection, name: str) -> dict[str, int]:
+    rows = con.execute(
+        "SELECT DISTINCT alias FROM registry_alias_events WHERE name=? ORDER BY alias", (name,)
+    ).fetchall()
+    return {r[0]: _holder(con, name, r[0], None) for r in rows}
+
+
+def promote(ws: Workspace, name: str, version: int, alias: str, reason: str = "") -> dict[str, Any]:
+    """Point ``alias`` of ``name`` at ``version``, appending the move to the history.
+
+    Refuses (:class:`IntegrityError`) a version whose artifact or export bundle no longer
+    matches its hashes, and (:class:`GateFailed`) one whose evaluation verdict is ``failed``.
+    Returns the event ``{at, name, alias, from_version, to_version, reason, moved}``; when
+    the alias already points at ``version`` nothing is appended and ``moved`` is False.
+    """
+    _check_alias(alias)
+    con = _connect(ws)
+    try:
+        entry = _get(con, name, version)
+        verify_artifact(ws, entry)
+        if entry["verdict"] == "failed":
+            raise GateFailed(
+                f"refusing to promote {name}@{version} to {alias}: its evaluation failed",
+                name=name,
+                version=version,
+            )
+        with db.transaction(con):
+            current = _holder(con, name, alias, None)
+            event = {
+                "at": _now(),
+                "name": name,
+                "alias": alias,
+                "from_version": current,
+                "to_version": int(version),
+                "reason": reason or "",
+                "moved": current != int(version),
+            }
+            if event["moved"]:
+                con.execute(
+                    "INSERT INTO registry_alias_events (at, name, alias, from_version,"
+                    " to_version, reason) VALUES (?,?,?,?,?,?)",
+                    (event["at"], name, alias, current, int(version), event["reason"]),
+                )
+        return event
+    finally:
+        con.close()
+
+
+def parse_ref(ref: str) -> tuple[str, str | None]:
+    """``"name@x"`` -> ``("name", "x")``; ``"name"`` -> ``("name", None)``."""
+    name, _, sel = ref.partition("@")
+    check_name(name, "model name")
+    return name, (sel or None)
+
+
+def resolve(ws: Workspace, ref: str) -> dict[str, Any]:
+    """The version row for ``name@alias``, ``name@<number>``, ``name@latest`` or ``name``
+    (= latest), with its current ``aliases`` (list of names)."""
+    name, sel = parse_ref(ref)
+    con = _connect(ws)
+    try:
+        if sel is None or sel == "latest":
+            r = con.execute(
+                "SELECT MAX(version) FROM registry_versions WHERE name=?", (name,)
+            ).fetchone()
+            if r[0] is None:
+                raise NotFound(f"no model named {name!r}", hint="see `nbtrail registry list`")
+            version = int(r[0])
+        elif _VERSION_RE.match(sel):
+            version = int(sel)
+        else:
+            _check_alias(sel)
+            held = _holder(con, name, sel, None)
+            if held is None:
+                raise NotFound(
+                    f"model {name!r} has no alias {sel!r}", hint="see `nbtrail registry list`"
+                )
+            version = held
+        entry = _get(con, name, version)
+        entry["aliases"] = sorted(a for a, v in _aliases(con, name).items() if v == version)
+        return entry
+    finally:
+        con.close()
+
+
+def as_timestamp(when: str | datetime | date) -> str:
+    """A comparable UTC ISO timestamp. A bare date means the *end* of that day (UTC), so
+    "which version held the alias on D" answers with the holder when D was over; a naive
+    time is read as UTC."""
+    if isinstance(when, str):
+        text = when.strip()
+        try:
+            if len(text) == 10:
+                when = date.fromisoformat(text)
+            else:
+                when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ParameterError(
+                f"not a date or time: {when!r}", hint="use YYYY-MM-DD or an ISO 8601 time"
+            ) from exc
+    if not isinstance(when, datetime):
+        when = datetime.combine(when, time.max, tzinfo=UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def alias_at(ws: Workspace, name: str, alias: str, when: str | datetime | date) -> int | None:
+    """The version ``alias`` pointed at, at ``when`` (None if it was not yet assigned)."""
+    con = _connect(ws)
+    try:
+        return _holder(con, name, _check_alias(alias), as_timestamp(when))
+    finally:
+        con.close()
+
+
+def history(ws: Workspace, name: str, *, at: str | datetime | date | None = None) -> dict:
+    """Alias events of ``name`` (oldest first) and, with ``at``, which version held each
+    alias then: ``{"name", "events": [...], "at": ts|None, "held": {alias: version}}``."""
+    check_name(name, "model name")
+    con = _connect(ws)
+    try:
+        if con.execute("SELECT 1 FROM registry_versions WHERE name=?", (name,)).fetchone() is None:
+            raise NotFound(f"no model named {name!r}", hint="see `nbtrail registry list`")
+        ts = as_timestamp(at) if at is not None else None
+        sql = "SELECT at, alias, from_version, to_version, reason FROM registry_alias_events"
+        sql += " WHERE name=?" + (" AND at <= ?" if ts else "") + " ORDER BY at, id"
+        rows = con.execute(sql, (name, ts) if ts else (name,)).fetchall()
+        events = [dict(r) for r in rows]
+        aliases = sorted({e["alias"] for e in events})
+        held = {a: _holder(con, name, a, ts) for a in aliases}
+        return {"name": name, "events": events, "at": ts, "held": held}
+    finally:
+        con.close()
+
+
+def list_versions(ws: Workspace, name: str | None = None) -> list[dict[str, Any]]:
+    """Every registered version (newest first per name) with its current aliases."""
+    con = _connect(ws)
+    try:
+        sql = "SELECT * FROM registry_versions"
+        args: tuple = ()
+        if name is not None:
+            sql += " WHERE name=?"
+            args = (check_name(name, "model name"),)
+        rows = [_row(r) for r in con.execute(sql + " ORDER BY name, version DESC", args)]
+        alias_maps = {n: _aliases(con, n) for n in {r["name"] for r in rows}}
+        for r in rows:
+            r["aliases"] = sorted(a for a, v in alias_maps[r["name"]].items() if v == r["version"])
+        return rows
+    finally:
+        con.close()
+
+
+def find_by_digest(ws: Workspace, name: str, digest: str) -> dict[str, Any] | None:
+    """The version of ``name`` registered with artifact ``digest``, if any."""
+    con = _connect(ws)
+    try:
+        r = con.execute(
+            "SELECT * FROM registry_versions WHERE name=? AND digest=?", (name, digest)
+        ).fetchone()
+        return None if r is None else _row(r)
+    finally:
+        con.close()

@@ -1,0 +1,1 @@
+"""Runs layer: run records, the run-folder protocol, the index (a cache), lineage, OpenLineage."""

@@ -1,0 +1,163 @@
+"""Run records: one JSON file per stage execution, schema-versioned and validated on write.
+
+``workspace/runs/<run_id>/record.json`` is the source of truth; the SQLite index is derived
+from these files. A record is written atomically, so a reader sees the old or the new
+version, never half of one. A record left ``running`` by a process that no longer exists
+reads as ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from nbtrail.core import atomic
+from nbtrail.core.errors import NbtrailError, NotFound
+from nbtrail.core.processes import pid_alive
+from nbtrail.core.workspace import Workspace
+
+SCHEMA_VERSION = 1
+RECORD_FILE = "record.json"
+
+
+class RecordInvalid(NbtrailError, ValueError):
+    exit_code = 11
+
+
+@cache
+def _validator():  # cached per process: the schema file is immutable package data
+    import jsonschema
+
+    text = resources.files("nbtrail").joinpath("schemas/run-record.v1.json").read_text()
+    schema = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate(record: dict[str, Any], *, where: str = "run record") -> None:
+    """Raise :class:`RecordInvalid` naming the first problem found."""
+    errors = sorted(_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        field = "/".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise RecordInvalid(f"{where}: invalid at {field}: {e.message}")
+    newer = record.get("schema_version")
+    if isinstance(newer, int) and newer > SCHEMA_VERSION:
+        raise RecordInvalid(f"{where}: schema version {newer} is newer than this nbtrail reads")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def new_run_id(stage: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{stage}-{stamp}-{secrets.token_hex(3)}"
+
+
+def write(ws: Workspace, record: dict[str, Any]) -> Path:
+    """Validate, then atomically write the record into its run folder."""
+    validate(record, where=f"run {record.get('run_id')}")
+    path = ws.run_dir(record["run_id"]) / RECORD_FILE
+    atomic.write_json(path, record)
+    return path
+
+
+def effective_status(record: dict[str, Any]) -> str:
+    """``running`` records whose process is gone read as ``interrupted``."""
+    status = record.get("status", "")
+    if status == "running" and not pid_alive(record.get("pid")):
+        return "interrupted"
+    return status
+
+
+def load(ws: Workspace, run_id: str) -> dict[str, Any]:
+    path = ws.run_dir(run_id) / RECORD_FILE
+    if "/" in run_id or run_id.startswith(".") or not path.is_file():
+        raise NotFound(f"no run {run_id!r}", hint="see `nbtrail runs`")
+    rec = json.loads(path.read_text())
+    rec["status"] = effective_status(rec)
+    return rec
+
+
+def iter_records(ws: Workspace) -> Iterator[tuple[Path, dict[str, Any] | None, str | None]]:
+    """Every run folder as (path, record or None, problem or None); never raises on bad files."""
+    if not ws.runs_dir.is_dir():
+        return
+    for folder in sorted(ws.runs_dir.iterdir()):
+        f = folder / RECORD_FILE
+        if not f.is_file():
+            continue
+        try:
+            rec = json.loads(f.read_text())
+            validate(rec, where=f"{ws.relative(f)}")
+        except (ValueError, OSError) as exc:
+            yield f, None, str(exc).splitlines()[0]
+            continue
+        rec["status"] = effective_status(rec)
+        yield f, rec, None
+
+
+def notebook_hashes(path: Path) -> dict[str, str]:
+    """``hash`` of the file's bytes and ``code_hash`` of its code cells' sources only."""
+    from nbtrail.core.hashing import hash_bytes
+
+    raw = path.read_bytes()
+    nb = json.loads(raw)
+    code = [
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in nb.get("cells", [])
+        if c.get("cell_type") == "code"
+    ]
+    return {"hash": hash_bytes(raw), "code_hash": hash_bytes("\n\x00\n".join(code).encode())}
+
+
+def new_record(
+    ws: Workspace,
+    *,
+    run_id: str,
+    stage: str,
+    origin: str,
+    params: dict[str, Any],
+    notebook: Path,
+    upstream: dict[str, str],
+    pid: int | None,
+    git: dict[str, Any] | None = None,
+    environment: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A fresh ``running`` record with provenance filled in."""
+    from nbtrail.core import provenance
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "stage": stage,
+        "origin": origin,
+        "status": "running",
+        "params": params,
+        "notebook": {"path": ws.relative(notebook), **notebook_hashes(notebook), "executed": None},
+        "upstream": dict(upstream),
+        "inputs": [],
+        "outputs": {},
+        "metrics": {},
+        "verdicts": {},
+        "fingerprint": None,
+        "cached_from": None,
+        "reproduces": None,
+        "git": git if git is not None else provenance.git_state(ws.root),
+        "environment": environment
+        if environment is not None
+        else provenance.environment(ws.lock_file),
+        "started": now(),
+        "ended": None,
+        "duration_s": None,
+        "pid": pid,
+        "error": None,
+        "extra": {},
+    }
