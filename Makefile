@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format lab clean
+.PHONY: help setup run test lint format lab clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,14 +25,25 @@ setup: $(STAMP) ## create .venv and install the pinned dependencies
 run: $(STAMP) ## run the whole pipeline on the bundled default dataset
 	$(BIN)/nbtrail run
 
-test: $(STAMP) ## lint, then every test
-	$(BIN)/ruff check lib tests bench notebooks
-	$(BIN)/ruff format --check lib tests bench
+test: lint chromium ## lint, then every test
 	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff (lint + format check), import-linter (the layers), mypy (lib/)
 	$(BIN)/ruff check lib tests bench notebooks
 	$(BIN)/ruff format --check lib tests bench
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
+
+# The browser tests drive Debian's chromium. Installed here when missing and we may (root, or
+# passwordless sudo, with apt); otherwise one line says what to install.
+CHROMIUM ?= /usr/bin/chromium
+chromium: ## install Debian's chromium for the browser tests when it is missing
+	@test -x $(CHROMIUM) || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	  else echo "make: the browser tests need Debian's chromium: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi; \
+	  echo "make: installing Debian's chromium for the browser tests (apt-get)"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 format: $(STAMP) ## apply ruff formatting
 	$(BIN)/ruff format lib tests bench

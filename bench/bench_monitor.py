@@ -229,7 +229,7 @@ def _free_port() -> int:
 
 def _render_lab(browser, root: Path, run: Path) -> dict:
     """Open the executed (signed) notebook in JupyterLab and count what the reports drew."""
-    from nbtrail.practices import reports
+    from nbtrail.pipeline import signing
 
     data_dir = root / "jupyter-data"
     env = {**os.environ, "JUPYTER_DATA_DIR": str(data_dir), "JUPYTER_CONFIG_DIR": str(root / "jc")}
@@ -253,7 +253,7 @@ def _render_lab(browser, root: Path, run: Path) -> dict:
         rel = nb.relative_to(root).as_posix()
         for trusted in (False, True):
             if trusted:
-                reports.trust_notebook(nb, str(data_dir))
+                signing.trust_notebook(nb, str(data_dir))
             page = browser.new_page(viewport={"width": 1400, "height": 4000})
             page.goto(f"http://127.0.0.1:{port}/lab/tree/{rel}?token={token}&reset")
             try:

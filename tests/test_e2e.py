@@ -156,6 +156,18 @@ def test_failing_cell_names_stage_notebook_cell_and_stops_the_pipeline(done, tmp
     assert "skipped" in out.stdout
 
 
+def test_failing_cells_traceback_is_recorded_and_printed_with_verbose(done, tmp_path):
+    root = copy_of(done[0], tmp_path)
+    out = nbtrail(root, "--verbose", "run", "--stage", "data", "-p", "data.source=no/such.csv")
+    assert out.returncode == 4, out.stderr
+    assert "Traceback" in out.stderr and "\x1b[" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("nbtrail: error: stage 'data' failed")
+    failed = [r for r in by_stage(root)["data"] if r["status"] == "failed"]
+    assert "DataError" in failed[0]["error"]["traceback"]
+    quiet = nbtrail(root, "run", "--stage", "data", "-p", "data.source=no/such.csv")
+    assert "Traceback" not in quiet.stderr
+
+
 def test_kill_9_mid_stage_leaves_an_interrupted_run_and_the_next_run_completes(done, tmp_path):
     root = copy_of(done[0], tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBTRAIL_")}

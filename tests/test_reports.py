@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nbtrail.pipeline import signing
 from nbtrail.practices import reports
 
 
@@ -121,12 +122,12 @@ def test_trust_notebook_signs_an_executed_notebook(tmp_path):
     path = tmp_path / "executed.ipynb"
     nbformat.write(nb, path)
     data_dir = str(tmp_path / "jupyter-data")
-    assert not reports.is_trusted(path, data_dir)
-    assert reports.trust_notebook(path, data_dir)
-    assert reports.is_trusted(path, data_dir)
+    assert not signing.is_trusted(path, data_dir)
+    assert signing.trust_notebook(path, data_dir)
+    assert signing.is_trusted(path, data_dir)
     nb.cells[0].outputs[0]["data"]["text/html"] = "<script>2</script>"
     nbformat.write(nb, path)
-    assert not reports.is_trusted(path, data_dir)
+    assert not signing.is_trusted(path, data_dir)
 
 
 def test_repeated_plotly_templates_are_stored_once_and_restored_exactly():

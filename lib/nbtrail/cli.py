@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="workspace root (default: the folder holding params/pipeline.yaml above the cwd)",
     )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="on a failed stage, print the failing cell's traceback before the one-line error",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -53,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ws = Workspace.find(args.root)
         code = args.func(args, ws)
     except NbtrailError as exc:
+        tb = getattr(exc, "traceback", None)
+        if getattr(args, "verbose", False) and tb:
+            print(tb, file=sys.stderr)
         print(f"nbtrail: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

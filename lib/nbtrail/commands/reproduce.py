@@ -6,12 +6,8 @@ import argparse
 import json
 import sys
 
-from nbtrail.core.errors import NbtrailError
+from nbtrail.core.errors import NotReproduced
 from nbtrail.core.workspace import Workspace
-
-
-class NotReproduced(NbtrailError, RuntimeError):
-    exit_code = 12
 
 
 def register(sub: argparse._SubParsersAction) -> None:

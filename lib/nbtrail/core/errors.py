@@ -13,12 +13,26 @@ so a generic ``except ValueError`` still catches a bad parameter::
     ├── GateFailed(RuntimeError)           7  a model failed an evaluation gate or a refusal rule
     ├── VerdictFailed(RuntimeError)        8  monitoring found drift or degradation
     ├── NotFound(LookupError)              9  unknown run, dataset version, model or alias
-    └── Busy(RuntimeError)                10  another process holds the lock it needs
+    ├── Busy(RuntimeError)                10  another process holds the lock it needs
+    ├── RecordInvalid(ValueError)         11  a run record that fails its JSON schema
+    └── NotReproduced(RuntimeError)       12  a reproduced run whose metrics or outputs differ
 
 Messages are composed from the facts in ``__str__``; the CLI adds nothing but the prefix.
+Every error pickles (:meth:`NbtrailError.__reduce__`), so it survives the trip back from a
+process or a Dask worker with its facts intact.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+
+def _rebuild(cls: type[NbtrailError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Unpickle an error without calling its (keyword-only) ``__init__``."""
+    obj = cls.__new__(cls)
+    Exception.__init__(obj, *args)
+    obj.__dict__.update(state)
+    return obj
 
 
 class NbtrailError(Exception):
@@ -34,6 +48,9 @@ class NbtrailError(Exception):
             self.hint = hint
         self.facts = facts
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
     def __str__(self) -> str:
         text = self.message
         if self.hint:
@@ -45,7 +62,7 @@ class ConfigError(NbtrailError, ValueError):
     exit_code = 2
 
     def __init__(
-        self, message: str, *, path: str | None = None, line: int | None = None, **kw: object
+        self, message: str, *, path: str | None = None, line: int | None = None, **kw: Any
     ) -> None:
         where = path or ""
         if path and line is not None:
@@ -65,7 +82,7 @@ class ParameterError(NbtrailError, ValueError):
         stage: str | None = None,
         parameter: str | None = None,
         valid: list[str] | None = None,
-        **kw: object,
+        **kw: Any,
     ) -> None:
         text = f"stage {stage!r}: {message}" if stage else message
         if valid is not None:
@@ -103,6 +120,7 @@ class StageFailed(NbtrailError, RuntimeError):
         evalue: str,
         saved: str | None,
         run_id: str | None = None,
+        traceback: str | None = None,
     ) -> None:
         where = f"cell {cell}" if cell is not None else "an unknown cell"
         evalue_line = (evalue or "").strip().splitlines()
@@ -118,6 +136,7 @@ class StageFailed(NbtrailError, RuntimeError):
         self.evalue = evalue
         self.saved = saved
         self.run_id = run_id
+        self.traceback = traceback  # the failing cell's traceback; `nbtrail --verbose` prints it
         # A gate or a monitoring verdict raised inside the notebook keeps its own exit code.
         self.exit_code = {
             "ParameterError": ParameterError.exit_code,
@@ -143,3 +162,15 @@ class NotFound(NbtrailError, LookupError):
 
 class Busy(NbtrailError, RuntimeError):
     exit_code = 10
+
+
+class RecordInvalid(NbtrailError, ValueError):
+    """A run record that does not validate against ``schemas/run-record.v1.json``."""
+
+    exit_code = 11
+
+
+class NotReproduced(NbtrailError, RuntimeError):
+    """``nbtrail reproduce``: the re-executed run's metrics or outputs differ."""
+
+    exit_code = 12

@@ -489,11 +489,13 @@ class Datasets:
         digest = cache.lookup(st)
         desc = cache.described(digest) if digest and self.store.exists(digest) else None
         hit = desc is not None and desc.format == fmt
-        if not hit:
+        if desc is None or not hit:
             digest, desc = self.store.ingest(p, lambda tmp: self._checked(tmp, fmt, str(p)))
+            assert desc is not None  # ingest ran the check, which describes or raises
             if FileStat.of(p) == st:
                 cache.record(st, digest)
             cache.remember_description(digest, desc)
+        assert digest is not None
         dv, created = self._record(
             name,
             digest=digest,

@@ -76,7 +76,7 @@ def resolve_remote(
     """The remote named on the command line, else the ``remote:`` of ``params/pipeline.yaml``."""
     options: dict[str, Any] = {}
     if url is None:
-        from nbtrail.pipeline.config import load_yaml
+        from nbtrail.core.yamlio import load_yaml
 
         data = load_yaml(ws.pipeline_file, ws)
         conf = data.get("remote") if isinstance(data, dict) else None

@@ -27,14 +27,10 @@ from nbtrail.core.errors import NotFound, ParameterError
 from nbtrail.core.hashing import hash_file
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs import records
+from nbtrail.runs.runfolder import CONTEXT_FILE, OUTPUTS_DIR, RUN_DIR_ENV, STATE_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
-
-RUN_DIR_ENV = "NBTRAIL_RUN_DIR"
-CONTEXT_FILE = "context.json"
-STATE_FILE = "state.json"
-OUTPUTS_DIR = "outputs"
 
 
 def start(stage: str, namespace: dict[str, Any] | None = None, *, root: str | None = None) -> Run:

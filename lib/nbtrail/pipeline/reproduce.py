@@ -15,8 +15,9 @@ from typing import Any
 from nbtrail.core.errors import NotFound
 from nbtrail.core.workspace import Workspace
 from nbtrail.pipeline.config import load_pipeline
-from nbtrail.pipeline.runner import SOURCE_COPY, Runner
+from nbtrail.pipeline.runner import Runner
 from nbtrail.runs import records
+from nbtrail.runs.runfolder import SOURCE_COPY
 
 
 @dataclass

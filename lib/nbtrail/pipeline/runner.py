@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -23,12 +24,12 @@ from typing import Any
 from nbtrail.core import atomic
 from nbtrail.core.errors import ConfigError, NotFound, StageFailed
 from nbtrail.core.workspace import Workspace
-from nbtrail.notebook.run import CONTEXT_FILE, RUN_DIR_ENV, STATE_FILE
+from nbtrail.core.yamlio import load_yaml
 from nbtrail.pipeline import fingerprint, kernels, parameters
-from nbtrail.pipeline.config import Pipeline, Stage, load_pipeline, load_yaml
+from nbtrail.pipeline.config import Pipeline, Stage, load_pipeline
+from nbtrail.pipeline.signing import trust_notebook
 from nbtrail.runs import records
-
-SOURCE_COPY = "source.ipynb"
+from nbtrail.runs.runfolder import CONTEXT_FILE, RUN_DIR_ENV, SOURCE_COPY, STATE_FILE
 
 
 @dataclass
@@ -100,6 +101,21 @@ def plan(
                 hint=f"add --stage {name} or drop its -p values",
             )
     return RunPlan(pipeline=pipeline, stages=selected, params=resolved)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _traceback_text(exc: BaseException, limit: int = 20_000) -> str:
+    """The failing cell's traceback as plain text (papermill's lines lose their colours)."""
+    lines = getattr(exc, "traceback", None)
+    if isinstance(lines, list) and lines:
+        text = "\n".join(_ANSI.sub("", str(line)) for line in lines)
+    else:
+        import traceback
+
+        text = "".join(traceback.format_exception(exc))
+    return text[-limit:]
 
 
 def _cell_number(source_nb: dict[str, Any], executed: Path) -> int | None:
@@ -396,6 +412,7 @@ class Runner:
                 evalue=error["evalue"],
                 saved=self.ws.relative(executed) if executed.is_file() else None,
                 run_id=run_id,
+                traceback=error.get("traceback"),
             ) from exc
         record["status"] = "completed"
         self._finish(record, run_dir, t0, declared=st)
@@ -439,7 +456,12 @@ class Runner:
         ename = getattr(exc, "ename", None) or type(exc).__name__
         evalue = getattr(exc, "evalue", None) or str(exc)
         cell = _cell_number(parameters.read_notebook(source), executed)
-        return {"ename": str(ename), "evalue": str(evalue)[:2000], "cell": cell}
+        return {
+            "ename": str(ename),
+            "evalue": str(evalue)[:2000],
+            "cell": cell,
+            "traceback": _traceback_text(exc),
+        }
 
     def _finish(
         self, record: dict[str, Any], run_dir: Path, t0: float, declared: Stage | None = None
@@ -493,10 +515,6 @@ class Runner:
     def _sign(self, executed: Path) -> None:
         """Trust the executed notebook so JupyterLab renders its reports (papermill's isn't)."""
         if not executed.is_file():
-            return
-        try:
-            from nbtrail.practices.reports import trust_notebook
-        except ImportError:
             return
         trust_notebook(executed)
 

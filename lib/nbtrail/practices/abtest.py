@@ -206,13 +206,15 @@ def paired_bootstrap(
         y=y if task == "classification" else None,
         min_class_rows=min_class_rows if task == "classification" else 0,
     )
-    kw = {"threshold": threshold, "n_bins": n_bins}
-    va = point_metrics(y, sa, metrics, **kw)
-    vb = point_metrics(y, sb, metrics, **kw)
+    va = point_metrics(y, sa, metrics, threshold=threshold, n_bins=n_bins)
+    vb = point_metrics(y, sb, metrics, threshold=threshold, n_bins=n_bins)
     diffs: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
     for w in resample_weights(len(y), n_boot, seed):
         for m in metrics:
-            diffs[m].append(metric_weighted(m, y, sb, w, **kw) - metric_weighted(m, y, sa, w, **kw))
+            diffs[m].append(
+                metric_weighted(m, y, sb, w, threshold=threshold, n_bins=n_bins)
+                - metric_weighted(m, y, sa, w, threshold=threshold, n_bins=n_bins)
+            )
     alpha = 1 - level
     out: dict[str, dict[str, Any]] = {}
     for m in metrics:
@@ -742,7 +744,9 @@ def group_sequential_design(
 
 
 def _fractions(looks: int | Sequence[float]) -> np.ndarray:
-    if isinstance(looks, (int, np.integer)) and not isinstance(looks, bool):
+    if isinstance(looks, bool):
+        raise ParameterError(f"looks must be a count or fractions, got {looks!r}", parameter="looks")
+    if isinstance(looks, (int, np.integer)):
         if looks < 1:
             raise ParameterError(f"looks must be >= 1, got {looks}", parameter="looks")
         return np.arange(1, looks + 1) / looks
@@ -886,7 +890,7 @@ def run_online_experiment(
         p_control, p_treatment = float(ok_a.mean()), float(ok_b.mean())
     fractions = np.asarray(design["fractions"], dtype=np.float64)
     bounds = np.asarray(design["z_bounds"], dtype=np.float64)
-    looks = []
+    looks: list[dict[str, Any]] = []
     decision, stopped = "inconclusive", None
     for k, (f, c) in enumerate(zip(fractions, bounds, strict=True)):
         n = int(round(f * len(ids)))

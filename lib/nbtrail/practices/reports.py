@@ -21,7 +21,7 @@ report: an ``<iframe>`` plus a script that picks how to fill it.
   runs at the workspace root (``make lab`` does).
 
 JupyterLab runs scripts of trusted notebooks only, and papermill's output is untrusted:
-:func:`trust_notebook` signs an executed notebook with nbformat's ``NotebookNotary``.
+:func:`nbtrail.pipeline.signing.trust_notebook` signs an executed notebook with nbformat's ``NotebookNotary``.
 
 This module uses Evidently's private renderer (``evidently.legacy.utils.dashboard``); the
 pinned version is 0.7.23 and ``tests/test_reports.py`` checks it with a real report.
@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from nbtrail.core import atomic
 from nbtrail.core.workspace import Workspace
+from nbtrail.runs.runfolder import RUN_DIR_ENV
 
 if TYPE_CHECKING:
     from evidently.core.report import Snapshot
@@ -287,9 +288,6 @@ class ReportView:
         return f"ReportView({self.path})"
 
 
-RUN_DIR_ENV = "NBTRAIL_RUN_DIR"  # set by the runner in the kernels it executes stages in
-
-
 def _default_notebook_dir(path: Path, ws: Workspace) -> Path:
     """The folder of the notebook that shows ``path``.
 
@@ -334,34 +332,3 @@ def show_report(
         raise FileNotFoundError(f"no report at {page}")
     nb_dir = Path(notebook_dir) if notebook_dir is not None else _default_notebook_dir(page, ws)
     return ReportView(page, _rel(page, nb_dir), ws.relative(page), height)
-
-
-def trust_notebook(path: str | os.PathLike[str], data_dir: str | None = None) -> bool:
-    """Sign an executed notebook so JupyterLab renders its reports; True if now trusted.
-
-    Uses nbformat's ``NotebookNotary`` (the user's Jupyter data dir unless ``data_dir`` is
-    given): the signature goes into the notary database, the notebook file is not changed.
-    """
-    import nbformat
-    from nbformat.sign import NotebookNotary
-
-    kw: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
-    if data_dir:
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
-    notary = NotebookNotary(**kw)
-    Path(notary.data_dir).mkdir(parents=True, exist_ok=True)
-    nb = nbformat.read(os.fspath(path), as_version=4)
-    notary.sign(nb)
-    return bool(notary.check_signature(nb))
-
-
-def is_trusted(path: str | os.PathLike[str], data_dir: str | None = None) -> bool:
-    """Whether the notary has ``path``'s current content signed."""
-    import nbformat
-    from nbformat.sign import NotebookNotary
-
-    kw: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
-    if data_dir:
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
-    nb = nbformat.read(os.fspath(path), as_version=4)
-    return bool(NotebookNotary(**kw).check_signature(nb))

@@ -183,11 +183,13 @@ def _resolve_target(ws: Workspace, con: Any, target: str, graph: Graph) -> list[
             )
         graph.target = node_id
         return [run_id]
+    found: str | None
     try:
-        run_id = index.resolve_run_id(ws, target, ensure_first=False)
+        found = index.resolve_run_id(ws, target, ensure_first=False)
     except NotFound:
-        run_id = None
-    if run_id:
+        found = None
+    if found:
+        run_id = found
         graph.target = f"run:{run_id}"
         return [run_id]
     art = _artifact_by_digest_or_path(ws, con, target)

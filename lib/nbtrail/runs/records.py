@@ -18,16 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from nbtrail.core import atomic
-from nbtrail.core.errors import NbtrailError, NotFound
+from nbtrail.core.errors import NotFound, RecordInvalid
 from nbtrail.core.processes import pid_alive
 from nbtrail.core.workspace import Workspace
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
-
-
-class RecordInvalid(NbtrailError, ValueError):
-    exit_code = 11
 
 
 @cache
