@@ -25,7 +25,3 @@ def hash_file(path: str | os.PathLike[str]) -> str:
         hasher.update_mmap(p)
         return hasher.hexdigest()
     return blake3.blake3(p.read_bytes()).hexdigest()
-
-
-def hash_text(text: str) -> str:
-    return hash_bytes(text.encode("utf-8"))

@@ -299,13 +299,17 @@ class Run:
             self.state["metrics"][str(key)] = None if v is not None and math.isnan(v) else v
         self._save()
 
-    def log_metric(self, name: str, value: float) -> None:
-        self.log_metrics({name: value})
-
     def verdict(self, name: str, *, passed: bool, **detail: Any) -> None:
         """Record a named pass/fail check (a gate, a behavioural test, a drift test)."""
         self.state["verdicts"][name] = {"passed": bool(passed), **_jsonable_dict(detail)}
         self._save()
+
+    def summarize(
+        self, *, metrics: list[str] | None = None, lines: list[str] | None = None
+    ) -> None:
+        """Say what ``nbtrail run``'s summary shows for this stage: the metrics to print (those
+        logged; the rest are skipped) and one-line facts (a decision, where an export went)."""
+        self.note("summary", {"metrics": list(metrics or []), "lines": list(lines or [])})
 
     def note(self, key: str, value: Any) -> None:
         """Extra facts for the record (JSON-able)."""

@@ -14,7 +14,6 @@ Every YAML problem is reported with its file and line, before anything runs.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,11 +127,3 @@ def load_pipeline(ws: Workspace) -> Pipeline:
         )
     settings = {k: v for k, v in data.items() if k not in {"stages", "version"}}
     return Pipeline(ws=ws, stages=stages, order=tuple(stages), settings=settings)
-
-
-def stage_for_notebook(pipeline: Pipeline, notebook: str | os.PathLike[str]) -> Stage | None:
-    target = Path(notebook).resolve()
-    for st in pipeline.stages.values():
-        if st.notebook.resolve() == target:
-            return st
-    return None

@@ -62,16 +62,5 @@ def declared_inputs(ws: Workspace, paths: tuple[str, ...]) -> dict[str, str | No
     return out
 
 
-def outputs_intact(ws: Workspace, record: dict[str, Any]) -> bool:
-    """Cheap check that a run's file outputs still exist with their recorded sizes."""
-    for art in record.get("outputs", {}).values():
-        if art.get("kind") == "dataset":
-            continue
-        path = art.get("path")
-        if path and not (ws.root / path).is_file():
-            return False
-    return True
-
-
 def file_digest(path: Path) -> str:
     return hash_file(path)

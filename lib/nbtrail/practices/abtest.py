@@ -745,7 +745,9 @@ def group_sequential_design(
 
 def _fractions(looks: int | Sequence[float]) -> np.ndarray:
     if isinstance(looks, bool):
-        raise ParameterError(f"looks must be a count or fractions, got {looks!r}", parameter="looks")
+        raise ParameterError(
+            f"looks must be a count or fractions, got {looks!r}", parameter="looks"
+        )
     if isinstance(looks, (int, np.integer)):
         if looks < 1:
             raise ParameterError(f"looks must be >= 1, got {looks}", parameter="looks")
