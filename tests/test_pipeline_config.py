@@ -6,7 +6,7 @@ from _project import make_project
 from nbtrail.core.errors import ConfigError, ParameterError
 from nbtrail.core.workspace import Workspace
 from nbtrail.pipeline.config import load_pipeline
-from nbtrail.pipeline.runner import plan
+from nbtrail.pipeline.plan import plan
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import pytest
 from nbtrail.core.errors import StageFailed
 from nbtrail.core.workspace import Workspace
 from nbtrail.pipeline.config import Pipeline, Stage
-from nbtrail.pipeline.runner import PipelineFailed, Runner, RunPlan
+from nbtrail.pipeline.plan import RunPlan
+from nbtrail.pipeline.runner import PipelineFailed, Runner
 
 # data -> train -> evaluate -> {export, monitor}: export and monitor are independent
 NEEDS = {

@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace, ws: Workspace) -> int:
-    from nbtrail.pipeline.runner import PipelineFailed, Runner, plan
+    from nbtrail.pipeline.plan import plan
+    from nbtrail.pipeline.runner import PipelineFailed, Runner
     from nbtrail.pipeline.summary import format_summary
 
     rp = plan(ws, stage=args.stage, overrides=args.param, params_file=args.params)

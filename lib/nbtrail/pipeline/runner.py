@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import threading
 import time
@@ -22,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from nbtrail.core import atomic
-from nbtrail.core.errors import ConfigError, NotFound, StageFailed
+from nbtrail.core.errors import NotFound, StageFailed
 from nbtrail.core.workspace import Workspace
-from nbtrail.core.yamlio import load_yaml
 from nbtrail.pipeline import fingerprint, kernels, parameters
-from nbtrail.pipeline.config import Pipeline, Stage, load_pipeline
+from nbtrail.pipeline.config import Stage
+from nbtrail.pipeline.failures import cell_number, traceback_text
+from nbtrail.pipeline.plan import RunPlan
 from nbtrail.pipeline.signing import trust_notebook
 from nbtrail.runs import records
 from nbtrail.runs.runfolder import CONTEXT_FILE, RUN_DIR_ENV, SOURCE_COPY, STATE_FILE
@@ -44,102 +44,6 @@ class StageResult:
     note: str = ""
     artifacts: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunPlan:
-    pipeline: Pipeline
-    stages: list[str]
-    params: dict[str, dict[str, Any]]
-
-
-def _layered_overrides(
-    pipeline: Pipeline, params_file: Path | None, overrides: list[str]
-) -> dict[str, list[tuple[dict[str, Any], str]]]:
-    """Per stage, the override layers in order (values, where they came from)."""
-    layers: dict[str, list[tuple[dict[str, Any], str]]] = {s: [] for s in pipeline.order}
-    if params_file is not None:
-        data = load_yaml(params_file, pipeline.ws)
-        if not isinstance(data, dict):
-            raise ConfigError(
-                "expected a mapping of stage names to parameter mappings", path=str(params_file)
-            )
-        for stage, values in data.items():
-            pipeline.stage(stage)
-            if not isinstance(values, dict):
-                raise ConfigError(f"stage {stage!r}: expected a mapping", path=str(params_file))
-            layers[stage].append((values, str(params_file)))
-    for text in overrides:
-        stage, key, value = parameters.parse_override(text)
-        pipeline.stage(stage)
-        layers[stage].append(({key: value}, f"-p {text}"))
-    return layers
-
-
-def plan(
-    ws: Workspace,
-    *,
-    stage: str | None = None,
-    overrides: list[str] | None = None,
-    params_file: Path | None = None,
-) -> RunPlan:
-    """Everything checked before any kernel starts: YAML, stage names, parameter names, types."""
-    pipeline = load_pipeline(ws)
-    layers = _layered_overrides(pipeline, params_file, overrides or [])
-    selected = [pipeline.stage(stage).name] if stage else list(pipeline.order)
-    resolved: dict[str, dict[str, Any]] = {}
-    for name in pipeline.order:
-        st = pipeline.stages[name]
-        stack = [(pipeline.defaults(name), ws.relative(st.params_file) if st.params_file else "")]
-        stack += layers[name]
-        resolved[name] = parameters.resolve(
-            name, st.notebook, *[v for v, _ in stack], where=[w for _, w in stack]
-        )
-        if name not in selected and layers[name]:
-            raise ConfigError(
-                f"parameters given for stage {name!r}, which this run does not execute",
-                hint=f"add --stage {name} or drop its -p values",
-            )
-    return RunPlan(pipeline=pipeline, stages=selected, params=resolved)
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def _traceback_text(exc: BaseException, limit: int = 20_000) -> str:
-    """The failing cell's traceback as plain text (papermill's lines lose their colours)."""
-    lines = getattr(exc, "traceback", None)
-    if isinstance(lines, list) and lines:
-        text = "\n".join(_ANSI.sub("", str(line)) for line in lines)
-    else:
-        import traceback
-
-        text = "".join(traceback.format_exception(exc))
-    return text[-limit:]
-
-
-def _cell_number(source_nb: dict[str, Any], executed: Path) -> int | None:
-    """The failing cell's 1-based position among the *source* notebook's cells: the executed
-    cell holding an error output, matched back by its source (papermill inserts cells)."""
-    if not executed.is_file():
-        return None
-    try:
-        cells = json.loads(executed.read_text())["cells"]
-    except (ValueError, KeyError):
-        return None
-    failing = [
-        c
-        for c in cells
-        if c.get("cell_type") == "code"
-        and any(o.get("output_type") == "error" for o in c.get("outputs", []))
-    ]
-    if not failing:
-        return None
-    src = "".join(failing[-1].get("source", ""))
-    for i, cell in enumerate(source_nb.get("cells", []), start=1):
-        if "".join(cell.get("source", "")) == src:
-            return i
-    return None
 
 
 class Runner:
@@ -455,12 +359,12 @@ class Runner:
             return {"ename": "KeyboardInterrupt", "evalue": "interrupted", "interrupted": True}
         ename = getattr(exc, "ename", None) or type(exc).__name__
         evalue = getattr(exc, "evalue", None) or str(exc)
-        cell = _cell_number(parameters.read_notebook(source), executed)
+        cell = cell_number(parameters.read_notebook(source), executed)
         return {
             "ename": str(ename),
             "evalue": str(evalue)[:2000],
             "cell": cell,
-            "traceback": _traceback_text(exc),
+            "traceback": traceback_text(exc),
         }
 
     def _finish(
