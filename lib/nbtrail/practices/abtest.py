@@ -56,6 +56,7 @@ from nbtrail.practices.evaluation import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     binary_labels,
+    bootstrap_draws,
     check_interval_request,
     higher_is_better,
     infer_task,
@@ -63,7 +64,6 @@ from nbtrail.practices.evaluation import (
     plain,
     point_metrics,
     prepare_target,
-    resample_weights,
     scores_for,
 )
 
@@ -208,18 +208,25 @@ def paired_bootstrap(
     )
     va = point_metrics(y, sa, metrics, threshold=threshold, n_bins=n_bins)
     vb = point_metrics(y, sb, metrics, threshold=threshold, n_bins=n_bins)
-    diffs: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
-    for w in resample_weights(len(y), n_boot, seed):
-        for m in metrics:
-            diffs[m].append(
-                metric_weighted(m, y, sb, w, threshold=threshold, n_bins=n_bins)
-                - metric_weighted(m, y, sa, w, threshold=threshold, n_bins=n_bins)
-            )
+    diffs = bootstrap_draws(
+        len(y),
+        metrics,
+        lambda m, w: (
+            metric_weighted(m, y, sb, w, threshold=threshold, n_bins=n_bins)
+            - metric_weighted(m, y, sa, w, threshold=threshold, n_bins=n_bins)
+        ),
+        n_boot=n_boot,
+        seed=seed,
+    )
     alpha = 1 - level
     out: dict[str, dict[str, Any]] = {}
     for m in metrics:
-        d = np.concatenate(diffs[m])
-        d = d[np.isfinite(d)]
+        d = diffs[m]
+        if len(d) < 2:
+            raise DataError(
+                f"metric {m!r}: fewer than 2 of {n_boot} resamples gave a finite difference",
+                hint="use a larger holdout or drop the metric",
+            )
         diff = vb[m] - va[m]
         low, high = np.quantile(d, [alpha / 2, 1 - alpha / 2])
         se = float(d.std(ddof=1))

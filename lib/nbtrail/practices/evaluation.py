@@ -365,6 +365,28 @@ def scores_for(y: np.ndarray, score: Any, *, what: str = "scores", context: str 
     return s
 
 
+def bootstrap_draws(
+    n_rows: int,
+    metrics: Sequence[str],
+    statistic: Callable[[str, np.ndarray], np.ndarray],
+    *,
+    n_boot: int,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Per metric, ``statistic(metric, weights)`` over ``n_boot`` row resamples (weights of
+    shape ``(B, n_rows)``, drawn in chunks), keeping only the finite draws: the one bootstrap
+    loop that holdout intervals and paired A/B differences share."""
+    draws: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    for w in resample_weights(n_rows, n_boot, seed):
+        for m in metrics:
+            draws[m].append(statistic(m, w))
+    out: dict[str, np.ndarray] = {}
+    for m, parts in draws.items():
+        d = np.concatenate(parts) if parts else np.empty(0)
+        out[m] = d[np.isfinite(d)]
+    return out
+
+
 def evaluate_holdout(
     y_true: Any,
     score: Any,
@@ -397,15 +419,17 @@ def evaluate_holdout(
         min_class_rows=min_class_rows,
     )
     values = point_metrics(y, s, metrics, threshold=threshold, n_bins=n_bins)
-    draws: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
-    for w in resample_weights(len(y), n_boot, seed):
-        for m in metrics:
-            draws[m].append(metric_weighted(m, y, s, w, threshold=threshold, n_bins=n_bins))
+    draws = bootstrap_draws(
+        len(y),
+        metrics,
+        lambda m, w: metric_weighted(m, y, s, w, threshold=threshold, n_bins=n_bins),
+        n_boot=n_boot,
+        seed=seed,
+    )
     alpha = 1 - level
     out: dict[str, Interval] = {}
     for m in metrics:
-        d = np.concatenate(draws[m])
-        d = d[np.isfinite(d)]
+        d = draws[m]
         low, high = np.quantile(d, [alpha / 2, 1 - alpha / 2]) if len(d) else (np.nan, np.nan)
         out[m] = Interval(m, values[m], float(low), float(high), level, n_boot, len(y))
     return out
