@@ -15,17 +15,17 @@ import pyarrow.csv as pacsv
 import pytest
 
 import nbtrail
-import nbtrail.data.datasets as datasets_mod
+import nbtrail.data.describe as describe_mod
 from nbtrail.core.errors import DataError, IntegrityError, NameRefused, NotFound
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.datasets import (
     Datasets,
     check_name,
-    count_csv_records,
     parse_ref,
     require_same_schema,
     schema_changes,
 )
+from nbtrail.data.describe import count_csv_records
 
 
 def _csv(path: Path, text: str, *, settle: bool = False) -> Path:
@@ -251,7 +251,7 @@ def test_csv_record_count_matches_pyarrow(tmp_path: Path, monkeypatch: pytest.Mo
             expected = pacsv.read_csv(p).num_rows
         except Exception:  # pyarrow refuses some generated layouts: nothing to compare with
             continue
-        monkeypatch.setattr(datasets_mod, "_SCAN_CHUNK", int(rng.integers(1, 12)))
+        monkeypatch.setattr(describe_mod, "_SCAN_CHUNK", int(rng.integers(1, 12)))
         assert count_csv_records(p) - 1 == expected, p.read_bytes()
         checked += 1
     assert checked > 100

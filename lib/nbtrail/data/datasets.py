@@ -9,7 +9,7 @@ whatever the name.
 Adding a file: a stat cache hit (:mod:`nbtrail.statcache`) costs a ``stat`` and no read;
 otherwise the file is copied into the store's temp folder, described (rows, columns, dtypes)
 *from that private copy*, hashed and committed. Bad input raises one :class:`DataError` and
-writes nothing. CSV files up to :data:`FULL_PARSE_BYTES` are parsed completely; larger ones
+writes nothing (see :mod:`nbtrail.data.describe`). CSV files up to ``FULL_PARSE_BYTES`` are parsed completely; larger ones
 take their column types from the first block and their row count from a quote-aware scan of
 the record separators (the manifest says which in ``extra["described"]``).
 """
@@ -17,8 +17,6 @@ the record separators (the manifest says which in ``extra["described"]``).
 from __future__ import annotations
 
 import json
-import math
-import mmap
 import os
 import re
 from dataclasses import asdict, dataclass, field
@@ -29,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 from nbtrail.core import atomic
 from nbtrail.core.errors import DataError, NameRefused, NotFound
 from nbtrail.core.workspace import Workspace
+from nbtrail.data.describe import FULL_PARSE_BYTES, describe_file
 from nbtrail.data.statcache import Description, FileStat, StatCache
 from nbtrail.data.store import ObjectStore
+from nbtrail.data.versiondiff import ColumnShift, DatasetDiff, column_summary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,9 +39,6 @@ MANIFEST_VERSION = 1
 MAX_NAME = 100
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-FULL_PARSE_BYTES = 64 * 1024 * 1024
-_SAMPLE_BLOCK = 4 * 1024 * 1024
-_SCAN_CHUNK = 4 * 1024 * 1024
 
 
 def check_name(name: str, what: str = "dataset name") -> str:
@@ -140,191 +137,6 @@ def require_same_schema(old: DatasetVersion, new: DatasetVersion) -> None:
             new=new.ref,
             changes=changes,
         )
-
-
-# Describing files
-def count_csv_records(path: str | os.PathLike[str]) -> int:
-    """Non-empty records in a CSV file (header included), honouring quoted newlines.
-
-    A newline ends a record only outside double quotes (``""`` inside a quoted field keeps
-    the parity right); empty lines (``\\n`` or ``\\r\\n`` alone) are skipped, as pyarrow and
-    pandas skip them.
-    """
-    if os.path.getsize(path) == 0:
-        return 0
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        return _count_records(mm)
-
-
-def _bits(chunk: Any, byte: int, scratch: Any) -> Any:
-    """Where ``chunk == byte``, packed into little-endian 64-bit words (bit k of word w is
-    item 64w+k). ``scratch`` is a reused boolean buffer, so no large array is allocated."""
-    import numpy as np
-
-    mask = np.equal(chunk, byte, out=scratch[: chunk.size])
-    packed = np.packbits(mask, bitorder="little")
-    pad = (-packed.size) % 8
-    if pad:
-        packed = np.concatenate([packed, np.zeros(pad, np.uint8)])
-    return packed.view("<u8")
-
-
-def _count_records(mm: mmap.mmap) -> int:
-    """Count records chunk by chunk, carrying the quote parity and the last record end.
-
-    Quotes, newlines and carriage returns are packed into 64-bit words; the running quote
-    parity comes from a prefix XOR inside each word and a cumulative sum across words; record
-    ends are the newlines outside quotes, empty records those whose previous byte (or ``\\r``
-    and the byte before it) is also a record end; popcount does the counting.
-    """
-    import numpy as np
-
-    def shl(a: Any, k: int) -> Any:  # shift towards later positions, across word borders
-        prev = np.concatenate((np.zeros(1, np.uint64), a[:-1]))
-        return (a << np.uint64(k)) | (prev >> np.uint64(64 - k))
-
-    buf = np.frombuffer(mm, dtype=np.uint8)
-    size = buf.size
-    scratch = np.empty(min(size, _SCAN_CHUNK), dtype=bool)
-    records = 0
-    quotes = 0  # quotes seen so far (their parity says whether we are inside a field)
-    last_end = -1  # position of the previous record end
-    for off in range(0, size, _SCAN_CHUNK):
-        chunk = buf[off : off + _SCAN_CHUNK]
-        term = _bits(chunk, 10, scratch)
-        in_quotes = quotes % 2
-        # single-byte mmap.find is memchr: far cheaper than building a mask to learn "none"
-        if mm.find(b'"', off, off + chunk.size) >= 0 or in_quotes:
-            q = _bits(chunk, 34, scratch)
-            x = q.copy()
-            for shift in (1, 2, 4, 8, 16, 32):
-                x ^= x << np.uint64(shift)  # inclusive prefix parity inside each word
-            word_par = x >> np.uint64(63)
-            carry = (np.cumsum(word_par) - word_par + np.uint64(in_quotes)) & np.uint64(1)
-            term &= ~(x ^ np.negative(carry))  # 1 -> all ones
-            quotes += int(np.bitwise_count(q).sum())
-        count = int(np.bitwise_count(term).sum())
-        if count == 0:
-            continue
-        empty = term & shl(term, 1)
-        if mm.find(b"\r", off, off + chunk.size) >= 0:
-            empty |= term & shl(_bits(chunk, 13, scratch), 1) & shl(term, 2)
-        words = np.flatnonzero(term)
-        w0, w1 = int(words[0]), int(words[-1])
-        v0, v1 = int(term[w0]), int(term[w1])
-        first = off + 64 * w0 + (v0 & -v0).bit_length() - 1
-        empty_first = first == last_end + 1 or (first == last_end + 2 and buf[last_end + 1] == 13)
-        records += count - int(np.bitwise_count(empty).sum()) - int(empty_first)
-        last_end = off + 64 * w1 + v1.bit_length() - 1
-    if bytes(buf[last_end + 1 :]).strip(b"\r"):
-        records += 1
-    return records
-
-
-def _describe(path: Path, fmt: str, *, shown: str, full_parse_bytes: int) -> Description:
-    """Rows, columns and dtypes of a CSV or Parquet file; DataError when it cannot be read."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    described = "full"
-    try:
-        if fmt == "parquet":
-            pf = pq.ParquetFile(path)
-            rows = pf.metadata.num_rows
-            schema = pf.schema_arrow
-        elif os.path.getsize(path) <= full_parse_bytes:
-            table = pacsv.read_csv(path)
-            rows, schema = table.num_rows, table.schema
-        else:
-            opts = pacsv.ReadOptions(block_size=_SAMPLE_BLOCK)
-            with pacsv.open_csv(path, read_options=opts) as reader:
-                schema = reader.schema
-            rows = count_csv_records(path) - 1
-            described = "sampled"
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot read {shown} as {fmt}: {first}", path=shown) from exc
-    cols = [n for n in schema.names if not n.startswith("__index_level_")]
-    if not cols:
-        raise DataError(f"{shown} has no columns", path=shown)
-    if len(set(cols)) != len(cols):
-        dup = sorted({c for c in cols if cols.count(c) > 1})
-        raise DataError(f"{shown} has duplicate column names: {', '.join(dup)}", path=shown)
-    dtypes = {n: str(schema.field(n).type) for n in cols}
-    return Description(fmt, int(rows), cols, dtypes, described)
-
-
-# Diffs
-def _column_summary(table: Any) -> dict[str, dict[str, Any]]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    out: dict[str, dict[str, Any]] = {}
-    for name in table.column_names:
-        if name.startswith("__index_level_"):
-            continue
-        col = table.column(name)
-        s: dict[str, Any] = {"nulls": int(col.null_count)}
-        t = col.type
-        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
-            num = col.cast(pa.float64()) if not pa.types.is_floating(t) else col
-            mm = pc.min_max(num)
-            s.update(
-                kind="numeric",
-                mean=pc.mean(num).as_py(),
-                std=pc.stddev(num, ddof=1).as_py(),
-                min=mm["min"].as_py(),
-                max=mm["max"].as_py(),
-            )
-        else:
-            s.update(kind="other", distinct=int(pc.count_distinct(col).as_py()))
-        out[name] = s
-    return out
-
-
-@dataclass(frozen=True)
-class ColumnShift:
-    column: str
-    old: dict[str, Any]
-    new: dict[str, Any]
-
-    @property
-    def changed(self) -> bool:
-        return self.old != self.new
-
-    @property
-    def mean_shift_sd(self) -> float | None:
-        """(new mean - old mean) / old std, for numeric columns."""
-        om, nm, sd = self.old.get("mean"), self.new.get("mean"), self.old.get("std")
-        if om is None or nm is None or not sd or math.isnan(sd):
-            return None
-        return (nm - om) / sd
-
-
-@dataclass(frozen=True)
-class DatasetDiff:
-    old: DatasetVersion
-    new: DatasetVersion
-    schema: list[str]
-    columns: list[ColumnShift]
-
-    @property
-    def same_bytes(self) -> bool:
-        return self.old.digest == self.new.digest
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "old": self.old.ref,
-            "new": self.new.ref,
-            "same_bytes": self.same_bytes,
-            "rows": {"old": self.old.rows, "new": self.new.rows},
-            "schema": self.schema,
-            "columns": [
-                {"column": c.column, "old": c.old, "new": c.new, "mean_shift_sd": c.mean_shift_sd}
-                for c in self.columns
-            ],
-        }
 
 
 @dataclass(frozen=True)
@@ -512,7 +324,7 @@ class Datasets:
         return AddResult(dv, created, schema_changes(parent, dv) if parent else [], hit)
 
     def _checked(self, tmp: Path, fmt: str, shown: str) -> Description:
-        desc = _describe(tmp, fmt, shown=shown, full_parse_bytes=self.full_parse_bytes)
+        desc = describe_file(tmp, fmt, shown=shown, full_parse_bytes=self.full_parse_bytes)
         if desc.rows <= 0:
             raise DataError(f"{shown} has no rows", hint="a dataset needs at least one row")
         return desc
@@ -628,7 +440,7 @@ class Datasets:
     def diff(self, old: str | DatasetVersion, new: str | DatasetVersion) -> DatasetDiff:
         """Schema changes, row counts and per-column summaries of two versions (verified)."""
         a, b = self._resolve(old), self._resolve(new)
-        sa, sb = _column_summary(self._read_table(a)), _column_summary(self._read_table(b))
+        sa, sb = column_summary(self._read_table(a)), column_summary(self._read_table(b))
         shifts = [ColumnShift(c, sa[c], sb[c]) for c in sb if c in sa]
         return DatasetDiff(a, b, schema_changes(a, b), shifts)
 
