@@ -238,7 +238,7 @@ def _holder(con: sqlite3.Connection, name: str, alias: str, at: str | None) -> i
     return None if r is None else int(r[0])
 
 
-def _aliases(con: sqlite3.Connection, name: str) -> dict[str, int]:
+def _aliases(con: sqlite3.Connection, name: str) -> dict[str, int | None]:
     rows = con.execute(
         "SELECT DISTINCT alias FROM registry_alias_events WHERE name=? ORDER BY alias", (name,)
     ).fetchall()
