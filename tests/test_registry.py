@@ -320,9 +320,7 @@ def test_concurrent_appends_from_two_processes_lose_nothing(ws):
     import subprocess
     import sys
 
-    procs = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(ws.root), tag]) for tag in "ab"
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(ws.root), tag]) for tag in "ab"]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     lines = ws.registry_log.read_text().splitlines()
     assert len(lines) == 24 and all(line.startswith("{") for line in lines)
