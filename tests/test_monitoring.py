@@ -320,3 +320,65 @@ def test_unlabelled_batches_skip_performance_and_keep_the_full_alpha(cancer):
     partly.loc[partly.index[::2], "target"] = np.nan
     v = m.check_batch(ref, partly, model=model)
     assert v.kind == "concept drift" and "n=100" in v.checks[-1].detail
+
+
+def _drop_index(ws) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        ws.index_path.with_name(ws.index_path.name + suffix).unlink(missing_ok=True)
+
+
+def test_history_survives_deleting_the_index_and_index_rebuild(ws, cancer, capsys):
+    from nbtrail import cli
+
+    ref, model = cancer
+    verdicts = m.check_batches(ref, m.demo_batches(ref, seed=0), model=model)
+    m.record_history(ws, "monitor-1", verdicts, created="2026-11-26T10:00:00+00:00")
+    m.record_history(ws, "monitor-2", verdicts[:1], created="2026-11-26T11:00:00+00:00")
+    m.record_history(ws, "monitor-2", verdicts[:2], created="2026-11-26T11:00:00+00:00")
+    before = m.load_history(ws)
+    assert len(before) == 5 and ws.monitoring_log.is_file()
+
+    _drop_index(ws)  # a read rebuilds the table from the log
+    pd.testing.assert_frame_equal(m.load_history(ws), before)
+    _drop_index(ws)
+    assert cli.main(["-C", str(ws.root), "index", "rebuild"]) == 0
+    assert "3 monitoring record(s)" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(m.load_history(ws), before)
+    assert m.format_history(m.load_history(ws)) == m.format_history(before)
+
+    with open(ws.monitoring_log, "ab") as f:
+        f.write(b'{"run_id":"monitor-3","rows":[{"ba')  # torn by a crash
+    pd.testing.assert_frame_equal(m.load_history(ws), before)
+    _drop_index(ws)
+    pd.testing.assert_frame_equal(m.load_history(ws), before)
+    m.record_history(ws, "monitor-3", verdicts[:1], created="2026-11-26T12:00:00+00:00")
+    _drop_index(ws)
+    after = m.load_history(ws)
+    assert list(after["run_id"]) == ["monitor-1"] * 3 + ["monitor-2"] * 2 + ["monitor-3"]
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+import pandas as pd
+from nbtrail.core.workspace import Workspace
+from nbtrail.practices import monitoring as m
+ws, tag = Workspace(Path(sys.argv[1])), sys.argv[2]
+v = m.Verdict(batch="b", rows=10, status="pass", kind=None, summary="ok", checks=[],
+              drift=pd.DataFrame(), drift_share=0.0, drifted_columns=[])
+for i in range(10):
+    m.record_history(ws, f"{tag}-{i}", [v], created=f"2026-11-26T10:00:{i:02d}+00:00")
+"""
+
+
+def test_concurrent_appends_from_two_processes_lose_nothing(ws):
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(ws.root), tag]) for tag in "ab"]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert len(ws.monitoring_log.read_text().splitlines()) == 20
+    h = m.load_history(ws)
+    assert sorted(h["run_id"]) == sorted(f"{t}-{i}" for t in "ab" for i in range(10))
+    _drop_index(ws)
+    pd.testing.assert_frame_equal(m.load_history(ws), h)

@@ -218,3 +218,115 @@ def test_concurrent_registrations_get_distinct_versions(ws):
     with ThreadPoolExecutor(max_workers=4) as pool:
         versions = list(pool.map(lambda c: _register(ws, c), contents))
     assert sorted(versions) == list(range(1, 9))
+
+
+def _drop_index(ws) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        p = ws.index_path.with_name(ws.index_path.name + suffix)
+        p.unlink(missing_ok=True)
+
+
+def _answers(ws, capsys) -> tuple:
+    """Everything the registry says about 'cancer': library and CLI."""
+    root = str(ws.root)
+    capsys.readouterr()
+    assert cli.main(["-C", root, "registry", "history", "cancer"]) == 0
+    assert cli.main(["-C", root, "registry", "list"]) == 0
+    cli_out = capsys.readouterr().out
+    first = registry.history(ws, "cancer")["events"][0]["at"]
+    return (
+        registry.history(ws, "cancer"),
+        registry.history(ws, "cancer", at=first),
+        registry.list_versions(ws),
+        registry.alias_at(ws, "cancer", "champion", first),
+        registry.resolve(ws, "cancer@champion"),
+        cli_out,
+    )
+
+
+def test_history_survives_deleting_the_index_and_index_rebuild(ws, capsys):
+    for content in (b"v1", b"v2", b"v3"):
+        _register(ws, content)
+    registry.promote(ws, "cancer", 1, "champion", "first")
+    registry.promote(ws, "cancer", 2, "champion", "better")
+    registry.promote(ws, "cancer", 2, "production", "go live")
+    registry.promote(ws, "cancer", 3, "champion", "A/B won")
+    registry.set_bundle(ws, "cancer", 3, "ab" * 32)
+    before = _answers(ws, capsys)
+    assert ws.registry_log.is_file()
+    assert len(before[0]["events"]) == 4 and before[2][0]["bundle_digest"] == "ab" * 32
+
+    _drop_index(ws)  # reads rebuild the cache from the log transparently
+    assert _answers(ws, capsys) == before
+
+    _drop_index(ws)
+    assert cli.main(["-C", str(ws.root), "index", "rebuild"]) == 0
+    assert "replayed 8 registry event(s)" in capsys.readouterr().out
+    assert _answers(ws, capsys) == before
+    assert cli.main(["-C", str(ws.root), "index", "rebuild"]) == 0  # with the index present
+    assert _answers(ws, capsys) == before
+    assert _register(ws, b"v4") == 4  # numbering carries on from the log
+
+
+def test_a_torn_last_line_of_the_log_is_skipped(ws, capsys):
+    _register(ws, b"v1")
+    _register(ws, b"v2")
+    registry.promote(ws, "cancer", 1, "champion", "first")
+    before = _answers(ws, capsys)
+    with open(ws.registry_log, "ab") as f:
+        f.write(b'{"type":"alias","at":"2026-')  # a writer died mid-line
+    assert _answers(ws, capsys) == before
+    _drop_index(ws)
+    assert _answers(ws, capsys) == before
+    registry.promote(ws, "cancer", 2, "champion", "after the crash")
+    assert [e["to_version"] for e in registry.history(ws, "cancer")["events"]] == [1, 2]
+    _drop_index(ws)
+    assert registry.resolve(ws, "cancer@champion")["version"] == 2
+    lines = ws.registry_log.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and b'"at":"2026-' in lines[-3]  # the fragment stays on its own line
+
+
+def test_tables_from_before_the_log_are_copied_into_it(ws, capsys):
+    _register(ws, b"v1")
+    registry.promote(ws, "cancer", 1, "champion", "first")
+    before = _answers(ws, capsys)
+    ws.registry_log.unlink()  # as a workspace written before the log existed
+    con = db.connect(ws.index_path)
+    con.execute("DELETE FROM registry_log_meta")
+    con.close()
+    assert _answers(ws, capsys) == before
+    assert len(ws.registry_log.read_text().splitlines()) == 2
+    _drop_index(ws)
+    assert _answers(ws, capsys) == before
+
+
+_WRITER = """
+import sys
+from nbtrail.core.hashing import hash_file
+from nbtrail.core.workspace import Workspace
+from nbtrail.practices import registry
+from pathlib import Path
+ws, tag = Workspace(Path(sys.argv[1])), sys.argv[2]
+for i in range(6):
+    p = ws.root / f"{tag}-{i}.bin"
+    p.write_bytes(f"{tag} {i}".encode())
+    v = registry.register_model(ws, "cancer", artifact_path=p, digest=hash_file(p),
+                                run_id=None, metrics={"i": i}, verdict=True)
+    registry.promote(ws, "cancer", v, f"alias-{tag}", f"{tag} {i}")
+"""
+
+
+def test_concurrent_appends_from_two_processes_lose_nothing(ws):
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(ws.root), tag]) for tag in "ab"]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    lines = ws.registry_log.read_text().splitlines()
+    assert len(lines) == 24 and all(line.startswith("{") for line in lines)
+    versions = registry.list_versions(ws, "cancer")
+    assert sorted(v["version"] for v in versions) == list(range(1, 13))
+    events = registry.history(ws, "cancer")["events"]
+    assert len(events) == 12
+    _drop_index(ws)
+    assert registry.history(ws, "cancer")["events"] == events

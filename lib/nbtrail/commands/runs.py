@@ -241,10 +241,19 @@ def _impact(args: argparse.Namespace, ws: Any) -> int:
 
 
 def _rebuild(args: argparse.Namespace, ws: Any) -> int:
+    # The index is a cache of three sources: the run folders (runs.index), the registry's event
+    # log and the monitoring history's log; practices/ sits above runs/, so it is called here.
+    from nbtrail.practices import monitoring, registry
     from nbtrail.runs import index
 
     report = index.rebuild(ws)
+    events = registry.rebuild(ws)
+    batches = monitoring.rebuild(ws)
     print(f"indexed {report.indexed} run(s) into {ws.relative(ws.index_path)}")
+    print(
+        f"replayed {events} registry event(s) from {ws.relative(ws.registry_log)} and "
+        f"{batches} monitoring record(s) from {ws.relative(ws.monitoring_log)}"
+    )
     if report.problems:
         print(f"{len(report.problems)} invalid run record(s), not indexed:")
         for p in report.problems:

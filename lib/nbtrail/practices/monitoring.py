@@ -30,7 +30,10 @@ or category share of the sample is within ``sqrt(ln(2/delta) / (2 n))`` of the f
 a KS statistic in the report is within twice that of the full-data one (see
 :func:`sampling_error_bound`).
 
-History: one row per (run, batch) in the ``monitor_history`` table of the index.
+History: one row per (run, batch). The record of truth is ``workspace/monitoring/history.jsonl``
+(one JSON line per :func:`record_history` call, appended under a lock with an fsync); the
+``monitor_history`` table of the index is a cache of it, caught up on every read from the byte
+offset kept in ``monitor_history_log`` and re-derived whole by :func:`rebuild`.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from scipy import stats
 
 from nbtrail.core import db
 from nbtrail.core.errors import DataError, ParameterError, VerdictFailed
-from nbtrail.core.workspace import Workspace
+from nbtrail.core.workspace import Workspace, log_size, log_writer, read_log
 
 if TYPE_CHECKING:
     from evidently.core.report import Snapshot
@@ -715,6 +718,128 @@ CREATE TABLE IF NOT EXISTS monitor_history (
     PRIMARY KEY (run_id, batch)
 )
 """
+_META = (
+    "CREATE TABLE IF NOT EXISTS monitor_history_log (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+)
+_COLUMNS = (
+    "run_id",
+    "batch",
+    "seq",
+    "created",
+    "status",
+    "kind",
+    "rows",
+    "drift_share",
+    "n_drifted",
+    "metric",
+    "metric_value",
+    "baseline",
+    "top_columns",
+    "summary",
+)
+
+
+def _connect(ws: Workspace) -> Any:
+    con = db.connect(ws.index_path)
+    try:
+        con.execute(_SCHEMA)
+        con.execute(_META)
+        _sync(ws, con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _applied(con: Any) -> int | None:
+    r = con.execute("SELECT value FROM monitor_history_log WHERE key = 'offset'").fetchone()
+    return None if r is None else int(r[0])
+
+
+def _set_applied(con: Any, offset: int) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO monitor_history_log (key, value) VALUES ('offset', ?)", (offset,)
+    )
+
+
+def _apply(con: Any, rec: Mapping[str, Any]) -> None:
+    """Replay one logged :func:`record_history` call (it replaces that run's rows)."""
+    try:
+        run_id = rec["run_id"]
+        rows = [
+            tuple(
+                json.dumps(r["top_columns"]) if c == "top_columns" else r.get(c)
+                for c in _COLUMNS[1:]
+            )
+            for r in rec["rows"]
+        ]
+    except (KeyError, TypeError, AttributeError):
+        return
+    con.execute("DELETE FROM monitor_history WHERE run_id = ?", (run_id,))
+    con.executemany(
+        "INSERT OR REPLACE INTO monitor_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(run_id, *r) for r in rows],
+    )
+
+
+def _migrate(ws: Workspace, con: Any) -> None:
+    """Copy a history written before the log existed into it."""
+    with log_writer(ws.monitoring_log) as append:
+        if log_size(ws.monitoring_log) or _applied(con) is not None:
+            return
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for r in con.execute("SELECT * FROM monitor_history ORDER BY created, run_id, seq"):
+            row = dict(zip(_COLUMNS, tuple(r), strict=True))
+            row["top_columns"] = json.loads(row["top_columns"])
+            runs.setdefault(row.pop("run_id"), []).append(row)
+        for run_id, rows in runs.items():
+            append({"run_id": run_id, "rows": rows})
+        with db.transaction(con):
+            _set_applied(con, log_size(ws.monitoring_log))
+
+
+def _sync(ws: Workspace, con: Any) -> int:
+    """Bring ``monitor_history`` up to the log (replaying it whole into an emptied table when
+    the index never saw this log); returns the number of log lines replayed."""
+    log = ws.monitoring_log
+    applied = _applied(con)
+    size = log_size(log)
+    if applied == size:
+        return 0
+    if applied is None and size == 0:
+        if con.execute("SELECT 1 FROM monitor_history LIMIT 1").fetchone() is not None:
+            _migrate(ws, con)
+            return 0
+    elif applied is not None and applied < size:
+        pending, end = read_log(log, applied)
+        if not pending and end == applied:
+            return 0  # only a torn or half-written last line
+    with db.transaction(con):
+        applied = _applied(con)  # again, now that we hold the write lock
+        if applied is None or applied > log_size(log):
+            con.execute("DELETE FROM monitor_history")
+            applied = 0
+        records, end = read_log(log, applied)
+        for rec in records:
+            _apply(con, rec)
+        _set_applied(con, end)
+    return len(records)
+
+
+def rebuild(ws: Workspace) -> int:
+    """Re-derive ``monitor_history`` in the index from the log; returns the lines replayed
+    (``nbtrail index rebuild`` calls this)."""
+    con = _connect(ws)  # copies a pre-log history into the log first, if there is one
+    try:
+        with db.transaction(con):
+            con.execute("DELETE FROM monitor_history")
+            records, end = read_log(ws.monitoring_log, 0)
+            for rec in records:
+                _apply(con, rec)
+            _set_applied(con, end)
+        return len(records)
+    finally:
+        con.close()
 
 
 def record_history(
@@ -725,62 +850,43 @@ def record_history(
     created: str | None = None,
     top_k: int = 5,
 ) -> None:
-    """Store one row per batch of ``run_id`` in the index (replacing that run's earlier rows)."""
+    """Store one row per batch of ``run_id`` (replacing that run's earlier rows): appended to
+    ``workspace/monitoring/history.jsonl``, then replayed into the index's cache of it."""
     when = created or datetime.now(UTC).isoformat(timespec="seconds")
-    con = db.connect(ws.index_path)
+    rows = [
+        {
+            "batch": v.batch,
+            "seq": i,
+            "created": when,
+            "status": v.status,
+            "kind": v.kind,
+            "rows": v.rows,
+            "drift_share": v.drift_share,
+            "n_drifted": len(v.drifted_columns),
+            "metric": v.metric,
+            "metric_value": v.metric_value,
+            "baseline": v.baseline,
+            "top_columns": list(v.top_columns(top_k)),
+            "summary": v.summary,
+        }
+        for i, v in enumerate(verdicts)
+    ]
+    con = _connect(ws)  # a pre-log history is copied into the log before this call's line
     try:
-        con.execute(_SCHEMA)
-        with db.transaction(con):
-            con.execute("DELETE FROM monitor_history WHERE run_id = ?", (run_id,))
-            con.executemany(
-                "INSERT INTO monitor_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        v.batch,
-                        i,
-                        when,
-                        v.status,
-                        v.kind,
-                        v.rows,
-                        v.drift_share,
-                        len(v.drifted_columns),
-                        v.metric,
-                        v.metric_value,
-                        v.baseline,
-                        json.dumps(v.top_columns(top_k)),
-                        v.summary,
-                    )
-                    for i, v in enumerate(verdicts)
-                ],
-            )
+        with log_writer(ws.monitoring_log) as append:
+            append({"run_id": run_id, "rows": rows})
+        _sync(ws, con)
     finally:
         con.close()
 
 
 def load_history(ws: Workspace, limit: int | None = None) -> pd.DataFrame:
     """The monitoring history, oldest first (the last ``limit`` rows if given)."""
-    cols = [
-        "run_id",
-        "batch",
-        "seq",
-        "created",
-        "status",
-        "kind",
-        "rows",
-        "drift_share",
-        "n_drifted",
-        "metric",
-        "metric_value",
-        "baseline",
-        "top_columns",
-        "summary",
-    ]
-    if not Path(ws.index_path).exists():
+    cols = list(_COLUMNS)
+    if not Path(ws.index_path).exists() and not log_size(ws.monitoring_log):
         return pd.DataFrame(columns=cols)
-    con = db.connect(ws.index_path)
+    con = _connect(ws)
     try:
-        con.execute(_SCHEMA)
         rows = con.execute("SELECT * FROM monitor_history ORDER BY created, run_id, seq").fetchall()
     finally:
         con.close()

@@ -1,6 +1,14 @@
 """The model registry: versions of named models, aliases, and the append-only alias history.
 
-Kept in ``workspace/index.sqlite`` (through :func:`nbtrail.db.connect`) in two tables:
+The record of truth is ``workspace/registry/events.jsonl``: one JSON line per event
+(``version`` registered, ``alias`` moved, export ``bundle`` recorded), appended under an
+exclusive lock with one write and an fsync (:func:`nbtrail.core.workspace.log_writer`).
+``workspace/index.sqlite`` holds a cache of it (through :func:`nbtrail.db.connect`): every
+read first replays the lines past the byte offset kept in ``registry_log_meta``, so deleting
+the index loses nothing, and :func:`rebuild` (``nbtrail index rebuild``) re-derives it whole.
+A workspace from before the log has its tables copied into a new log on first use.
+
+The cache has two tables:
 
 ``registry_versions``
     one row per model version: ``name``, ``version`` (1, 2, ... per name), ``digest``
@@ -22,6 +30,7 @@ Public API (what the stages and the CLI call)::
     history(ws, name, *, at=None) -> list[dict]
     list_versions(ws, name=None) -> list[dict]
     set_bundle(ws, name, version, bundle_digest) -> None
+    rebuild(ws) -> int                                       # events replayed into the index
 """
 
 from __future__ import annotations
@@ -30,7 +39,8 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -38,13 +48,14 @@ from typing import Any
 from nbtrail.core import db
 from nbtrail.core.errors import GateFailed, IntegrityError, NameRefused, NotFound, ParameterError
 from nbtrail.core.hashing import hash_file
-from nbtrail.core.workspace import Workspace
+from nbtrail.core.workspace import Workspace, log_size, log_writer, read_log
 from nbtrail.data.datasets import check_name
 
 VERDICTS = ("passed", "failed", "unknown")
 _VERSION_RE = re.compile(r"^[0-9]+$")
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS registry_versions (
     name TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -57,7 +68,8 @@ CREATE TABLE IF NOT EXISTS registry_versions (
     bundle_digest TEXT,
     PRIMARY KEY (name, version),
     UNIQUE (name, digest)
-);
+)""",
+    """
 CREATE TABLE IF NOT EXISTS registry_alias_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -67,22 +79,182 @@ CREATE TABLE IF NOT EXISTS registry_alias_events (
     to_version INTEGER NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
     FOREIGN KEY (name, to_version) REFERENCES registry_versions (name, version)
-);
+)""",
+    """
 CREATE INDEX IF NOT EXISTS registry_alias_events_lookup
-    ON registry_alias_events (name, alias, at, id);
+    ON registry_alias_events (name, alias, at, id)""",
+    """
 CREATE TRIGGER IF NOT EXISTS registry_alias_events_no_update
     BEFORE UPDATE ON registry_alias_events
-    BEGIN SELECT RAISE(ABORT, 'the alias history is append-only'); END;
+    BEGIN SELECT RAISE(ABORT, 'the alias history is append-only'); END""",
+    """
 CREATE TRIGGER IF NOT EXISTS registry_alias_events_no_delete
     BEFORE DELETE ON registry_alias_events
-    BEGIN SELECT RAISE(ABORT, 'the alias history is append-only'); END;
-"""
+    BEGIN SELECT RAISE(ABORT, 'the alias history is append-only'); END""",
+    """
+CREATE TABLE IF NOT EXISTS registry_log_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)""",
+)
+
+Append = Callable[[Mapping[str, Any]], None]
+
+
+def _create(con: sqlite3.Connection) -> None:
+    for stmt in _SCHEMA:
+        con.execute(stmt)
 
 
 def _connect(ws: Workspace) -> sqlite3.Connection:
     con = db.connect(ws.index_path)
-    con.executescript(_SCHEMA)
+    try:
+        _create(con)
+        _sync(ws, con)
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+# -- the event log and its cache in the index ---------------------------------------------------
+
+
+def _applied(con: sqlite3.Connection) -> int | None:
+    r = con.execute("SELECT value FROM registry_log_meta WHERE key = 'offset'").fetchone()
+    return None if r is None else int(r[0])
+
+
+def _set_applied(con: sqlite3.Connection, offset: int) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO registry_log_meta (key, value) VALUES ('offset', ?)", (offset,)
+    )
+
+
+def _reset(con: sqlite3.Connection) -> None:
+    """Empty the cache (the triggers refuse DELETE, so the tables are dropped and re-made)."""
+    con.execute("DROP TABLE IF EXISTS registry_alias_events")
+    con.execute("DROP TABLE IF EXISTS registry_versions")
+    con.execute("DELETE FROM registry_log_meta")
+    _create(con)
+
+
+def _apply(con: sqlite3.Connection, rec: Mapping[str, Any]) -> None:
+    """Replay one event into the cache; a malformed or dangling event is skipped."""
+    try:
+        kind = rec.get("type")
+        if kind == "version":
+            con.execute(
+                "INSERT OR IGNORE INTO registry_versions (name, version, digest, artifact_path,"
+                " run_id, metrics, verdict, created, bundle_digest) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    rec["name"],
+                    int(rec["version"]),
+                    rec["digest"],
+                    rec["artifact_path"],
+                    rec.get("run_id"),
+                    json.dumps(dict(rec.get("metrics") or {}), sort_keys=True),
+                    rec.get("verdict") or "unknown",
+                    rec["created"],
+                    rec.get("bundle_digest"),
+                ),
+            )
+        elif kind == "alias":
+            con.execute(
+                "INSERT INTO registry_alias_events (at, name, alias, from_version, to_version,"
+                " reason) VALUES (?,?,?,?,?,?)",
+                (
+                    rec["at"],
+                    rec["name"],
+                    rec["alias"],
+                    rec.get("from_version"),
+                    int(rec["to_version"]),
+                    rec.get("reason") or "",
+                ),
+            )
+        elif kind == "bundle":
+            con.execute(
+                "UPDATE registry_versions SET bundle_digest=? WHERE name=? AND version=?",
+                (rec["bundle_digest"], rec["name"], int(rec["version"])),
+            )
+    except (KeyError, TypeError, ValueError, sqlite3.IntegrityError):
+        pass
+
+
+def _migrate(ws: Workspace, con: sqlite3.Connection, append: Append) -> None:
+    """Copy tables written before the log existed into it (called holding the log's lock)."""
+    if log_size(ws.registry_log) or _applied(con) is not None:
+        return
+    for r in con.execute("SELECT * FROM registry_versions ORDER BY name, version").fetchall():
+        append({"type": "version", **_row(r)})
+    for r in con.execute(
+        "SELECT at, name, alias, from_version, to_version, reason FROM registry_alias_events"
+        " ORDER BY id"
+    ).fetchall():
+        append({"type": "alias", **dict(r)})
+    with db.transaction(con):
+        _set_applied(con, log_size(ws.registry_log))
+
+
+def _sync(ws: Workspace, con: sqlite3.Connection, append: Append | None = None) -> int:
+    """Bring the cache up to the log: replay the lines past the applied offset (all of them,
+    into emptied tables, when the index never saw this log). Returns the events replayed."""
+    log = ws.registry_log
+    applied = _applied(con)
+    size = log_size(log)
+    if applied == size:
+        return 0
+    if applied is None and size == 0:
+        if con.execute("SELECT 1 FROM registry_versions LIMIT 1").fetchone() is not None:
+            if append is None:
+                with log_writer(log) as locked_append:
+                    _migrate(ws, con, locked_append)
+            else:
+                _migrate(ws, con, append)
+            return 0
+    elif applied is not None and applied < size:
+        pending, end = read_log(log, applied)
+        if not pending and end == applied:
+            return 0  # only a torn or half-written last line
+    with db.transaction(con):
+        applied = _applied(con)  # again, now that we hold the write lock
+        if applied is None or applied > log_size(log):
+            _reset(con)
+            applied = 0
+        records, end = read_log(log, applied)
+        for rec in records:
+            _apply(con, rec)
+        _set_applied(con, end)
+    return len(records)
+
+
+@contextmanager
+def _writing(ws: Workspace, con: sqlite3.Connection) -> Iterator[Append]:
+    """Hold the log's lock with the cache up to date; yields ``write(event)``, which appends
+    the event to the log and then replays it into the cache."""
+    with log_writer(ws.registry_log) as append:
+        _sync(ws, con, append)
+
+        def write(event: Mapping[str, Any]) -> None:
+            append(event)
+            _sync(ws, con, append)
+
+        yield write
+
+
+def rebuild(ws: Workspace) -> int:
+    """Re-derive the registry tables in the index from the event log; returns the number of
+    events replayed (``nbtrail index rebuild`` calls this)."""
+    con = db.connect(ws.index_path)
+    try:
+        _create(con)
+        _sync(ws, con)  # copies pre-log tables into the log first, if there are any
+        with db.transaction(con):
+            _reset(con)
+            records, end = read_log(ws.registry_log, 0)
+            for rec in records:
+                _apply(con, rec)
+            _set_applied(con, end)
+        return len(records)
+    finally:
+        con.close()
 
 
 def _now() -> str:
@@ -182,7 +354,7 @@ def register_model(
     metrics_json = json.dumps(dict(metrics or {}), sort_keys=True, default=float)
     con = _connect(ws)
     try:
-        with db.transaction(con):
+        with _writing(ws, con) as write:
             row = con.execute(
                 "SELECT version FROM registry_versions WHERE name=? AND digest=?", (name, digest)
             ).fetchone()
@@ -192,10 +364,19 @@ def register_model(
                 "SELECT COALESCE(MAX(version), 0) FROM registry_versions WHERE name=?", (name,)
             ).fetchone()
             version = int(last) + 1
-            con.execute(
-                "INSERT INTO registry_versions (name, version, digest, artifact_path, run_id,"
-                " metrics, verdict, created) VALUES (?,?,?,?,?,?,?,?)",
-                (name, version, digest, ws.relative(p), run_id, metrics_json, v, _now()),
+            write(
+                {
+                    "type": "version",
+                    "name": name,
+                    "version": version,
+                    "digest": digest,
+                    "artifact_path": ws.relative(p),
+                    "run_id": run_id,
+                    "metrics": json.loads(metrics_json),
+                    "verdict": v,
+                    "created": _now(),
+                    "bundle_digest": None,
+                }
             )
             return version
     finally:
@@ -206,15 +387,16 @@ def set_bundle(ws: Workspace, name: str, version: int, bundle_digest: str) -> No
     """Record the SHA-256 of the export bundle's manifest for a version."""
     con = _connect(ws)
     try:
-        with db.transaction(con):
-            cur = con.execute(
-                "UPDATE registry_versions SET bundle_digest=? WHERE name=? AND version=?",
-                (bundle_digest, name, int(version)),
+        with _writing(ws, con) as write:
+            _get(con, name, version)  # NotFound if there is no such version
+            write(
+                {
+                    "type": "bundle",
+                    "name": name,
+                    "version": int(version),
+                    "bundle_digest": bundle_digest,
+                }
             )
-            if cur.rowcount == 0:
-                raise NotFound(
-                    f"no model version {name}@{version}", hint="see `nbtrail registry list`"
-                )
     finally:
         con.close()
 
@@ -264,7 +446,7 @@ def promote(ws: Workspace, name: str, version: int, alias: str, reason: str = ""
                 name=name,
                 version=version,
             )
-        with db.transaction(con):
+        with _writing(ws, con) as write:
             current = _holder(con, name, alias, None)
             event = {
                 "at": _now(),
@@ -276,11 +458,7 @@ def promote(ws: Workspace, name: str, version: int, alias: str, reason: str = ""
                 "moved": current != int(version),
             }
             if event["moved"]:
-                con.execute(
-                    "INSERT INTO registry_alias_events (at, name, alias, from_version,"
-                    " to_version, reason) VALUES (?,?,?,?,?,?)",
-                    (event["at"], name, alias, current, int(version), event["reason"]),
-                )
+                write({"type": "alias", **{k: v for k, v in event.items() if k != "moved"}})
         return event
     finally:
         con.close()
