@@ -292,7 +292,7 @@ def test_tables_from_before_the_log_are_copied_into_it(ws, capsys):
     before = _answers(ws, capsys)
     ws.registry_log.unlink()  # as a workspace written before the log existed
     con = db.connect(ws.index_path)
-    con.execute("DELETE FROM registry_log_meta")
+    con.execute("DELETE FROM log_offsets WHERE log = 'registry'")
     con.close()
     assert _answers(ws, capsys) == before
     assert len(ws.registry_log.read_text().splitlines()) == 2

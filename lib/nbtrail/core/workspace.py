@@ -2,23 +2,13 @@
 
 A :class:`Workspace` is passed explicitly to everything that touches disk; nothing in the
 library keeps a current directory or a global root.
-
-It also holds the two helpers for the workspace's append-only JSON-lines logs (the registry's
-events, the monitoring history): :func:`log_writer` appends whole lines under an exclusive
-``flock`` (one ``write`` then ``fsync`` per line, so two writers never interleave) and
-:func:`read_log` returns the complete lines after a byte offset, skipping a torn last line.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from nbtrail.core.errors import ConfigError
 
@@ -127,81 +117,3 @@ class Workspace:
             return p.resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:
             return str(p)
-
-
-def _jsonable(o: Any) -> Any:
-    item = getattr(o, "item", None)  # numpy scalars
-    return item() if callable(item) else str(o)
-
-
-def encode_line(record: Mapping[str, Any]) -> bytes:
-    """One log line: compact, key-sorted JSON and a newline."""
-    text = json.dumps(dict(record), sort_keys=True, separators=(",", ":"), default=_jsonable)
-    return (text + "\n").encode()
-
-
-@contextmanager
-def log_writer(path: Path) -> Iterator[Callable[[Mapping[str, Any]], None]]:
-    """Hold the exclusive lock on the log at ``path``; yields ``append(record)``.
-
-    Each append is one ``os.write`` of the whole line on an ``O_APPEND`` descriptor followed by
-    ``os.fsync``. If the file does not end in a newline (a writer crashed mid-line), the torn
-    fragment is closed with one first, so it stays one unreadable line that readers skip.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    created = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if created:
-            dfd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-
-        def append(record: Mapping[str, Any]) -> None:
-            data = encode_line(record)
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                data = b"\n" + data
-            view = memoryview(data)
-            while view:  # one write in practice; loop only on a short write
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-
-        yield append
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def log_size(path: Path) -> int:
-    """The log's size in bytes (0 when it does not exist yet)."""
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
-def read_log(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """The records on complete lines after byte ``offset`` and the offset just past them.
-
-    A last line without its newline (being written, or torn by a crash) is left for later;
-    a complete line that is not a JSON object is skipped.
-    """
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read()
-    except FileNotFoundError:
-        return [], offset
-    end = data.rfind(b"\n") + 1
-    out: list[dict[str, Any]] = []
-    for line in data[:end].splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out, offset + end

@@ -33,7 +33,7 @@ a KS statistic in the report is within twice that of the full-data one (see
 History: one row per (run, batch). The record of truth is ``workspace/monitoring/history.jsonl``
 (one JSON line per :func:`record_history` call, appended under a lock with an fsync); the
 ``monitor_history`` table of the index is a cache of it, caught up on every read from the byte
-offset kept in ``monitor_history_log`` and re-derived whole by :func:`rebuild`.
+offset its :class:`~nbtrail.core.applog.LogCache` applied, and re-derived whole by :func:`rebuild`.
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ import pandas as pd
 from scipy import stats
 
 from nbtrail.core import db
+from nbtrail.core.applog import LogCache, log_size, log_writer
 from nbtrail.core.errors import DataError, ParameterError, VerdictFailed
-from nbtrail.core.workspace import Workspace, log_size, log_writer, read_log
+from nbtrail.core.workspace import Workspace
 
 if TYPE_CHECKING:
     from evidently.core.report import Snapshot
@@ -718,9 +719,6 @@ CREATE TABLE IF NOT EXISTS monitor_history (
     PRIMARY KEY (run_id, batch)
 )
 """
-_META = (
-    "CREATE TABLE IF NOT EXISTS monitor_history_log (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
-)
 _COLUMNS = (
     "run_id",
     "batch",
@@ -743,23 +741,11 @@ def _connect(ws: Workspace) -> Any:
     con = db.connect(ws.index_path)
     try:
         con.execute(_SCHEMA)
-        con.execute(_META)
-        _sync(ws, con)
+        _cache(ws).sync(con)
     except BaseException:
         con.close()
         raise
     return con
-
-
-def _applied(con: Any) -> int | None:
-    r = con.execute("SELECT value FROM monitor_history_log WHERE key = 'offset'").fetchone()
-    return None if r is None else int(r[0])
-
-
-def _set_applied(con: Any, offset: int) -> None:
-    con.execute(
-        "INSERT OR REPLACE INTO monitor_history_log (key, value) VALUES ('offset', ?)", (offset,)
-    )
 
 
 def _apply(con: Any, rec: Mapping[str, Any]) -> None:
@@ -782,62 +768,31 @@ def _apply(con: Any, rec: Mapping[str, Any]) -> None:
     )
 
 
-def _migrate(ws: Workspace, con: Any) -> None:
-    """Copy a history written before the log existed into it."""
-    with log_writer(ws.monitoring_log) as append:
-        if log_size(ws.monitoring_log) or _applied(con) is not None:
-            return
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for r in con.execute("SELECT * FROM monitor_history ORDER BY created, run_id, seq"):
-            row = dict(zip(_COLUMNS, tuple(r), strict=True))
-            row["top_columns"] = json.loads(row["top_columns"])
-            runs.setdefault(row.pop("run_id"), []).append(row)
-        for run_id, rows in runs.items():
-            append({"run_id": run_id, "rows": rows})
-        with db.transaction(con):
-            _set_applied(con, log_size(ws.monitoring_log))
+def _legacy(con: Any) -> list[dict[str, Any]]:
+    """A history written before the log existed, as log records (one per run)."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for r in con.execute("SELECT * FROM monitor_history ORDER BY created, run_id, seq"):
+        row = dict(zip(_COLUMNS, tuple(r), strict=True))
+        row["top_columns"] = json.loads(row["top_columns"])
+        runs.setdefault(row.pop("run_id"), []).append(row)
+    return [{"run_id": run_id, "rows": rows} for run_id, rows in runs.items()]
 
 
-def _sync(ws: Workspace, con: Any) -> int:
-    """Bring ``monitor_history`` up to the log (replaying it whole into an emptied table when
-    the index never saw this log); returns the number of log lines replayed."""
-    log = ws.monitoring_log
-    applied = _applied(con)
-    size = log_size(log)
-    if applied == size:
-        return 0
-    if applied is None and size == 0:
-        if con.execute("SELECT 1 FROM monitor_history LIMIT 1").fetchone() is not None:
-            _migrate(ws, con)
-            return 0
-    elif applied is not None and applied < size:
-        pending, end = read_log(log, applied)
-        if not pending and end == applied:
-            return 0  # only a torn or half-written last line
-    with db.transaction(con):
-        applied = _applied(con)  # again, now that we hold the write lock
-        if applied is None or applied > log_size(log):
-            con.execute("DELETE FROM monitor_history")
-            applied = 0
-        records, end = read_log(log, applied)
-        for rec in records:
-            _apply(con, rec)
-        _set_applied(con, end)
-    return len(records)
+def _reset(con: Any) -> None:
+    con.execute("DELETE FROM monitor_history")
+
+
+def _cache(ws: Workspace) -> LogCache:
+    """``monitor_history`` in the index, as the cache of ``workspace/monitoring/history.jsonl``."""
+    return LogCache("monitoring", ws.monitoring_log, _reset, _apply, _legacy)
 
 
 def rebuild(ws: Workspace) -> int:
     """Re-derive ``monitor_history`` in the index from the log; returns the lines replayed
     (``nbtrail index rebuild`` calls this)."""
-    con = _connect(ws)  # copies a pre-log history into the log first, if there is one
+    con = _connect(ws)
     try:
-        with db.transaction(con):
-            con.execute("DELETE FROM monitor_history")
-            records, end = read_log(ws.monitoring_log, 0)
-            for rec in records:
-                _apply(con, rec)
-            _set_applied(con, end)
-        return len(records)
+        return _cache(ws).rebuild(con)
     finally:
         con.close()
 
@@ -875,7 +830,7 @@ def record_history(
     try:
         with log_writer(ws.monitoring_log) as append:
             append({"run_id": run_id, "rows": rows})
-        _sync(ws, con)
+        _cache(ws).sync(con)
     finally:
         con.close()
 

@@ -2,9 +2,9 @@
 
 The record of truth is ``workspace/registry/events.jsonl``: one JSON line per event
 (``version`` registered, ``alias`` moved, export ``bundle`` recorded), appended under an
-exclusive lock with one write and an fsync (:func:`nbtrail.core.workspace.log_writer`).
-``workspace/index.sqlite`` holds a cache of it (through :func:`nbtrail.db.connect`): every
-read first replays the lines past the byte offset kept in ``registry_log_meta``, so deleting
+exclusive lock with one write and an fsync (:func:`nbtrail.core.applog.log_writer`).
+``workspace/index.sqlite`` holds a cache of it (through :func:`nbtrail.core.db.connect`): every
+read first replays the lines past the byte offset it applied (a :class:`~nbtrail.core.applog.LogCache`), so deleting
 the index loses nothing, and :func:`rebuild` (``nbtrail index rebuild``) re-derives it whole.
 A workspace from before the log has its tables copied into a new log on first use.
 
@@ -39,16 +39,17 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from nbtrail.core import db
+from nbtrail.core.applog import Append, LogCache, log_writer
 from nbtrail.core.errors import GateFailed, IntegrityError, NameRefused, NotFound, ParameterError
 from nbtrail.core.hashing import hash_file
-from nbtrail.core.workspace import Workspace, log_size, log_writer, read_log
+from nbtrail.core.workspace import Workspace
 from nbtrail.data.datasets import check_name
 
 VERDICTS = ("passed", "failed", "unknown")
@@ -91,11 +92,7 @@ CREATE TRIGGER IF NOT EXISTS registry_alias_events_no_update
 CREATE TRIGGER IF NOT EXISTS registry_alias_events_no_delete
     BEFORE DELETE ON registry_alias_events
     BEGIN SELECT RAISE(ABORT, 'the alias history is append-only'); END""",
-    """
-CREATE TABLE IF NOT EXISTS registry_log_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)""",
 )
-
-Append = Callable[[Mapping[str, Any]], None]
 
 
 def _create(con: sqlite3.Connection) -> None:
@@ -107,7 +104,7 @@ def _connect(ws: Workspace) -> sqlite3.Connection:
     con = db.connect(ws.index_path)
     try:
         _create(con)
-        _sync(ws, con)
+        _cache(ws).sync(con)
     except BaseException:
         con.close()
         raise
@@ -117,22 +114,10 @@ def _connect(ws: Workspace) -> sqlite3.Connection:
 # -- the event log and its cache in the index ---------------------------------------------------
 
 
-def _applied(con: sqlite3.Connection) -> int | None:
-    r = con.execute("SELECT value FROM registry_log_meta WHERE key = 'offset'").fetchone()
-    return None if r is None else int(r[0])
-
-
-def _set_applied(con: sqlite3.Connection, offset: int) -> None:
-    con.execute(
-        "INSERT OR REPLACE INTO registry_log_meta (key, value) VALUES ('offset', ?)", (offset,)
-    )
-
-
 def _reset(con: sqlite3.Connection) -> None:
     """Empty the cache (the triggers refuse DELETE, so the tables are dropped and re-made)."""
     con.execute("DROP TABLE IF EXISTS registry_alias_events")
     con.execute("DROP TABLE IF EXISTS registry_versions")
-    con.execute("DELETE FROM registry_log_meta")
     _create(con)
 
 
@@ -178,63 +163,38 @@ def _apply(con: sqlite3.Connection, rec: Mapping[str, Any]) -> None:
         pass
 
 
-def _migrate(ws: Workspace, con: sqlite3.Connection, append: Append) -> None:
-    """Copy tables written before the log existed into it (called holding the log's lock)."""
-    if log_size(ws.registry_log) or _applied(con) is not None:
-        return
-    for r in con.execute("SELECT * FROM registry_versions ORDER BY name, version").fetchall():
-        append({"type": "version", **_row(r)})
-    for r in con.execute(
-        "SELECT at, name, alias, from_version, to_version, reason FROM registry_alias_events"
-        " ORDER BY id"
-    ).fetchall():
-        append({"type": "alias", **dict(r)})
-    with db.transaction(con):
-        _set_applied(con, log_size(ws.registry_log))
+def _legacy(con: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The tables written before the log existed, as log events (in their order)."""
+    events = [
+        {"type": "version", **_row(r)}
+        for r in con.execute("SELECT * FROM registry_versions ORDER BY name, version").fetchall()
+    ]
+    events += [
+        {"type": "alias", **dict(r)}
+        for r in con.execute(
+            "SELECT at, name, alias, from_version, to_version, reason FROM registry_alias_events"
+            " ORDER BY id"
+        ).fetchall()
+    ]
+    return events
 
 
-def _sync(ws: Workspace, con: sqlite3.Connection, append: Append | None = None) -> int:
-    """Bring the cache up to the log: replay the lines past the applied offset (all of them,
-    into emptied tables, when the index never saw this log). Returns the events replayed."""
-    log = ws.registry_log
-    applied = _applied(con)
-    size = log_size(log)
-    if applied == size:
-        return 0
-    if applied is None and size == 0:
-        if con.execute("SELECT 1 FROM registry_versions LIMIT 1").fetchone() is not None:
-            if append is None:
-                with log_writer(log) as locked_append:
-                    _migrate(ws, con, locked_append)
-            else:
-                _migrate(ws, con, append)
-            return 0
-    elif applied is not None and applied < size:
-        pending, end = read_log(log, applied)
-        if not pending and end == applied:
-            return 0  # only a torn or half-written last line
-    with db.transaction(con):
-        applied = _applied(con)  # again, now that we hold the write lock
-        if applied is None or applied > log_size(log):
-            _reset(con)
-            applied = 0
-        records, end = read_log(log, applied)
-        for rec in records:
-            _apply(con, rec)
-        _set_applied(con, end)
-    return len(records)
+def _cache(ws: Workspace) -> LogCache:
+    """The registry tables in the index, as the cache of ``workspace/registry/events.jsonl``."""
+    return LogCache("registry", ws.registry_log, _reset, _apply, _legacy)
 
 
 @contextmanager
 def _writing(ws: Workspace, con: sqlite3.Connection) -> Iterator[Append]:
     """Hold the log's lock with the cache up to date; yields ``write(event)``, which appends
     the event to the log and then replays it into the cache."""
+    cache = _cache(ws)
     with log_writer(ws.registry_log) as append:
-        _sync(ws, con, append)
+        cache.sync(con, append)
 
         def write(event: Mapping[str, Any]) -> None:
             append(event)
-            _sync(ws, con, append)
+            cache.sync(con, append)
 
         yield write
 
@@ -245,14 +205,7 @@ def rebuild(ws: Workspace) -> int:
     con = db.connect(ws.index_path)
     try:
         _create(con)
-        _sync(ws, con)  # copies pre-log tables into the log first, if there are any
-        with db.transaction(con):
-            _reset(con)
-            records, end = read_log(ws.registry_log, 0)
-            for rec in records:
-                _apply(con, rec)
-            _set_applied(con, end)
-        return len(records)
+        return _cache(ws).rebuild(con)
     finally:
         con.close()
 
