@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from nbtrail.core.errors import DataError, ParameterError
 from nbtrail.practices import abtest as ab
+from nbtrail.stages import champion
 
 ALPHA = 0.05
 # Monte Carlo tolerances, stated: with N simulated experiments the standard error of a rate
@@ -467,28 +468,28 @@ def test_registry_first_champion_then_challenger(ws):
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
     y = (X["a"] + 0.5 * rng.normal(size=200) > 0).astype(int).to_numpy()
-    assert ab.find_champion(ws, "m") is None
+    assert champion.find_champion(ws, "m") is None
     first, p1, d1 = _saved_model(ws, "first", X, y)
     decision = ab.no_champion_decision(gates_passed=True)
-    out = ab.apply_decision(
+    out = champion.apply_decision(
         ws, "m", decision=decision, artifact_path=p1, digest=d1, run_id="r1",
         metrics={"roc_auc": 0.9}, gates_passed=True,
     )  # fmt: skip
     assert out["promoted"] and out["version"] == 1
-    champ = ab.find_champion(ws, "m")
+    champ = champion.find_champion(ws, "m")
     assert champ["version"] == 1 and champ["digest"] == d1
     np.testing.assert_allclose(champ["model"].predict_proba(X), first.predict_proba(X))
     # A challenger that failed its gates is neither registered nor promoted.
     _, p2, d2 = _saved_model(ws, "second", X[["a", "b", "c"]] * 2, y)
-    out = ab.apply_decision(
+    out = champion.apply_decision(
         ws, "m", decision={"decision": "promote", "reason": "x"}, artifact_path=p2, digest=d2,
         run_id="r2", metrics={}, gates_passed=False,
     )  # fmt: skip
-    assert not out["registered"] and ab.find_champion(ws, "m")["version"] == 1
+    assert not out["registered"] and champion.find_champion(ws, "m")["version"] == 1
     # One that passed and was not promoted is registered; the champion stays.
-    out = ab.apply_decision(
+    out = champion.apply_decision(
         ws, "m", decision={"decision": "inconclusive", "reason": "x"}, artifact_path=p2,
         digest=d2, run_id="r2", metrics={}, gates_passed=True,
     )  # fmt: skip
     assert out["registered"] and not out["promoted"] and out["version"] == 2
-    assert ab.find_champion(ws, "m")["version"] == 1
+    assert champion.find_champion(ws, "m")["version"] == 1

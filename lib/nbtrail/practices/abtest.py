@@ -973,55 +973,22 @@ def looks_table(result: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("look")
 
 
-# --------------------------------------------------------------------------- registry
+# --------------------------------------------------------------------------- one-line reports
 
 
-def find_champion(ws: Any, name: str, alias: str = "champion") -> dict[str, Any] | None:
-    """The registry entry holding ``name@alias`` with its loaded ``model`` (artifact hash
-    verified, skops allow-list), or None when there is no champion yet."""
-    from nbtrail.core.errors import NotFound
-    from nbtrail.practices import registry
-    from nbtrail.practices.models import load_model
-
-    try:
-        entry = registry.resolve(ws, f"{name}@{alias}")
-    except NotFound:
-        return None
-    registry.verify_artifact(ws, entry)
-    return {**entry, "model": load_model(ws.root / entry["artifact_path"])}
-
-
-def apply_decision(
-    ws: Any,
-    name: str,
-    *,
-    decision: Mapping[str, Any],
-    artifact_path: Any,
-    digest: str,
-    run_id: str | None,
-    metrics: Mapping[str, Any],
-    gates_passed: bool,
-    alias: str = "champion",
-) -> dict[str, Any]:
-    """Register a model that passed its gates (verdict ``passed``) and, when the decision is
-    ``promote``, move ``alias`` to it with the decision's reason. A model that failed its
-    gates is not registered: the registry keeps the first verdict of a file, and a later
-    run with other gates may pass it. Returns what happened."""
-    from nbtrail.practices import registry
-
-    if not gates_passed:
-        return {"name": name, "version": None, "registered": False, "promoted": False}
-    version = registry.register_model(
-        ws,
-        name,
-        artifact_path=artifact_path,
-        digest=digest,
-        run_id=run_id,
-        metrics=metrics,
-        verdict=True,
+def mcnemar_line(m: Mapping[str, Any]) -> str:
+    """McNemar's result in one line: the discordant counts and the p-value."""
+    return (
+        f"McNemar ({m['method']}): champion-only correct {m['champion_only_correct']}, "
+        f"challenger-only correct {m['challenger_only_correct']}, p = {m['p_value']:.4g}"
     )
-    out: dict[str, Any] = {"name": name, "version": version, "registered": True, "promoted": False}
-    if decision.get("decision") == "promote":
-        event = registry.promote(ws, name, version, alias, str(decision.get("reason", "")))
-        out.update(promoted=True, event=event)
-    return plain(out)
+
+
+def plan_line(plan: Mapping[str, Any]) -> str:
+    """An online experiment's plan in one line: sizes, inflation and boundaries."""
+    design = plan["design"]
+    return (
+        f"plan: fixed-sample n per arm {plan['fixed_n']}, sequential max n {plan['max_n']} "
+        f"(inflation {design['inflation']:.3f}); boundaries "
+        f"{[round(b, 3) for b in design['z_bounds']]}"
+    )
