@@ -45,6 +45,10 @@ def test_full_run_prints_summary_and_records_every_stage(done):
     for stage in STAGES:
         assert f"\n{stage} " in "\n" + out.stdout
     assert "roc_auc=" in out.stdout
+    # each stage's own summary lines (recorded by the stage, not known to the runner)
+    assert "A/B decision: promote" in out.stdout
+    assert "export bundle: workspace/exports/" in out.stdout
+    assert "demo batches: each got its expected verdict" in out.stdout
     groups = by_stage(root)
     assert sorted(groups) == sorted(STAGES)
     ws = Workspace(root)

@@ -932,6 +932,10 @@ def export_from_run(
             "manifest_sha256": published.digest,
         },
     )
+    run.summarize(
+        metrics=["parity_max_abs_diff"],
+        lines=[f"export bundle: {run.ws.relative(published.path)} ({name}@{version})"],
+    )
     return published
 
 
