@@ -1,0 +1,50 @@
+"""The paired comparison drawn: each metric's improvement with its interval, per metric."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+
+def effect_plot(result: Mapping[str, Any], ax: Any = None) -> Any:
+    """Improvement (positive = challenger better) with its interval, per metric."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 1.0 + 0.45 * len(result["metrics"])))
+    names = list(result["metrics"])
+    imp = [result["metrics"][m]["improvement"] for m in names]
+    lo = [result["metrics"][m]["improvement_ci"][0] for m in names]
+    hi = [result["metrics"][m]["improvement_ci"][1] for m in names]
+    ypos = np.arange(len(names))
+    colors = [
+        "tab:green"
+        if result["metrics"][m]["p_adjusted"] < result.get("alpha", 0.05)
+        and result["metrics"][m]["improvement"] > 0
+        else "tab:red"
+        if result["metrics"][m]["p_adjusted"] < result.get("alpha", 0.05)
+        else "tab:gray"
+        for m in names
+    ]
+    for i, color in enumerate(colors):  # errorbar takes one colour per call
+        ax.errorbar(
+            imp[i],
+            ypos[i],
+            xerr=[[imp[i] - lo[i]], [hi[i] - imp[i]]],
+            fmt="none",
+            ecolor=color,
+            capsize=3,
+        )
+    ax.scatter(imp, ypos, c=colors, zorder=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(ypos, names)
+    ax.invert_yaxis()
+    level = result["metrics"][names[0]].get("level", 0.95) if names else 0.95
+    ax.set_xlabel(f"challenger minus champion, signed so positive = better ({level:.0%} CI)")
+    ax.set_title(
+        f"decision: {result.get('decision', '?')}  (coloured: Holm-adjusted p < alpha)", fontsize=10
+    )
+    ax.figure.tight_layout()
+    return ax

@@ -1,0 +1,77 @@
+"""The Evidently 0.7 classification or regression preset on a scored holdout, as a
+``Snapshot``, and its metrics as plain values."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from nbtrail.core.errors import ParameterError
+from nbtrail.practices.evaluation.jsonable import plain
+from nbtrail.practices.evaluation.targets import require_columns
+
+
+def evidently_report(
+    current: pd.DataFrame,
+    *,
+    target: str,
+    score: str,
+    task: str = "classification",
+    reference: pd.DataFrame | None = None,
+    pos_label: Any = 1,
+    threshold: float = 0.5,
+    columns: Sequence[str] = (),
+) -> Any:
+    """Run Evidently's classification (or regression) preset and return its ``Snapshot``.
+
+    ``score`` is the positive-class probability column (or the regression prediction). With
+    ``reference`` (for example the champion's scored holdout, with the challenger as
+    ``current``) the report shows both side by side."""
+    from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
+    from evidently.presets import ClassificationPreset, RegressionPreset
+
+    wanted = [target, score, *columns]
+    require_columns(current, wanted, "evidently columns")
+    if reference is not None:
+        require_columns(reference, wanted, "evidently columns")
+    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(current[c])]
+    categorical = [c for c in columns if c not in numeric]
+    if task == "classification":
+        definition = DataDefinition(
+            classification=[
+                BinaryClassification(target=target, prediction_probas=score, pos_label=pos_label)
+            ],
+            numerical_columns=numeric,
+            categorical_columns=categorical,
+        )
+        preset = ClassificationPreset(probas_threshold=threshold)
+    elif task == "regression":
+        definition = DataDefinition(
+            regression=[Regression(target=target, prediction=score)],
+            numerical_columns=numeric,
+            categorical_columns=categorical,
+        )
+        preset = RegressionPreset()
+    else:
+        raise ParameterError(
+            f"task must be 'classification' or 'regression', got {task!r}", parameter="task"
+        )
+    cur = Dataset.from_pandas(current[wanted].reset_index(drop=True), data_definition=definition)
+    ref = None
+    if reference is not None:
+        ref = Dataset.from_pandas(
+            reference[wanted].reset_index(drop=True), data_definition=definition
+        )
+    with warnings.catch_warnings():
+        # Evidently's regression quality computes R2 per bin of rows, and a bin of one row
+        # makes scikit-learn warn "R^2 score is not well-defined": noise, not our data.
+        warnings.filterwarnings("ignore", message="R\\^2 score is not well-defined")
+        return Report([preset]).run(cur, ref)
+
+
+def snapshot_metrics(snapshot: Any) -> dict[str, Any]:
+    """``{metric_name: value}`` from an Evidently snapshot (JSON-able)."""
+    return plain({m["metric_name"]: m["value"] for m in snapshot.dict()["metrics"]})
