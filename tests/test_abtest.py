@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from nbtrail.core.errors import DataError, ParameterError
 from nbtrail.practices import abtest as ab
+from nbtrail.practices import evaluation as ev
 from nbtrail.stages import champion
 
 ALPHA = 0.05
@@ -99,6 +100,23 @@ def test_paired_bootstrap_differences_match_sklearn_and_the_normal_approximation
     ll = res["log_loss"]
     assert ll["improvement"] == pytest.approx(-ll["difference"])
     json.dumps(res)
+
+
+def test_compare_offline_passes_every_bootstrap_setting_on():
+    y, a, b = _scores(300, seed=4, signal_a=0.3, signal_b=0.4)
+    res = ab.compare_offline(
+        y, a, b, metrics=["roc_auc", "calibration_error"], n_bins=5, n_boot=400, seed=1
+    )
+    cal = res["metrics"]["calibration_error"]
+    assert cal["champion"] == pytest.approx(ev.expected_calibration_error(y, a, n_bins=5))
+    assert res["metrics"] == {
+        m: {**row, "p_adjusted": res["metrics"][m]["p_adjusted"]}
+        for m, row in ab.paired_bootstrap(
+            y, a, b, metrics=["roc_auc", "calibration_error"], n_bins=5, n_boot=400, seed=1
+        ).items()
+    }
+    with pytest.raises(DataError, match="min_class_rows=200"):
+        ab.compare_offline(y, a, b, n_boot=400, min_class_rows=200)
 
 
 def test_identical_models_give_no_difference():

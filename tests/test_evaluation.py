@@ -114,6 +114,29 @@ def test_vectorised_regression_metrics_equal_sklearn_on_every_resample():
 # --------------------------------------------------------------------------- intervals
 
 
+def test_holdout_intervals_and_paired_differences_draw_the_same_resamples():
+    y, a = _noisy_classifier(150, seed=3)
+    b = np.clip(a + np.random.default_rng(4).normal(0, 0.1, len(a)), 0, 1)
+    settings = ev.Resampling(n_boot=300, seed=7, metrics=["accuracy", "log_loss"])
+    one = {name: ev.resample_scores(y, {"scores": s}, settings) for name, s in (("a", a), ("b", b))}
+    both = ev.resample_scores(
+        y, {"a": a, "b": b}, settings, combine=lambda champion, challenger: challenger - champion
+    )
+    assert both.values == (one["a"].values[0], one["b"].values[0])
+    for m in settings.metrics or ():
+        np.testing.assert_array_equal(both.draws[m], one["b"].draws[m] - one["a"].draws[m])
+    # The holdout's interval is the percentile interval of those very draws.
+    iv = ev.evaluate_holdout(y, a, n_boot=300, seed=7, metrics=["accuracy"])["accuracy"]
+    assert (iv.low, iv.high) == ev.percentile_interval(one["a"].draws["accuracy"], 0.95)
+    assert np.isnan(ev.percentile_interval(np.empty(0), 0.95)).all()
+
+
+def test_every_metric_has_one_kernel():
+    assert set(ev.KERNELS) == set(ev.CLASSIFICATION_METRICS + ev.REGRESSION_METRICS)
+    with pytest.raises(ParameterError, match="unknown metric 'auc'"):
+        ev.metric_weighted("auc", np.ones(3), np.ones(3), np.ones((1, 3)))
+
+
 def test_intervals_are_reproducible_and_contain_the_estimate():
     y, s = _noisy_classifier(300, seed=2)
     a = ev.evaluate_holdout(y, s, n_boot=1000, seed=4)
