@@ -17,7 +17,7 @@ A graph has nodes keyed by id and edges ``(src, dst, label)`` meaning *src fed d
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,16 @@ def _producer_of(con: Any, art: dict[str, Any]) -> str | None:
         (art["digest"],),
     ).fetchone()
     return row[0] if row else None
+
+
+def _each_once(queue: list[str]) -> Iterator[str]:
+    """Run ids taken from the front of ``queue`` (which may grow meanwhile), each once."""
+    seen: set[str] = set()
+    while queue:
+        run_id = queue.pop(0)
+        if run_id not in seen:
+            seen.add(run_id)
+            yield run_id
 
 
 def _load(ws: Workspace, run_id: str) -> RunRecord | None:
@@ -211,12 +221,7 @@ def upstream(ws: Workspace, target: str) -> Graph:
     con = index.connect(ws)
     try:
         queue = _resolve_target(ws, con, target, graph)
-        seen: set[str] = set()
-        while queue:
-            run_id = queue.pop(0)
-            if run_id in seen:
-                continue
-            seen.add(run_id)
+        for run_id in _each_once(queue):
             rec = _load(ws, run_id)
             rid = f"run:{run_id}"
             if rec is None:
@@ -287,12 +292,7 @@ def impact(ws: Workspace, ref: str) -> Graph:
         for (run_id,) in first:
             graph.add_edge(node_id, f"run:{run_id}", "input")
             queue.append(run_id)
-        seen: set[str] = set()
-        while queue:
-            run_id = queue.pop(0)
-            if run_id in seen:
-                continue
-            seen.add(run_id)
+        for run_id in _each_once(queue):
             rid = f"run:{run_id}"
             rec = _load(ws, run_id)
             graph.nodes[rid] = (
