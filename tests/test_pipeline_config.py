@@ -76,3 +76,23 @@ def test_params_file_layer(project, tmp_path):
     f.write_text("train:\n  bogus: 1\n")
     with pytest.raises(ParameterError, match=r"from .*exp.yaml"):
         plan(project, params_file=f)
+
+
+def test_a_dataset_profile_applies_only_to_its_source(project):
+    demo = plan(project).params["evaluate"]
+    assert demo["gates"]["min_roc_auc"] == 0.9 and "mean_radius" in demo["slices"]
+    own = plan(project, overrides=["data.source=elsewhere.csv"]).params["evaluate"]
+    assert own["gates"] == {} and own["slices"] == "auto" and own["behavioural"] == {}
+    # -p still wins over the profile, one entry of a mapping parameter at a time
+    tuned = plan(project, overrides=["evaluate.gates.min_roc_auc=0.95"]).params["evaluate"]
+    assert tuned["gates"]["min_roc_auc"] == 0.95 and tuned["gates"]["max_log_loss"] == 0.5
+
+
+def test_a_bad_profile_is_refused_before_anything_runs(project):
+    text = project.pipeline_file.read_text()
+    project.pipeline_file.write_text(text.replace("{data.source:", "{data_source:"))
+    with pytest.raises(ConfigError, match="STAGE.PARAM"):
+        load_pipeline(project)
+    project.pipeline_file.write_text(text.replace("breast_cancer.yaml", "nope.yaml"))
+    with pytest.raises(ConfigError, match="nope.yaml not found"):
+        load_pipeline(project)

@@ -200,8 +200,8 @@ def _show(args: argparse.Namespace, ws: Any) -> int:
         lines.append("verdicts:")
         for k, v in sorted(rec["verdicts"].items()):
             lines.append(f"  {k}: {'pass' if v['passed'] else 'FAIL'}")
-    if rec.get("error"):
-        e = rec["error"]
+    e = rec.get("error")
+    if e:
         lines.append(f"error:       {e['ename']}: {e['evalue']} (cell {e.get('cell')})")
     print("\n".join(lines))
     return 0

@@ -160,6 +160,20 @@ class VerifyReport:
         return not self.corrupted and not self.missing
 
 
+def check_same_version(
+    dv: DatasetVersion, found: DatasetVersion, *, where: str, other: str
+) -> None:
+    """Raise :class:`DataError` when two manifests of one ``name@version`` name different
+    objects: the histories diverged, and neither side may overwrite the other."""
+    if found.digest != dv.digest:
+        raise DataError(
+            f"{dv.ref} {where} (object {found.digest[:12]}) differs from {other} "
+            f"(object {dv.digest[:12]})",
+            hint="the histories diverged: add one of them under a new name",
+            ref=dv.ref,
+        )
+
+
 class Datasets:
     """The dataset catalog of one workspace."""
 
@@ -259,17 +273,10 @@ class Datasets:
         return pq.read_table(p) if dv.format == "parquet" else pacsv.read_csv(p)
 
     # Writing
-    def add_file(
-        self,
-        path: str | os.PathLike[str],
-        name: str,
-        *,
-        run_id: str | None = None,
-        source: str | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> DatasetVersion:
-        """Version the file at ``path`` under ``name``; identical bytes reuse the latest version."""
-        return self.add(path, name, run_id=run_id, source=source, extra=extra).version
+    def add_file(self, path: str | os.PathLike[str], name: str, **options: Any) -> DatasetVersion:
+        """Version the file at ``path`` under ``name``; identical bytes reuse the latest version
+        (``options`` as for :meth:`add`)."""
+        return self.add(path, name, **options).version
 
     def add(
         self,
@@ -406,13 +413,7 @@ class Datasets:
             mine = self.get(dv.name, dv.version)
         except NotFound:
             return True
-        if mine.digest != dv.digest:
-            raise DataError(
-                f"{dv.ref} here (object {mine.digest[:12]}) differs from the incoming one "
-                f"(object {dv.digest[:12]})",
-                hint="the histories diverged: add one of them under a new name",
-                ref=dv.ref,
-            )
+        check_same_version(dv, mine, where="here", other="the incoming one")
         return False
 
     def import_version(self, dv: DatasetVersion) -> None:

@@ -32,14 +32,14 @@ import json
 import os
 import posixpath
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from nbtrail.core.errors import ConfigError, DataError, IntegrityError
 from nbtrail.core.hashing import hash_file
 from nbtrail.core.workspace import Workspace
-from nbtrail.data.datasets import Datasets, DatasetVersion, check_name
+from nbtrail.data.datasets import Datasets, DatasetVersion, check_name, check_same_version
 
 _HEX = set("0123456789abcdef")
 
@@ -193,13 +193,7 @@ def push(
             other = _read_manifest(
                 fs, there[(dv.name, dv.version)], dv.name, dv.version, remote.url
             )
-            if other.digest != dv.digest:
-                raise DataError(
-                    f"remote {remote.url} already has a different {dv.ref} "
-                    f"(object {other.digest[:12]}, here {dv.digest[:12]})",
-                    hint="the histories diverged: re-add the data under a new name",
-                    ref=dv.ref,
-                )
+            check_same_version(dv, other, where=f"on remote {remote.url}", other="the one here")
     have = _remote_objects(fs, root)
     users: dict[str, list[str]] = {}
     for dv in local:
@@ -235,24 +229,23 @@ def push(
 
 
 def _upload(fs: Any, local_path: str, dest: str) -> None:
-    if _is_local(fs):
-        # A folder remote is written like the local store: temp name, then rename.
-        fs.makedirs(posixpath.dirname(dest), exist_ok=True)
-        tmp = f"{dest}.{secrets.token_hex(4)}.part"
-        fs.put_file(local_path, tmp)
-        fs.mv(tmp, dest)
-    else:
-        fs.put_file(local_path, dest)  # an S3 PUT is atomic
+    _put(fs, dest, lambda target: fs.put_file(local_path, target))
 
 
 def _upload_bytes(fs: Any, data: bytes, dest: str) -> None:
-    if _is_local(fs):
-        fs.makedirs(posixpath.dirname(dest), exist_ok=True)
-        tmp = f"{dest}.{secrets.token_hex(4)}.part"
-        fs.pipe_file(tmp, data)
-        fs.mv(tmp, dest)
-    else:
-        fs.pipe_file(dest, data)
+    _put(fs, dest, lambda target: fs.pipe_file(target, data))
+
+
+def _put(fs: Any, dest: str, write: Callable[[str], None]) -> None:
+    """Write ``dest`` so no reader sees half of it: a folder remote is written like the
+    local store (temp name, then rename); an S3 PUT is atomic by itself."""
+    if not _is_local(fs):
+        write(dest)
+        return
+    fs.makedirs(posixpath.dirname(dest), exist_ok=True)
+    tmp = f"{dest}.{secrets.token_hex(4)}.part"
+    write(tmp)
+    fs.mv(tmp, dest)
 
 
 def pull(

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbtrail.core import atomic
-from nbtrail.core.errors import NotFound, ParameterError
+from nbtrail.core.errors import NotFound, ParameterError, RecordInvalid
 from nbtrail.core.hashing import hash_file
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs import records
+from nbtrail.runs.record_types import Artifact, RunRecord
 from nbtrail.runs.runfolder import CONTEXT_FILE, OUTPUTS_DIR, RUN_DIR_ENV, STATE_FILE
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class Run:
         params: dict[str, Any],
         upstream: dict[str, str],
         managed: bool,
-        record: dict[str, Any] | None = None,
+        record: RunRecord | None = None,
     ) -> None:
         self.ws = ws
         self.stage = stage
@@ -135,7 +136,7 @@ class Run:
         self.managed = managed
         self.dir = ws.run_dir(run_id)
         self._record = record
-        self._upstream_records: dict[str, dict[str, Any]] = {}
+        self._upstream_records: dict[str, RunRecord] = {}
         state_file = self.dir / STATE_FILE
         if state_file.is_file():
             self.state = json.loads(state_file.read_text())
@@ -147,7 +148,8 @@ class Run:
         return f"<nbtrail run {self.run_id} ({mode})>"
 
     # Upstream
-    def upstream_record(self, stage: str) -> dict[str, Any]:
+    def upstream_record(self, stage: str) -> RunRecord:
+        """The record of the upstream ``stage`` run this run reads from."""
         if stage not in self.upstream:
             raise NotFound(
                 f"stage {self.stage!r} does not read from {stage!r}",
@@ -157,7 +159,7 @@ class Run:
             self._upstream_records[stage] = records.load(self.ws, self.upstream[stage])
         return self._upstream_records[stage]
 
-    def _artifact(self, stage: str, name: str) -> dict[str, Any]:
+    def _artifact(self, stage: str, name: str) -> Artifact:
         rec = self.upstream_record(stage)
         art = rec["outputs"].get(name)
         if art is None:
@@ -167,7 +169,7 @@ class Run:
             )
         return art
 
-    def _note_input(self, stage: str, art: dict[str, Any]) -> None:
+    def _note_input(self, stage: str, art: Artifact) -> None:
         entry = {**art, "stage": stage, "run_id": self.upstream[stage]}
         if entry not in self.state["inputs"]:
             self.state["inputs"].append(entry)
@@ -181,9 +183,9 @@ class Run:
         if art["kind"] == "dataset":
             from nbtrail.data.datasets import Datasets
 
-            path = Datasets(self.ws).path(art["ref"])
+            path = Datasets(self.ws).path(_field(art, "ref"))
         else:
-            path = self.ws.root / art["path"]
+            path = self.ws.root / _field(art, "path")
             if not path.is_file():
                 raise NotFound(f"output {name!r} of stage {stage!r} is missing: {art['path']}")
             if hash_file(path) != art["digest"]:
@@ -200,14 +202,16 @@ class Run:
         from nbtrail.data.datasets import Datasets
 
         art = self._artifact(stage, name)
-        frame = Datasets(self.ws).read_frame(art["ref"])
+        frame = Datasets(self.ws).read_frame(_field(art, "ref"))
         self._note_input(stage, art)
         return frame
 
     def read_json(self, stage: str, name: str) -> Any:
+        """An upstream JSON output, parsed (verified against its hash, recorded as input)."""
         return json.loads(self.input_path(stage, name).read_text())
 
     def load_model(self, stage: str, name: str = "model") -> Any:
+        """An upstream skops model, loaded with the reviewed allow-list of trusted types."""
         from nbtrail.practices.models import load_model
 
         return load_model(self.input_path(stage, name))
@@ -260,11 +264,13 @@ class Run:
         return dest
 
     def save_json(self, name: str, obj: Any) -> Path:
+        """Write ``obj`` as ``outputs/<name>.json`` and record it as output ``name``."""
         p = self.output_path(f"{name}.json")
         atomic.write_json(p, obj)
         return self.save_file(name, p, kind="json")
 
     def save_model(self, name: str, model: Any) -> Path:
+        """Save ``model`` with skops as ``outputs/<name>.skops`` and record it (kind model)."""
         from nbtrail.practices.models import save_model
 
         p = save_model(model, self.output_path(f"{name}.skops"))
@@ -294,6 +300,7 @@ class Run:
 
     # Metrics and verdicts
     def log_metrics(self, metrics: dict[str, Any]) -> None:
+        """Record numeric metrics (``None`` for one that could not be computed)."""
         for key, value in metrics.items():
             v = float(value) if value is not None else None
             self.state["metrics"][str(key)] = None if v is not None and math.isnan(v) else v
@@ -320,13 +327,12 @@ class Run:
     def _save(self) -> None:
         atomic.write_json(self.dir / STATE_FILE, self.state)
         if not self.managed and self._record is not None:
-            self._record.update(
-                inputs=self.state["inputs"],
-                outputs=self.state["outputs"],
-                metrics=self.state["metrics"],
-                verdicts=self.state["verdicts"],
-                extra=self.state["extra"],
-            )
+            rec = self._record
+            rec["inputs"] = self.state["inputs"]
+            rec["outputs"] = self.state["outputs"]
+            rec["metrics"] = self.state["metrics"]
+            rec["verdicts"] = self.state["verdicts"]
+            rec["extra"] = self.state["extra"]
             records.write(self.ws, self._record)
 
     def finish(self) -> None:
@@ -336,6 +342,13 @@ class Run:
             self._record["status"] = "completed"
             self._record["ended"] = records.now()
             records.write(self.ws, self._record)
+
+
+def _field(art: Artifact, key: str) -> str:
+    value = art.get(key)
+    if not isinstance(value, str) or not value:
+        raise RecordInvalid(f"output {art['name']!r} has no {key} in its record")
+    return value
 
 
 def _jsonable_dict(d: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,9 @@
         needs: [data]                        # stages whose outputs it reads
         inputs: [data/raw.csv]               # extra files it reads (optional)
         outputs: [workspace/out/model.bin]   # extra files it writes (optional)
+    profiles:                                # values that hold for one dataset only
+      - when: {data.source: "sklearn:breast_cancer"}
+        params: params/profiles/breast_cancer.yaml   # {stage: {param: value}}
 
 Every YAML problem is reported with its file and line, before anything runs.
 """
@@ -37,11 +40,28 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """Parameter values applied only when every ``stage.param`` in ``when`` resolves to the
+    value given: a dataset's own slices and gates never reach another dataset's runs."""
+
+    when: dict[tuple[str, str], Any]
+    params_file: Path
+
+    def matches(self, resolved: dict[str, dict[str, Any]]) -> bool:
+        """Whether the resolved parameters meet every condition of ``when``."""
+        return all(
+            resolved.get(stage, {}).get(param) == value
+            for (stage, param), value in self.when.items()
+        )
+
+
+@dataclass(frozen=True)
 class Pipeline:
     ws: Workspace
     stages: dict[str, Stage]
     order: tuple[str, ...]
     settings: dict[str, Any] = field(default_factory=dict)
+    profiles: tuple[Profile, ...] = ()
 
     def stage(self, name: str) -> Stage:
         if name not in self.stages:
@@ -125,5 +145,35 @@ def load_pipeline(ws: Workspace) -> Pipeline:
             outputs=_str_list(spec.get("outputs"), f"stage {name!r}: outputs", where),
             description=str(spec.get("description", "")),
         )
-    settings = {k: v for k, v in data.items() if k not in {"stages", "version"}}
-    return Pipeline(ws=ws, stages=stages, order=tuple(stages), settings=settings)
+    settings = {k: v for k, v in data.items() if k not in {"stages", "version", "profiles"}}
+    profiles = _profiles(ws, data.get("profiles"), stages, where)
+    return Pipeline(ws=ws, stages=stages, order=tuple(stages), settings=settings, profiles=profiles)
+
+
+def _profiles(
+    ws: Workspace, spec: Any, stages: dict[str, Stage], where: str
+) -> tuple[Profile, ...]:
+    if spec is None:
+        return ()
+    if not isinstance(spec, list):
+        raise ConfigError("profiles must be a list of {when, params} mappings", path=where)
+    out = []
+    for i, item in enumerate(spec):
+        what = f"profiles[{i}]"
+        if not isinstance(item, dict) or set(item) != {"when", "params"}:
+            raise ConfigError(f"{what} needs exactly 'when' and 'params'", path=where)
+        if not isinstance(item["when"], dict) or not item["when"]:
+            raise ConfigError(f"{what}.when must map STAGE.PARAM to a value", path=where)
+        when: dict[tuple[str, str], Any] = {}
+        for key, value in item["when"].items():
+            stage, dot, param = str(key).partition(".")
+            if not dot or stage not in stages or not param:
+                raise ConfigError(
+                    f"{what}.when: {key!r} must be STAGE.PARAM of a declared stage", path=where
+                )
+            when[(stage, param)] = value
+        pf = ws.root / str(item["params"])
+        if not pf.is_file():
+            raise ConfigError(f"{what}: params file {item['params']} not found", path=where)
+        out.append(Profile(when=when, params_file=pf))
+    return tuple(out)

@@ -56,15 +56,7 @@ def declared(path: Path) -> dict[str, Param]:
     except SyntaxError as exc:
         raise ConfigError(f"parameters cell: {exc.msg}", path=str(path), line=exc.lineno) from None
     out: dict[str, Param] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value, ann = node.targets[0], node.value, None
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value, ann = node.target, node.value, node.annotation
-        else:
-            continue
-        if not isinstance(target, ast.Name):
-            continue
+    for target, value, ann in _assignments(tree):
         try:
             default = ast.literal_eval(value)
         except ValueError:
@@ -72,7 +64,23 @@ def declared(path: Path) -> dict[str, Param]:
         kind = _type_of(default)
         if isinstance(ann, ast.Name) and ann.id in _TYPES:
             kind = ann.id
+        elif isinstance(ann, ast.Name) and ann.id in ("Any", "object"):
+            kind = "any"  # e.g. `slices: Any = "auto"`, which may also be a mapping
         out[target.id] = Param(target.id, default, kind)
+    return out
+
+
+def _assignments(tree: ast.Module) -> list[tuple[ast.Name, ast.expr, ast.expr | None]]:
+    """``name = value`` and ``name: type = value`` at the top of the cell (what papermill
+    reads as parameters too)."""
+    out: list[tuple[ast.Name, ast.expr, ast.expr | None]] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            if isinstance(node.targets[0], ast.Name):
+                out.append((node.targets[0], node.value, None))
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            if isinstance(node.target, ast.Name):
+                out.append((node.target, node.value, node.annotation))
     return out
 
 
@@ -116,6 +124,11 @@ def resolve(
     values = {name: p.default for name, p in decl.items()}
     for i, layer in enumerate(layers):
         for key, value in layer.items():
+            head, dot, item = key.partition(".")
+            if dot and head in decl and isinstance(values[head], dict) and item:
+                # `-p evaluate.gates.min_roc_auc=0.9` sets one entry of a mapping parameter
+                values[head] = {**values[head], item: value}
+                continue
             if key not in decl:
                 src = f" (from {where[i]})" if where and i < len(where) and where[i] else ""
                 raise ParameterError(
@@ -126,7 +139,8 @@ def resolve(
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:
-    """``stage.key=value`` -> (stage, key, YAML-typed value)."""
+    """``stage.key=value`` -> (stage, key, YAML-typed value); ``stage.key.item=value`` sets
+    one entry of a mapping parameter (the key comes back as ``key.item``)."""
     lhs, sep, rhs = text.partition("=")
     stage, dot, key = lhs.strip().partition(".")
     if not sep or not dot or not stage or not key:

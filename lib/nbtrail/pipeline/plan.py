@@ -27,21 +27,43 @@ def _layered_overrides(
     """Per stage, the override layers in order (values, where they came from)."""
     layers: dict[str, list[tuple[dict[str, Any], str]]] = {s: [] for s in pipeline.order}
     if params_file is not None:
-        data = load_yaml(params_file, pipeline.ws)
-        if not isinstance(data, dict):
-            raise ConfigError(
-                "expected a mapping of stage names to parameter mappings", path=str(params_file)
-            )
-        for stage, values in data.items():
-            pipeline.stage(stage)
-            if not isinstance(values, dict):
-                raise ConfigError(f"stage {stage!r}: expected a mapping", path=str(params_file))
+        for stage, values in _stage_mapping(pipeline, params_file).items():
             layers[stage].append((values, str(params_file)))
     for text in overrides:
         stage, key, value = parameters.parse_override(text)
         pipeline.stage(stage)
         layers[stage].append(({key: value}, f"-p {text}"))
     return layers
+
+
+def _stage_mapping(pipeline: Pipeline, path: Path) -> dict[str, dict[str, Any]]:
+    """A YAML file of ``{stage: {param: value}}``, checked."""
+    data = load_yaml(path, pipeline.ws)
+    where = pipeline.ws.relative(path)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping of stage names to parameter mappings", path=where)
+    for stage, values in data.items():
+        pipeline.stage(stage)
+        if not isinstance(values, dict):
+            raise ConfigError(f"stage {stage!r}: expected a mapping", path=where)
+    return data
+
+
+def _resolve(
+    pipeline: Pipeline,
+    layers: dict[str, list[tuple[dict[str, Any], str]]],
+    profiled: dict[str, list[tuple[dict[str, Any], str]]],
+) -> dict[str, dict[str, Any]]:
+    """Per stage: its params file, then matching profiles, then ``--params``/``-p`` layers."""
+    resolved: dict[str, dict[str, Any]] = {}
+    for name in pipeline.order:
+        st = pipeline.stages[name]
+        where = pipeline.ws.relative(st.params_file) if st.params_file else ""
+        stack = [(pipeline.defaults(name), where), *profiled.get(name, []), *layers[name]]
+        resolved[name] = parameters.resolve(
+            name, st.notebook, *[v for v, _ in stack], where=[w for _, w in stack]
+        )
+    return resolved
 
 
 def plan(
@@ -55,14 +77,15 @@ def plan(
     pipeline = load_pipeline(ws)
     layers = _layered_overrides(pipeline, params_file, overrides or [])
     selected = [pipeline.stage(stage).name] if stage else list(pipeline.order)
-    resolved: dict[str, dict[str, Any]] = {}
+    resolved = _resolve(pipeline, layers, {})
+    profiled: dict[str, list[tuple[dict[str, Any], str]]] = {s: [] for s in pipeline.order}
+    for profile in pipeline.profiles:
+        if profile.matches(resolved):
+            for name, values in _stage_mapping(pipeline, profile.params_file).items():
+                profiled[name].append((values, ws.relative(profile.params_file)))
+    if any(profiled.values()):
+        resolved = _resolve(pipeline, layers, profiled)
     for name in pipeline.order:
-        st = pipeline.stages[name]
-        stack = [(pipeline.defaults(name), ws.relative(st.params_file) if st.params_file else "")]
-        stack += layers[name]
-        resolved[name] = parameters.resolve(
-            name, st.notebook, *[v for v, _ in stack], where=[w for _, w in stack]
-        )
         if name not in selected and layers[name]:
             raise ConfigError(
                 f"parameters given for stage {name!r}, which this run does not execute",

@@ -17,13 +17,14 @@ from nbtrail.core.workspace import Workspace
 from nbtrail.pipeline.config import load_pipeline
 from nbtrail.pipeline.runner import Runner
 from nbtrail.runs import records
+from nbtrail.runs.record_types import Artifact, RunRecord
 from nbtrail.runs.runfolder import SOURCE_COPY
 
 
 @dataclass
 class Reproduction:
-    original: dict[str, Any]
-    new: dict[str, Any]
+    original: RunRecord
+    new: RunRecord
     metrics: list[tuple[str, Any, Any, bool]] = field(default_factory=list)
     outputs: list[tuple[str, str | None, str | None, bool]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -88,10 +89,14 @@ def reproduce(
     if original["environment"].get("lock_hash") != new["environment"].get("lock_hash"):
         rep.notes.append("the environment lock (requirements.lock) changed since the original run")
     for name in sorted(set(original["metrics"]) | set(new["metrics"])):
-        a, b = original["metrics"].get(name), new["metrics"].get(name)
-        rep.metrics.append((name, a, b, a == b))
+        was_value, now_value = original["metrics"].get(name), new["metrics"].get(name)
+        rep.metrics.append((name, was_value, now_value, was_value == now_value))
     for name in sorted(set(original["outputs"]) | set(new["outputs"])):
-        a = original["outputs"].get(name, {}).get("digest")
-        b = new["outputs"].get(name, {}).get("digest")
+        a = _digest(original["outputs"].get(name))
+        b = _digest(new["outputs"].get(name))
         rep.outputs.append((name, a, b, a == b))
     return rep
+
+
+def _digest(art: Artifact | None) -> str | None:
+    return art["digest"] if art else None

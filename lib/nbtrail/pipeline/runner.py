@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from nbtrail.core import atomic
 from nbtrail.core.errors import NotFound, StageFailed
@@ -29,6 +29,7 @@ from nbtrail.pipeline.failures import cell_number, traceback_text
 from nbtrail.pipeline.plan import RunPlan
 from nbtrail.pipeline.signing import trust_notebook
 from nbtrail.runs import records
+from nbtrail.runs.record_types import Artifact, ErrorInfo, Origin, RunRecord
 from nbtrail.runs.runfolder import CONTEXT_FILE, RUN_DIR_ENV, SOURCE_COPY, STATE_FILE
 
 
@@ -56,7 +57,7 @@ class Runner:
         force: bool = False,
         force_stages: tuple[str, ...] = (),
         on_event: Callable[[str], None] | None = None,
-        origin: str = "runner",
+        origin: Origin = "runner",
         jobs: int = 2,
     ) -> None:
         self.ws = ws
@@ -87,7 +88,7 @@ class Runner:
         return self._code_tree
 
     def _fingerprint(
-        self, st: Stage, params: dict[str, Any], upstream: dict[str, dict[str, Any]]
+        self, st: Stage, params: dict[str, Any], upstream: dict[str, RunRecord]
     ) -> str:
         lock = fingerprint.file_digest(self.ws.lock_file) if self.ws.lock_file.is_file() else None
         return fingerprint.stage_fingerprint(
@@ -103,7 +104,7 @@ class Runner:
             lock_hash=lock,
         )
 
-    def _find_cached(self, stage: str, fp: str) -> dict[str, Any] | None:
+    def _find_cached(self, stage: str, fp: str) -> RunRecord | None:
         """A completed runner run with this fingerprint whose outputs still exist (via the
         index, so no record is parsed but the one reused)."""
         from nbtrail.runs import index
@@ -111,7 +112,7 @@ class Runner:
         run_id = index.find_cached(self.ws, stage, fp)
         return records.load(self.ws, run_id) if run_id else None
 
-    def _latest(self, stage: str) -> dict[str, Any] | None:
+    def _latest(self, stage: str) -> RunRecord | None:
         from nbtrail.runs import index
 
         rows = index.query_runs(self.ws, stage=stage, status="completed", limit=1)
@@ -153,7 +154,7 @@ class Runner:
         from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
         results: dict[str, StageResult] = {}
-        done: dict[str, dict[str, Any]] = {}  # stage -> record used this invocation
+        done: dict[str, RunRecord] = {}  # stage -> record used this invocation
         error: StageFailed | None = None
         pending = list(rp.stages)
         running: dict[Future, str] = {}
@@ -211,8 +212,8 @@ class Runner:
             raise _PipelineFailed(ordered, error)
         return ordered
 
-    def _upstream(self, st: Stage, done: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        upstream: dict[str, dict[str, Any]] = {}
+    def _upstream(self, st: Stage, done: dict[str, RunRecord]) -> dict[str, RunRecord]:
+        upstream: dict[str, RunRecord] = {}
         for need in st.needs:
             rec = done.get(need) or self._latest(need)
             if rec is None:
@@ -223,7 +224,7 @@ class Runner:
             upstream[need] = rec
         return upstream
 
-    def _result(self, rec: dict[str, Any], status: str) -> StageResult:
+    def _result(self, rec: RunRecord, status: str) -> StageResult:
         return StageResult(
             rec["stage"],
             status,
@@ -241,13 +242,13 @@ class Runner:
         self,
         st: Stage,
         params: dict[str, Any],
-        upstream: dict[str, dict[str, Any]],
+        upstream: dict[str, RunRecord],
         fp: str | None,
         *,
         reproduces: str | None = None,
         source: Path | None = None,
         kernel: kernels.WarmKernel | None = None,
-    ) -> dict[str, Any]:
+    ) -> RunRecord:
         """Execute one stage notebook into a new run folder; returns its final record.
 
         ``source`` replaces the stage's notebook file (``reproduce`` runs the copy kept in the
@@ -304,7 +305,7 @@ class Runner:
             error = self._describe_failure(exc, run_dir / SOURCE_COPY, executed)
             record["status"] = "interrupted" if error.get("interrupted") else "failed"
             error.pop("interrupted", None)
-            record["error"] = error
+            record["error"] = cast(ErrorInfo, error)
             self._finish(record, run_dir, t0)
             if not isinstance(exc, Exception):
                 raise
@@ -321,12 +322,13 @@ class Runner:
         record["status"] = "completed"
         self._finish(record, run_dir, t0, declared=st)
         if record["status"] != "completed":
+            failure = record["error"] or {"ename": "StageFailed", "evalue": record["status"]}
             raise StageFailed(
                 stage=st.name,
                 notebook=self.ws.relative(st.notebook),
                 cell=None,
-                ename=record["error"]["ename"],
-                evalue=record["error"]["evalue"],
+                ename=failure["ename"],
+                evalue=failure["evalue"],
                 saved=self.ws.relative(executed),
                 run_id=run_id,
             )
@@ -368,36 +370,40 @@ class Runner:
         }
 
     def _finish(
-        self, record: dict[str, Any], run_dir: Path, t0: float, declared: Stage | None = None
+        self, record: RunRecord, run_dir: Path, t0: float, declared: Stage | None = None
     ) -> None:
         state_file = run_dir / STATE_FILE
         if state_file.is_file():
             state = json.loads(state_file.read_text())
-            for key in ("inputs", "outputs", "metrics", "verdicts"):
-                record[key] = state.get(key, record[key])
+            record["inputs"] = state.get("inputs", record["inputs"])
+            record["outputs"] = state.get("outputs", record["outputs"])
+            record["metrics"] = state.get("metrics", record["metrics"])
+            record["verdicts"] = state.get("verdicts", record["verdicts"])
             record["extra"] = {**record["extra"], **state.get("extra", {})}
         if declared is not None:
             self._record_declared_files(record, declared)
         record["ended"] = records.now()
         record["duration_s"] = round(time.perf_counter() - t0, 3)
-        self._sign(run_dir / Path(record["notebook"]["executed"]).name)
+        executed = record["notebook"]["executed"]
+        if executed:
+            self._sign(run_dir / Path(executed).name)
         records.write(self.ws, record)
         self._after_write(record)
 
-    def _record_declared_files(self, record: dict[str, Any], st: Stage) -> None:
+    def _record_declared_files(self, record: RunRecord, st: Stage) -> None:
         """Hash the files ``pipeline.yaml`` declares as the stage's inputs and outputs (for
         notebooks that do not use the nbtrail API); a missing output fails the run."""
         for rel in st.inputs:
             p = self.ws.root / rel
             if p.is_file():
-                art = {
+                art: Artifact = {
                     "name": rel,
                     "kind": "file",
                     "path": rel,
                     "digest": fingerprint.file_digest(p),
                 }
                 if art not in record["inputs"]:
-                    record["inputs"].append({**art, "ref": None, "stage": None, "run_id": None})
+                    record["inputs"].append(Artifact(**art, ref=None, stage=None, run_id=None))
         missing = []
         for rel in st.outputs:
             p = self.ws.root / rel
@@ -422,7 +428,7 @@ class Runner:
             return
         trust_notebook(executed)
 
-    def _after_write(self, record: dict[str, Any]) -> None:
+    def _after_write(self, record: RunRecord) -> None:
         """Keep the index in step with the record just written, and emit its OpenLineage
         event (START for a running record, then COMPLETE / FAIL / ABORT)."""
         from nbtrail.runs import index, openlineage

@@ -43,6 +43,7 @@ from nbtrail.core import db
 from nbtrail.core.errors import NotFound, ParameterError
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs import records
+from nbtrail.runs.record_types import RunRecord
 
 LAYOUT = "1"
 TERMINAL = frozenset({"completed", "failed", "interrupted", "cached"})
@@ -628,7 +629,7 @@ def resolve_run_id(ws: Workspace, ref: str, *, ensure_first: bool = True) -> str
     raise NotFound(f"no run {ref!r}", hint="see `nbtrail runs`")
 
 
-def get_run(ws: Workspace, run_id: str) -> dict[str, Any]:
+def get_run(ws: Workspace, run_id: str) -> RunRecord:
     """The full record of a run (id, unique prefix or stage name), status as it is now."""
     return records.load(ws, resolve_run_id(ws, run_id))
 

@@ -17,6 +17,7 @@ A graph has nodes keyed by id and edges ``(src, dst, label)`` meaning *src fed d
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from nbtrail.core.workspace import Workspace
 from nbtrail.runs import index, records
 from nbtrail.runs.graph import HEX as _HEX
 from nbtrail.runs.graph import Graph
+from nbtrail.runs.record_types import RunRecord
 
 _DATA_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*@[0-9]+$")
 
@@ -32,7 +34,7 @@ _DATA_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*@[0-9]+$")
 # Nodes
 
 
-def _run_node(rec: dict[str, Any]) -> dict[str, Any]:
+def _run_node(rec: RunRecord) -> dict[str, Any]:
     env = rec["environment"]
     return {
         "type": "run",
@@ -55,7 +57,7 @@ def _run_node(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _artifact_id(art: dict[str, Any], producer: str | None) -> str:
+def _artifact_id(art: Mapping[str, Any], producer: str | None) -> str:
     if art.get("kind") == "dataset" and art.get("ref"):
         return f"data:{art['ref']}"
     if producer:
@@ -63,7 +65,7 @@ def _artifact_id(art: dict[str, Any], producer: str | None) -> str:
     return f"artifact:{art['digest']}"
 
 
-def _artifact_node(art: dict[str, Any], producer: str | None) -> dict[str, Any]:
+def _artifact_node(art: Mapping[str, Any], producer: str | None) -> dict[str, Any]:
     node = {k: art.get(k) for k in ("name", "kind", "digest", "ref", "path")}
     node["type"] = "data" if node["kind"] == "dataset" and node["ref"] else "artifact"
     node["producer"] = producer
@@ -95,7 +97,17 @@ def _producer_of(con: Any, art: dict[str, Any]) -> str | None:
     return row[0] if row else None
 
 
-def _load(ws: Workspace, run_id: str) -> dict[str, Any] | None:
+def _each_once(queue: list[str]) -> Iterator[str]:
+    """Run ids taken from the front of ``queue`` (which may grow meanwhile), each once."""
+    seen: set[str] = set()
+    while queue:
+        run_id = queue.pop(0)
+        if run_id not in seen:
+            seen.add(run_id)
+            yield run_id
+
+
+def _load(ws: Workspace, run_id: str) -> RunRecord | None:
     try:
         return records.load(ws, run_id)
     except (NotFound, ValueError, OSError):
@@ -154,16 +166,16 @@ def _resolve_target(ws: Workspace, con: Any, target: str, graph: Graph) -> list[
         run_id = found
         graph.target = f"run:{run_id}"
         return [run_id]
-    art = _artifact_by_digest_or_path(ws, con, target)
-    if art is None:
+    found_art = _artifact_by_digest_or_path(ws, con, target)
+    if found_art is None:
         raise NotFound(
             f"nothing known as {target!r}",
             hint="give a run id, STAGE, RUN:OUTPUT, STAGE:METRIC, NAME@VERSION, a digest or a path",
         )
-    producer = art["run_id"]
-    node_id = _artifact_id(art, producer)
+    producer = found_art["run_id"]
+    node_id = _artifact_id(found_art, producer)
     graph.target = node_id
-    graph.nodes[node_id] = _artifact_node(art, producer)
+    graph.nodes[node_id] = _artifact_node(found_art, producer)
     graph.add_edge(f"run:{producer}", node_id, "output")
     return [producer]
 
@@ -209,23 +221,19 @@ def upstream(ws: Workspace, target: str) -> Graph:
     con = index.connect(ws)
     try:
         queue = _resolve_target(ws, con, target, graph)
-        seen: set[str] = set()
-        while queue:
-            run_id = queue.pop(0)
-            if run_id in seen:
-                continue
-            seen.add(run_id)
+        for run_id in _each_once(queue):
             rec = _load(ws, run_id)
             rid = f"run:{run_id}"
             if rec is None:
                 graph.nodes[rid] = {"type": "run", "run_id": run_id, "missing": True}
                 continue
             graph.nodes[rid] = _run_node(rec)
-            if rec.get("cached_from"):
-                graph.add_edge(f"run:{rec['cached_from']}", rid, "cached from")
-                queue.append(rec["cached_from"])
-            for art in rec["inputs"]:
-                art = dict(art)
+            cached_from = rec.get("cached_from")
+            if cached_from:
+                graph.add_edge(f"run:{cached_from}", rid, "cached from")
+                queue.append(cached_from)
+            for entry in rec["inputs"]:
+                art: dict[str, Any] = dict(entry)
                 if not art.get("run_id") and art.get("stage"):
                     art["run_id"] = rec["upstream"].get(art["stage"])
                 producer = _producer_of(con, art)
@@ -284,12 +292,7 @@ def impact(ws: Workspace, ref: str) -> Graph:
         for (run_id,) in first:
             graph.add_edge(node_id, f"run:{run_id}", "input")
             queue.append(run_id)
-        seen: set[str] = set()
-        while queue:
-            run_id = queue.pop(0)
-            if run_id in seen:
-                continue
-            seen.add(run_id)
+        for run_id in _each_once(queue):
             rid = f"run:{run_id}"
             rec = _load(ws, run_id)
             graph.nodes[rid] = (

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from nbtrail.core import atomic
 from nbtrail.core.errors import NotFound, RecordInvalid
 from nbtrail.core.processes import pid_alive
 from nbtrail.core.workspace import Workspace
+from nbtrail.runs.record_types import Environment, GitState, Origin, RunRecord, Status
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
@@ -36,7 +37,7 @@ def _validator():  # cached per process: the schema file is immutable package da
     return jsonschema.Draft202012Validator(schema)
 
 
-def validate(record: dict[str, Any], *, where: str = "run record") -> None:
+def validate(record: Mapping[str, Any], *, where: str = "run record") -> None:
     """Raise :class:`RecordInvalid` naming the first problem found."""
     errors = sorted(_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
     if errors:
@@ -49,15 +50,17 @@ def validate(record: dict[str, Any], *, where: str = "run record") -> None:
 
 
 def now() -> str:
+    """The current UTC time, ISO 8601 to the millisecond."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def new_run_id(stage: str) -> str:
+    """A fresh run id: ``<stage>-<UTC stamp>-<6 hex digits>``."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"{stage}-{stamp}-{secrets.token_hex(3)}"
 
 
-def write(ws: Workspace, record: dict[str, Any]) -> Path:
+def write(ws: Workspace, record: RunRecord) -> Path:
     """Validate, then atomically write the record into its run folder."""
     validate(record, where=f"run {record.get('run_id')}")
     path = ws.run_dir(record["run_id"]) / RECORD_FILE
@@ -65,24 +68,25 @@ def write(ws: Workspace, record: dict[str, Any]) -> Path:
     return path
 
 
-def effective_status(record: dict[str, Any]) -> str:
+def effective_status(record: Mapping[str, Any]) -> Status:
     """``running`` records whose process is gone read as ``interrupted``."""
-    status = record.get("status", "")
+    status: Status = record.get("status", "failed")
     if status == "running" and not pid_alive(record.get("pid")):
         return "interrupted"
     return status
 
 
-def load(ws: Workspace, run_id: str) -> dict[str, Any]:
+def load(ws: Workspace, run_id: str) -> RunRecord:
+    """The record of ``run_id``; :class:`NotFound` when there is no such run."""
     path = ws.run_dir(run_id) / RECORD_FILE
     if "/" in run_id or run_id.startswith(".") or not path.is_file():
         raise NotFound(f"no run {run_id!r}", hint="see `nbtrail runs`")
-    rec = json.loads(path.read_text())
+    rec: RunRecord = json.loads(path.read_text())
     rec["status"] = effective_status(rec)
     return rec
 
 
-def iter_records(ws: Workspace) -> Iterator[tuple[Path, dict[str, Any] | None, str | None]]:
+def iter_records(ws: Workspace) -> Iterator[tuple[Path, RunRecord | None, str | None]]:
     """Every run folder as (path, record or None, problem or None); never raises on bad files."""
     if not ws.runs_dir.is_dir():
         return
@@ -119,17 +123,18 @@ def new_record(
     *,
     run_id: str,
     stage: str,
-    origin: str,
+    origin: Origin,
     params: dict[str, Any],
     notebook: Path,
     upstream: dict[str, str],
     pid: int | None,
     git: dict[str, Any] | None = None,
     environment: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> RunRecord:
     """A fresh ``running`` record with provenance filled in."""
     from nbtrail.core import provenance
 
+    hashes = notebook_hashes(notebook)
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
@@ -137,7 +142,12 @@ def new_record(
         "origin": origin,
         "status": "running",
         "params": params,
-        "notebook": {"path": ws.relative(notebook), **notebook_hashes(notebook), "executed": None},
+        "notebook": {
+            "path": ws.relative(notebook),
+            "hash": hashes["hash"],
+            "code_hash": hashes["code_hash"],
+            "executed": None,
+        },
         "upstream": dict(upstream),
         "inputs": [],
         "outputs": {},
@@ -146,10 +156,11 @@ def new_record(
         "fingerprint": None,
         "cached_from": None,
         "reproduces": None,
-        "git": git if git is not None else provenance.git_state(ws.root),
-        "environment": environment
-        if environment is not None
-        else provenance.environment(ws.lock_file),
+        "git": cast(GitState, git if git is not None else provenance.git_state(ws.root)),
+        "environment": cast(
+            Environment,
+            environment if environment is not None else provenance.environment(ws.lock_file),
+        ),
         "started": now(),
         "ended": None,
         "duration_s": None,

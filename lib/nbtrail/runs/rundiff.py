@@ -6,13 +6,14 @@ from typing import Any
 
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs import index, records
+from nbtrail.runs.record_types import RunRecord
 
 
 def _pair(a: Any, b: Any, field_name: str) -> dict[str, Any]:
     return {"field": field_name, "a": a, "b": b, "same": a == b}
 
 
-def _data_inputs(rec: dict[str, Any]) -> dict[str, Any]:
+def _data_inputs(rec: RunRecord) -> dict[str, Any]:
     out = {}
     for art in rec["inputs"]:
         key = f"{art['stage']}.{art['name']}" if art.get("stage") else art["name"]
