@@ -35,11 +35,20 @@ x, y = _frame()
 
 @pytest.mark.parametrize("kind", ["dummy", "linear"])
 def test_a_real_model_beats_each_baseline_and_the_gate_says_so(kind):
-    model = build_pipeline(x, model="hist_gradient_boosting", task="classification", seed=0, hyper={})
+    model = build_pipeline(
+        x, model="hist_gradient_boosting", task="classification", seed=0, hyper={}
+    )
     base = build_baseline(x, kind=kind, task="classification", seed=0)
     cmp = ab.compare_offline(
-        y[400:], _scores(base, x), _scores(model, x), task="classification", pos_label="yes",
-        primary="roc_auc", metrics=["roc_auc", "accuracy"], n_boot=300, seed=0,
+        y[400:],
+        _scores(base, x),
+        _scores(model, x),
+        task="classification",
+        pos_label="yes",
+        primary="roc_auc",
+        metrics=["roc_auc", "accuracy"],
+        n_boot=300,
+        seed=0,
     )
     gate = gain_gate(cmp, min_gain=0.0, alpha=0.05)
     if kind == "dummy":  # a model that learned something is significantly better
@@ -52,8 +61,15 @@ def test_a_model_no_better_than_the_baseline_fails_the_gate():
     base = build_baseline(x, kind="dummy", task="classification", seed=0)
     same = _scores(base, x)
     cmp = ab.compare_offline(
-        y[400:], same, same + 1e-9, task="classification", pos_label="yes",
-        primary="roc_auc", metrics=["roc_auc"], n_boot=200, seed=0,
+        y[400:],
+        same,
+        same + 1e-9,
+        task="classification",
+        pos_label="yes",
+        primary="roc_auc",
+        metrics=["roc_auc"],
+        n_boot=200,
+        seed=0,
     )
     gate = gain_gate(cmp, min_gain=0.0, alpha=0.05)
     assert gate is not None and not gate.passed
