@@ -33,6 +33,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from nbtrail.practices import monitoring as m, reports
+from nbtrail.stages import monitor as stage
 from nbtrail.core.workspace import Workspace
 ws = Workspace(Path(ROOT))
 df = load_breast_cancer(as_frame=True).frame
@@ -42,7 +43,7 @@ feats = [c for c in df.columns if c != "target"]
 model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
 model.fit(df[split == "train"][feats], df[split == "train"]["target"])
 ref = df[split == "reference"].reset_index(drop=True)
-batches = m.demo_batches(ref, seed=0)
+batches = stage.demo_batches(ref, seed=0)
 verdicts = m.check_batches(ref, batches, model=model)
 snaps = [m.drift_report(ref, batches[v.batch], v, model=model) for v in verdicts]
 """

@@ -15,6 +15,7 @@ import pytest
 
 from nbtrail.core.errors import DataError, ParameterError, VerdictFailed
 from nbtrail.practices import monitoring as m
+from nbtrail.stages import monitor as stage
 
 N_NUM, CATS = 10, (("a", "b", "c"), ("u", "v"))
 
@@ -120,19 +121,24 @@ def cancer():
 
 def test_demo_batches_get_the_documented_verdicts(cancer):
     ref, model = cancer
-    batches = m.demo_batches(ref, seed=0)
-    again = m.demo_batches(ref, seed=0)
-    for k in m.DEMO_KINDS:
+    plan = stage.demo_plan(ref, seed=0)
+    # chosen from the data: the first three numeric columns, and the one closest to the label
+    assert plan.drift_columns == ("mean_radius", "mean_texture", "mean_perimeter")
+    feats = m.feature_columns(ref, "target")
+    assert plan.segment_column == ref[feats].corrwith(ref["target"]).abs().idxmax()
+    batches = stage.demo_batches(ref, plan)
+    again = stage.demo_batches(ref, seed=0)
+    for k in stage.DEMO_KINDS:
         pd.testing.assert_frame_equal(batches[k], again[k])
     clean, cov, concept = m.check_batches(ref, batches, model=model, baseline=0.96)
     assert clean.status == m.PASS, clean.summary
     assert cov.status == m.FAIL and cov.kind == "covariate drift", cov.summary
-    assert set(cov.drifted_columns) == set(m.DEMO_DRIFT_COLUMNS)
-    assert all(c in cov.summary for c in m.DEMO_DRIFT_COLUMNS)
+    assert set(cov.drifted_columns) == set(plan.drift_columns)
+    assert all(c in cov.summary for c in plan.drift_columns)
     assert concept.status == m.FAIL and concept.kind == "concept drift", concept.summary
     assert "concept drift" in concept.summary and "accuracy" in concept.summary
     assert concept.drifted_columns == []
-    m.check_expected([clean, cov, concept], m.DEMO_EXPECTED)
+    m.check_expected([clean, cov, concept], stage.DEMO_EXPECTED)
     with pytest.raises(VerdictFailed) as exc:
         m.raise_for_verdicts([clean, cov, concept])
     assert exc.value.exit_code == 8
@@ -144,7 +150,7 @@ def test_demo_batches_get_the_documented_verdicts(cancer):
 
 def test_baseline_defaults_to_accuracy_on_the_reference(cancer):
     ref, model = cancer
-    v = m.check_batch(ref, m.demo_batches(ref, seed=1)["clean"], model=model)
+    v = m.check_batch(ref, stage.demo_batches(ref, seed=1)["clean"], model=model)
     assert v.baseline == pytest.approx(
         float(np.mean(model.predict(ref[m.feature_columns(ref, "target")]) == ref["target"]))
     )
@@ -153,7 +159,7 @@ def test_baseline_defaults_to_accuracy_on_the_reference(cancer):
 
 def test_bad_batches_get_a_named_data_quality_verdict(cancer):
     ref, model = cancer
-    bad = m.demo_batches(ref, seed=2)["clean"].drop(columns=["mean_radius"])
+    bad = stage.demo_batches(ref, seed=2)["clean"].drop(columns=["mean_radius"])
     bad["mean_texture"] = bad["mean_texture"].map(lambda x: f"{x:.2f}")
     bad["worst_area"] = np.nan
     bad["surprise"] = 1
@@ -170,7 +176,7 @@ def test_bad_batches_get_a_named_data_quality_verdict(cancer):
 
 def test_extra_columns_warn_by_default_and_fail_when_asked(cancer):
     ref, _ = cancer
-    batch = m.demo_batches(ref, seed=3)["clean"].assign(surprise=1)
+    batch = stage.demo_batches(ref, seed=3)["clean"].assign(surprise=1)
     assert m.check_batch(ref, batch).status == m.WARN
     strict = m.MonitorConfig(fail_on_extra_columns=True)
     v = m.check_batch(ref, batch, strict)
@@ -186,7 +192,7 @@ def test_empty_batch_is_a_clear_data_error(cancer):
 
 def test_severity_threshold_turns_small_drift_into_a_warning(cancer):
     ref, _ = cancer
-    cov = m.demo_batches(ref, seed=0)["covariate_drift"]
+    cov = stage.demo_batches(ref, seed=0)["covariate_drift"]
     v = m.check_batch(ref, cov, m.MonitorConfig(drift_share_fail=0.5))
     assert v.status == m.WARN and v.drifted_columns
 
@@ -229,14 +235,14 @@ def test_sampling_error_bound_holds_even_on_sorted_data():
 
 def test_history_is_kept_in_the_index_and_plotted(ws, cancer):
     ref, model = cancer
-    verdicts = m.check_batches(ref, m.demo_batches(ref, seed=0), model=model)
+    verdicts = m.check_batches(ref, stage.demo_batches(ref, seed=0), model=model)
     m.record_history(ws, "monitor-1", verdicts, created="2026-11-26T10:00:00+00:00")
     m.record_history(ws, "monitor-2", verdicts[:1], created="2026-11-26T11:00:00+00:00")
     m.record_history(ws, "monitor-2", verdicts[:2], created="2026-11-26T11:00:00+00:00")
     h = m.load_history(ws)
     assert list(h["run_id"]) == ["monitor-1"] * 3 + ["monitor-2"] * 2
     assert list(h["status"]) == ["pass", "fail", "fail", "pass", "fail"]
-    assert set(h.loc[1, "top_columns"][:3]) == set(m.DEMO_DRIFT_COLUMNS)
+    assert set(h.loc[1, "top_columns"][:3]) == set(stage.demo_plan(ref, seed=0).drift_columns)
     assert h.loc[2, "metric_value"] < h.loc[2, "baseline"]
     assert len(m.load_history(ws, limit=2)) == 2
     fig = m.plot_history(h)
@@ -255,7 +261,7 @@ def test_history_of_a_fresh_workspace_is_empty(ws):
 
 def test_evidently_report_agrees_with_the_verdict(cancer):
     ref, model = cancer
-    cov = m.demo_batches(ref, seed=0)["covariate_drift"]
+    cov = stage.demo_batches(ref, seed=0)["covariate_drift"]
     cfg = m.MonitorConfig(min_effect=0.0)
     v = m.check_batch(ref, cov, cfg, model=model)
     snap = m.drift_report(ref, cov, v, cfg, model=model)
@@ -305,14 +311,14 @@ def test_batch_sources_accept_datasets_files_and_folders(tmp_path, cancer):
 def test_history_formats_as_text_lines(ws, cancer):
     ref, model = cancer
     assert m.format_history(m.load_history(ws)) == "no monitoring history yet"
-    m.record_history(ws, "monitor-9", m.check_batches(ref, m.demo_batches(ref), model=model))
+    m.record_history(ws, "monitor-9", m.check_batches(ref, stage.demo_batches(ref), model=model))
     lines = m.format_history(m.load_history(ws)).splitlines()
     assert len(lines) == 4 and "covariate_drift" in lines[2] and "fail" in lines[2]
 
 
 def test_unlabelled_batches_skip_performance_and_keep_the_full_alpha(cancer):
     ref, model = cancer
-    concept = m.demo_batches(ref, seed=0)["concept_drift"]
+    concept = stage.demo_batches(ref, seed=0)["concept_drift"]
     v = m.check_batch(ref, concept.drop(columns=["target"]), model=model)
     assert [c.name for c in v.checks] == ["data_quality", "data_drift", "prediction_drift"]
     assert v.alpha == 0.05 and v.status == m.PASS  # concept drift is invisible without labels
@@ -331,7 +337,7 @@ def test_history_survives_deleting_the_index_and_index_rebuild(ws, cancer, capsy
     from nbtrail import cli
 
     ref, model = cancer
-    verdicts = m.check_batches(ref, m.demo_batches(ref, seed=0), model=model)
+    verdicts = m.check_batches(ref, stage.demo_batches(ref, seed=0), model=model)
     m.record_history(ws, "monitor-1", verdicts, created="2026-11-26T10:00:00+00:00")
     m.record_history(ws, "monitor-2", verdicts[:1], created="2026-11-26T11:00:00+00:00")
     m.record_history(ws, "monitor-2", verdicts[:2], created="2026-11-26T11:00:00+00:00")
@@ -382,3 +388,80 @@ def test_concurrent_appends_from_two_processes_lose_nothing(ws):
     assert sorted(h["run_id"]) == sorted(f"{t}-{i}" for t in "ab" for i in range(10))
     _drop_index(ws)
     pd.testing.assert_frame_equal(m.load_history(ws), h)
+
+
+# -- demo batches chosen from the data, on other datasets -----------------------------------
+
+
+def _fit(frame: pd.DataFrame, target: str, model: str):
+    from nbtrail.practices.training import build_pipeline
+
+    feats = [c for c in frame.columns if c != target]
+    pipe = build_pipeline(frame[feats], model=model, task="classification", seed=0, hyper={})
+    return pipe.fit(frame[feats], frame[target]), feats
+
+
+def _demo_verdicts(ref: pd.DataFrame, model, target: str, features, seed: int):
+    plan = stage.demo_plan(ref, target=target, features=features, seed=seed)
+    batches = stage.demo_batches(ref, plan, target=target, features=features)
+    verdicts = m.check_batches(ref, batches, target=target, model=model, features=features)
+    return plan, verdicts
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_demo_batches_get_their_expected_verdicts_on_binary_wine(seed):
+    """Another dataset, the train stage's default model: the expected verdicts hold."""
+    from sklearn.datasets import load_wine
+
+    df = load_wine(as_frame=True).frame
+    df = df[df["target"] != 2].reset_index(drop=True)  # classes 0 and 1
+    split = np.random.default_rng(seed).choice(["train", "reference"], size=len(df), p=(0.6, 0.4))
+    model, feats = _fit(df[split == "train"], "target", "hist_gradient_boosting")
+    ref = df[split == "reference"].reset_index(drop=True)
+    plan, (clean, cov, concept) = _demo_verdicts(ref, model, "target", feats, seed)
+    assert plan.drift_columns == ("alcohol", "malic_acid", "ash")
+    corr = ref[feats].corrwith(ref["target"]).abs()
+    assert plan.segment_column == corr.idxmax()
+    m.check_expected([clean, cov, concept], stage.DEMO_EXPECTED)
+    assert clean.status != m.FAIL, clean.summary
+    assert cov.status == m.FAIL and set(plan.drift_columns) <= set(cov.drifted_columns)
+    assert concept.status == m.FAIL and concept.kind == "concept drift", concept.summary
+
+
+def test_demo_plan_skips_constant_and_categorical_columns_of_a_made_up_frame():
+    rng = np.random.default_rng(4)
+    n = 1200
+    x = {c: rng.normal(size=n) for c in "abcd"}
+    frame = pd.DataFrame(
+        {
+            "const": 1.0,
+            "colour": rng.choice(["red", "green"], size=n),
+            "flag": rng.random(n) < 0.5,
+            **x,
+            "label": (x["d"] + 0.3 * rng.normal(size=n) > 0).astype(int),
+        }
+    )
+    train, ref = frame.iloc[:800], frame.iloc[800:].reset_index(drop=True)
+    model, feats = _fit(train, "label", "logistic_regression")
+    plan, verdicts = _demo_verdicts(ref, model, "label", feats, seed=0)
+    assert plan.drift_columns == ("a", "b", "c")  # const does not vary; colour, flag: not numeric
+    assert plan.segment_column == "d"  # the label follows d
+    assert plan.segment_median == pytest.approx(float(ref["d"].median()))
+    assert plan.to_dict()["drift_columns"] == ["a", "b", "c"]
+    assert "a, b, c" in plan.describe() and "d >" in plan.describe()
+    assert [v.status != m.FAIL for v in verdicts] == [True, False, False]
+    m.check_expected(verdicts, stage.DEMO_EXPECTED)
+    clean, cov, concept = verdicts
+    assert set(cov.drifted_columns) == {"a", "b", "c"} and concept.kind == "concept drift"
+    assert stage.demo_plan(ref, target="label", features=feats, n_drift=1).drift_columns == ("a",)
+    with pytest.raises(DataError, match="numeric column that varies"):
+        stage.demo_plan(ref[["const", "colour", "label"]], target="label")
+
+
+def test_demo_concept_drift_flips_labels_to_the_other_class_even_in_a_one_class_segment():
+    ref = pd.DataFrame({"x": np.arange(40.0), "y": ["no"] * 20 + ["yes"] * 20})
+    plan = stage.demo_plan(ref, target="y", seed=0)  # no numeric label: the first column
+    assert plan.segment_column == "x" and plan.segment_median == 19.5
+    concept = stage.demo_batches(ref, plan, target="y")["concept_drift"]
+    segment = concept["x"] > 19.5
+    assert set(concept.loc[segment, "y"]) == {"no"} and set(concept.loc[~segment, "y"]) == {"no"}

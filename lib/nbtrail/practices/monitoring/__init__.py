@@ -1,0 +1,108 @@
+"""Drift and degradation across production batches, with verdicts a scheduler can act on.
+
+Each batch is compared with the reference (the ``reference`` split of the data stage):
+
+1. **Data quality**: missing columns, changed dtypes and all-null columns fail the batch and
+   are named; extra columns are named as a warning (a failure with ``fail_on_extra_columns``).
+   An empty batch raises :class:`~nbtrail.errors.DataError`.
+2. **Data and prediction drift**: one test per column, two-sample Kolmogorov-Smirnov for
+   numeric columns (the same ``scipy.stats.ks_2samp`` p-value Evidently's ``ks`` method
+   gives) and a chi-square test of homogeneity for categorical ones. The model's predicted
+   probability is one more column of the same family. The p-values are corrected for
+   multiple comparisons with **Benjamini-Hochberg** at level ``alpha``: a column is drifted
+   when its BH-adjusted p-value is below ``alpha`` *and* its effect (KS statistic D, or total
+   variation distance of category shares) is at least ``min_effect``. Under the null (every
+   column drawn from the reference distribution, independent tests) the chance that BH
+   rejects anything is at most ``alpha`` (Simes), so a batch drawn from the reference
+   distribution raises a drift alarm at most ``alpha`` of the time; the effect floor only
+   lowers that. ``tests/test_monitoring.py`` measures it by simulation.
+3. **Performance** (when the batch has labels): accuracy against the evaluation baseline,
+   with a one-sided exact binomial test of ``accuracy >= baseline - max_drop``. When labels
+   are present the two alarm families (drift, performance) each get ``alpha / 2``
+   (Bonferroni), so the batch verdict keeps its false-alarm rate ``alpha``.
+   Degraded performance while no input column and no prediction drifted is named
+   **concept drift**.
+
+Large batches: the verdict's tests run on all rows (KS and chi-square are O(n log n)); only the
+Evidently report, which is a picture, is drawn from a uniform sample of ``report_rows`` rows.
+Its error bound (Dvoretzky-Kiefer-Wolfowitz): with probability ``1 - delta`` each empirical CDF
+or category share of the sample is within ``sqrt(ln(2/delta) / (2 n))`` of the full data's, so
+a KS statistic in the report is within twice that of the full-data one (see
+:func:`sampling_error_bound`).
+
+History: one row per (run, batch), kept in an append-only log with the index as its cache
+(:mod:`~nbtrail.practices.monitoring.history`).
+
+Modules, one concept each: ``config`` (thresholds), ``verdict`` (checks, verdicts, what a
+scheduler does with them), ``drift`` (per-column tests, BH), ``quality``, ``performance``,
+``check`` (one batch's verdict), ``batch_sources`` (files, folders, datasets), ``sampling``,
+``report`` (Evidently), ``history`` and ``history_plot``. The demo batches the monitor stage
+fabricates are stage glue: :mod:`nbtrail.stages.monitor`.
+"""
+
+from __future__ import annotations
+
+from nbtrail.practices.monitoring.batch_sources import (
+    BATCH_SUFFIXES,
+    batch_sources,
+    read_batch_file,
+)
+from nbtrail.practices.monitoring.check import MIN_LABELS, check_batch, check_batches
+from nbtrail.practices.monitoring.config import MonitorConfig
+from nbtrail.practices.monitoring.drift import bh_threshold, column_kinds, column_tests, drift_table
+from nbtrail.practices.monitoring.history import (
+    format_history,
+    load_history,
+    rebuild,
+    record_history,
+)
+from nbtrail.practices.monitoring.history_plot import plot_history
+from nbtrail.practices.monitoring.performance import performance_check
+from nbtrail.practices.monitoring.quality import feature_columns, quality_check
+from nbtrail.practices.monitoring.report import drift_report
+from nbtrail.practices.monitoring.sampling import sample_rows, sampling_error_bound
+from nbtrail.practices.monitoring.verdict import (
+    FAIL,
+    PASS,
+    PREDICTION,
+    WARN,
+    Check,
+    Verdict,
+    check_expected,
+    raise_for_verdicts,
+    verdict_frame,
+)
+
+__all__ = [
+    "BATCH_SUFFIXES",
+    "FAIL",
+    "MIN_LABELS",
+    "PASS",
+    "PREDICTION",
+    "WARN",
+    "Check",
+    "MonitorConfig",
+    "Verdict",
+    "batch_sources",
+    "bh_threshold",
+    "check_batch",
+    "check_batches",
+    "check_expected",
+    "column_kinds",
+    "column_tests",
+    "drift_report",
+    "drift_table",
+    "feature_columns",
+    "format_history",
+    "load_history",
+    "performance_check",
+    "plot_history",
+    "quality_check",
+    "raise_for_verdicts",
+    "read_batch_file",
+    "rebuild",
+    "record_history",
+    "sample_rows",
+    "sampling_error_bound",
+    "verdict_frame",
+]

@@ -1,0 +1,39 @@
+"""The monitor verdict's thresholds: :class:`MonitorConfig`, built from the stage's parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from nbtrail.core.errors import ParameterError
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Thresholds of the monitor verdict (the monitor stage's parameters)."""
+
+    alpha: float = 0.05  # false-alarm rate of a batch verdict (BH level for the columns)
+    min_effect: float = 0.1  # a drifted column also needs KS D / TV distance >= this
+    drift_share_fail: float = 0.0  # fail when >= this share of columns drifted (0: any)
+    max_drop: float = 0.05  # accuracy may fall this far below the baseline
+    fail_on_extra_columns: bool = False
+    report_rows: int = 50_000  # rows sampled (per dataset) for the Evidently report
+    top_k: int = 5  # most drifted columns kept in the history
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "min_effect", "drift_share_fail", "max_drop"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ParameterError(f"{name} must be a number in [0, 1], got {value!r}")
+        if not 0 < self.alpha < 1:
+            raise ParameterError(f"alpha must be in (0, 1), got {self.alpha!r}")
+        if int(self.report_rows) < 100:
+            raise ParameterError(f"report_rows must be >= 100, got {self.report_rows!r}")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> MonitorConfig:
+        """Build from a parameter mapping, ignoring names that are not thresholds."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in params.items() if k in names})

@@ -1,0 +1,77 @@
+"""The Evidently drift report of a batch, thresholds aligned with its verdict (a picture:
+the verdict's table is authoritative)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from nbtrail.practices.monitoring.config import MonitorConfig
+from nbtrail.practices.monitoring.drift import bh_threshold
+from nbtrail.practices.monitoring.quality import feature_columns
+from nbtrail.practices.monitoring.sampling import sample_rows
+from nbtrail.practices.monitoring.verdict import PREDICTION, Verdict
+
+if TYPE_CHECKING:
+    from evidently.core.report import Snapshot
+
+
+def drift_report(
+    reference: pd.DataFrame,
+    batch: pd.DataFrame,
+    verdict: Verdict,
+    config: MonitorConfig | None = None,
+    *,
+    target: str | None = "target",
+    model: Any = None,
+    features: Sequence[str] | None = None,
+) -> Snapshot:
+    """An Evidently report of the batch (drift of the tested columns and the prediction).
+
+    Every column gets the verdict's Benjamini-Hochberg threshold as its Evidently drift
+    threshold, so for numeric columns (same KS p-value) Evidently's per-column pass/fail is the
+    verdict's (bar the ``min_effect`` floor). For categorical columns Evidently's ``chisquare``
+    is a goodness-of-fit test against the reference shares, so its p-value can differ from
+    the verdict's homogeneity test; the verdict table is authoritative. Both datasets are
+    sampled to ``config.report_rows`` rows (see :func:`sampling_error_bound`).
+    """
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    cfg = config or MonitorConfig()
+    t = verdict.drift
+    cols = t["column"].tolist()
+    ref_s = sample_rows(reference, cfg.report_rows, cfg.seed)
+    cur_s = sample_rows(batch, cfg.report_rows, cfg.seed + 1)
+    features = [c for c in cols if c != PREDICTION]
+    ref, cur = ref_s[features].copy(), cur_s[features].copy()
+    if PREDICTION in cols and model is not None:
+        feats = list(features) if features is not None else feature_columns(reference, target)
+        ref[PREDICTION] = model.predict_proba(ref_s[feats])[:, 1]
+        cur[PREDICTION] = model.predict_proba(cur_s[feats])[:, 1]
+    else:
+        cols = features
+    kinds = dict(zip(t["column"], t["kind"], strict=True))
+    definition = DataDefinition(
+        numerical_columns=[c for c in cols if kinds[c] == "num"],
+        categorical_columns=[c for c in cols if kinds[c] == "cat"],
+    )
+    alpha = verdict.alpha
+    threshold = bh_threshold(t["p_value"], alpha)
+    # Evidently flags p < threshold; BH rejects p <= its largest rejected p-value.
+    threshold = float(np.nextafter(threshold, 1.0)) if threshold > 0 else alpha / max(len(t), 1)
+    preset = DataDriftPreset(
+        columns=cols,
+        num_method="ks",
+        cat_method="chisquare",
+        threshold=threshold,
+        drift_share=max(cfg.drift_share_fail, 1e-9),
+    )
+    report = Report([preset], include_tests=True)
+    return report.run(
+        Dataset.from_pandas(cur, data_definition=definition),
+        Dataset.from_pandas(ref, data_definition=definition),
+    )
