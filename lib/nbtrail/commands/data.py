@@ -12,6 +12,7 @@ import json
 import sys
 from typing import Any
 
+from nbtrail.commands.options import size, transfer_line, verb
 from nbtrail.core.errors import IntegrityError
 
 
@@ -23,31 +24,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
-    p = sub.add_parser("add", help="version a CSV or Parquet file under a name")
+    p = verb(sub, "add", _add, help="version a CSV or Parquet file under a name")
     p.add_argument("path", help="the file to add (.csv, .parquet)")
     p.add_argument("--name", "-n", required=True, help="dataset name (letters, digits, . _ -)")
-    p.set_defaults(func=_add)
-
-    p = sub.add_parser("list", help="list datasets and their latest versions")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_list)
-
-    p = sub.add_parser("show", help="show one version (default: the latest)")
+    verb(sub, "list", _list, json="print JSON", help="list datasets and their latest versions")
+    p = verb(
+        sub,
+        "show",
+        _show,
+        json="print the manifest as JSON",
+        help="show one version (default: the latest)",
+    )
     p.add_argument("ref", metavar="NAME[@VERSION]")
-    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
-    p.set_defaults(func=_show)
-
-    p = sub.add_parser("diff", help="schema, row count and per-column changes of two versions")
+    p = verb(
+        sub,
+        "diff",
+        _diff,
+        json="print JSON",
+        help="schema, row count and per-column changes of two versions",
+    )
     p.add_argument("old", metavar="NAME@V1")
     p.add_argument("new", metavar="NAME@V2")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_diff)
-
-    p = sub.add_parser("verify", help="re-hash every object; exit 5 naming any that changed")
-    p.set_defaults(func=_verify)
-
-    p = sub.add_parser(
+    verb(sub, "verify", _verify, help="re-hash every object; exit 5 naming any that changed")
+    p = verb(
+        sub,
         "checkout",
+        _checkout,
         help="put a version at PATH (reflink or hard link where possible)",
         description=(
             "auto: a reflink (copy-on-write) when the filesystem offers one; else a hard link "
@@ -63,13 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="how to materialise the file (default: auto)",
     )
-    p.set_defaults(func=_checkout)
 
-    for verb, helptext, func in (
+    for name, helptext, func in (
         ("push", "send dataset versions and their objects to the remote", _push),
         ("pull", "fetch dataset versions from the remote, verifying every object", _pull),
     ):
-        p = sub.add_parser(verb, help=helptext)
+        p = verb(sub, name, func, help=helptext)
         p.add_argument(
             "url",
             nargs="?",
@@ -79,16 +80,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         )
         p.add_argument("--endpoint-url", help="S3-compatible endpoint (MinIO, moto)")
         p.add_argument("--name", action="append", default=[], help="only this dataset (repeatable)")
-        p.set_defaults(func=func)
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def _add(args: argparse.Namespace, ws: Any) -> int:
@@ -99,7 +90,7 @@ def _add(args: argparse.Namespace, ws: Any) -> int:
     if res.created:
         print(
             f"added {dv.ref}: {dv.rows} rows x {len(dv.columns)} columns, "
-            f"{_size(dv.bytes)}, object {dv.digest[:12]}"
+            f"{size(dv.bytes)}, object {dv.digest[:12]}"
         )
         for change in res.schema_changes:
             print(f"  schema change from {dv.name}@{dv.parent}: {change}")
@@ -123,7 +114,7 @@ def _list(args: argparse.Namespace, ws: Any) -> int:
     for r in rows:
         print(
             f"{r['name']:<24} {r['version']:>6} {r['rows']:>10} {r['columns']:>5} "
-            f"{_size(r['bytes']):>10}  {r['created']}"
+            f"{size(r['bytes']):>10}  {r['created']}"
         )
     return 0
 
@@ -137,7 +128,7 @@ def _show(args: argparse.Namespace, ws: Any) -> int:
         return 0
     print(f"{dv.ref}")
     print(f"  object   {dv.digest}")
-    print(f"  format   {dv.format}, {_size(dv.bytes)}, {dv.rows} rows")
+    print(f"  format   {dv.format}, {size(dv.bytes)}, {dv.rows} rows")
     print(f"  source   {dv.source}")
     print(f"  created  {dv.created}" + (f" by run {dv.run_id}" if dv.run_id else ""))
     print(f"  parent   {dv.name}@{dv.parent}" if dv.parent else "  parent   (none)")
@@ -237,11 +228,7 @@ def _push(args: argparse.Namespace, ws: Any) -> int:
     from nbtrail.data.remote import push
 
     rep = push(ws, args.url, endpoint_url=args.endpoint_url, names=args.name or None)
-    print(
-        f"pushed to {rep.url}: {rep.objects_sent} object(s) ({_size(rep.bytes_sent)}) and "
-        f"{rep.manifests_sent} manifest(s); already there: {rep.objects_present} object(s), "
-        f"{rep.manifests_present} manifest(s)"
-    )
+    print(transfer_line("pushed to", rep, "there"))
     return 0
 
 
@@ -249,11 +236,7 @@ def _pull(args: argparse.Namespace, ws: Any) -> int:
     from nbtrail.data.remote import pull
 
     rep = pull(ws, args.url, endpoint_url=args.endpoint_url, names=args.name or None)
-    print(
-        f"pulled from {rep.url}: {rep.objects_sent} object(s) ({_size(rep.bytes_sent)}) and "
-        f"{rep.manifests_sent} manifest(s); already here: {rep.objects_present} object(s), "
-        f"{rep.manifests_present} manifest(s)"
-    )
+    print(transfer_line("pulled from", rep, "here"))
     for digest in rep.repaired:
         print(f"  repaired corrupted local object {digest}")
     return 0

@@ -9,6 +9,8 @@ import json
 import sys
 from typing import Any
 
+from nbtrail.commands.options import graph_formats, verb
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -37,23 +39,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_runs)
 
-    p = subparsers.add_parser("show", help="show one run's record")
+    p = verb(
+        subparsers,
+        "show",
+        _show,
+        json="print the whole record as JSON",
+        help="show one run's record",
+    )
     p.add_argument("run", help="run id, unique prefix, or stage name (its latest run)")
-    p.add_argument("--json", action="store_true", help="print the whole record as JSON")
-    p.set_defaults(func=_show)
-
-    p = subparsers.add_parser(
+    p = verb(
+        subparsers,
         "diff",
+        _diff,
+        json="print JSON",
         help="compare two runs: parameters, data, code, git, environment, metrics",
     )
     p.add_argument("a", help="run id, prefix or stage name")
     p.add_argument("b", help="run id, prefix or stage name")
     p.add_argument("--all", action="store_true", help="list identical fields too")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_diff)
-
-    p = subparsers.add_parser(
+    p = verb(
+        subparsers,
         "lineage",
+        _lineage,
         help="what a run, model, metric or report came from",
         description=(
             "The upstream graph of X down to data versions, parameters, notebook hashes, "
@@ -63,17 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("target", metavar="X")
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print the graph as JSON")
-    fmt.add_argument("--dot", action="store_true", help="print Graphviz DOT")
-    p.set_defaults(func=_lineage)
-
-    p = subparsers.add_parser("impact", help="every run and artifact downstream of a data version")
+    graph_formats(p)
+    p = verb(
+        subparsers, "impact", _impact, help="every run and artifact downstream of a data version"
+    )
     p.add_argument("dataset", metavar="DATASET@V")
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print the graph as JSON")
-    fmt.add_argument("--dot", action="store_true", help="print Graphviz DOT")
-    p.set_defaults(func=_impact)
+    graph_formats(p)
 
     p = subparsers.add_parser("index", help="maintain the run index (workspace/index.sqlite)")
     sub = p.add_subparsers(dest="index_command", metavar="ACTION", required=True)

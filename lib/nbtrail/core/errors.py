@@ -59,6 +59,8 @@ class NbtrailError(Exception):
 
 
 class ConfigError(NbtrailError, ValueError):
+    """Malformed or inconsistent YAML in ``params/``, with its file and line."""
+
     exit_code = 2
 
     def __init__(
@@ -73,6 +75,8 @@ class ConfigError(NbtrailError, ValueError):
 
 
 class ParameterError(NbtrailError, ValueError):
+    """An unknown parameter, a wrong type or a bad value, naming the stage and parameter."""
+
     exit_code = 3
 
     def __init__(
@@ -94,14 +98,20 @@ class ParameterError(NbtrailError, ValueError):
 
 
 class DataError(NbtrailError, ValueError):
+    """Missing, empty or unreadable data, or a schema that changed under a name."""
+
     exit_code = 4
 
 
 class NameRefused(DataError):
+    """A dataset or alias name that could escape its folder or mislead a reader."""
+
     exit_code = 4
 
 
 class IntegrityError(NbtrailError, OSError):
+    """A stored object or output whose bytes no longer match their recorded hash."""
+
     exit_code = 5
 
 
@@ -109,6 +119,14 @@ class StageFailed(NbtrailError, RuntimeError):
     """A cell raised while a stage ran. Carries stage, notebook, cell and where the notebook is."""
 
     exit_code = 6
+    stage: str
+    notebook: str
+    cell: int | None
+    ename: str
+    evalue: str
+    saved: str | None
+    run_id: str | None
+    traceback: str | None
 
     def __init__(
         self,
@@ -129,14 +147,17 @@ class StageFailed(NbtrailError, RuntimeError):
         if saved:
             msg += f"; failed notebook saved at {saved}"
         super().__init__(msg)
-        self.stage = stage
-        self.notebook = notebook
-        self.cell = cell
-        self.ename = ename
-        self.evalue = evalue
-        self.saved = saved
-        self.run_id = run_id
-        self.traceback = traceback  # the failing cell's traceback; `nbtrail --verbose` prints it
+        # the facts, as attributes; `traceback` is the failing cell's, `nbtrail -v` prints it
+        vars(self).update(
+            stage=stage,
+            notebook=notebook,
+            cell=cell,
+            ename=ename,
+            evalue=evalue,
+            saved=saved,
+            run_id=run_id,
+            traceback=traceback,
+        )
         # A gate or a monitoring verdict raised inside the notebook keeps its own exit code.
         self.exit_code = {
             "ParameterError": ParameterError.exit_code,
@@ -149,18 +170,26 @@ class StageFailed(NbtrailError, RuntimeError):
 
 
 class GateFailed(NbtrailError, RuntimeError):
+    """A model failed an evaluation gate or an export refusal rule."""
+
     exit_code = 7
 
 
 class VerdictFailed(NbtrailError, RuntimeError):
+    """Monitoring found drift or degradation in a batch."""
+
     exit_code = 8
 
 
 class NotFound(NbtrailError, LookupError):
+    """An unknown run, dataset version, model, alias or output."""
+
     exit_code = 9
 
 
 class Busy(NbtrailError, RuntimeError):
+    """Another process holds the lock this one needs."""
+
     exit_code = 10
 
 
