@@ -45,3 +45,20 @@ def cell_number(source_nb: dict[str, Any], executed: Path) -> int | None:
         if "".join(cell.get("source", "")) == src:
             return i
     return None
+
+
+def describe_failure(exc: BaseException, source: Path, executed: Path) -> dict[str, Any]:
+    """The record's ``error`` for ``exc``: name, value, failing cell (in ``source``'s
+    numbering) and traceback; a KeyboardInterrupt is marked ``interrupted``."""
+    from nbtrail.pipeline.parameters import read_notebook
+
+    if isinstance(exc, KeyboardInterrupt):
+        return {"ename": "KeyboardInterrupt", "evalue": "interrupted", "interrupted": True}
+    ename = getattr(exc, "ename", None) or type(exc).__name__
+    evalue = getattr(exc, "evalue", None) or str(exc)
+    return {
+        "ename": str(ename),
+        "evalue": str(evalue)[:2000],
+        "cell": cell_number(read_notebook(source), executed),
+        "traceback": traceback_text(exc),
+    }

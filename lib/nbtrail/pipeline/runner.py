@@ -23,13 +23,14 @@ from typing import Any, cast
 from nbtrail.core import atomic
 from nbtrail.core.errors import NotFound, StageFailed
 from nbtrail.core.workspace import Workspace
-from nbtrail.pipeline import fingerprint, kernels, parameters
+from nbtrail.pipeline import fingerprint, kernels
 from nbtrail.pipeline.config import Stage
-from nbtrail.pipeline.failures import cell_number, traceback_text
+from nbtrail.pipeline.declared import record_declared_files
+from nbtrail.pipeline.failures import describe_failure
 from nbtrail.pipeline.plan import RunPlan
 from nbtrail.pipeline.signing import trust_notebook
 from nbtrail.runs import records
-from nbtrail.runs.record_types import Artifact, ErrorInfo, Origin, RunRecord
+from nbtrail.runs.record_types import ErrorInfo, Origin, RunRecord
 from nbtrail.runs.runfolder import CONTEXT_FILE, RUN_DIR_ENV, SOURCE_COPY, STATE_FILE
 
 
@@ -302,7 +303,7 @@ class Runner:
                 if wk.log_path.is_file():
                     os.replace(wk.log_path, run_dir / "kernel.log")
         except BaseException as exc:  # record every way a stage can end, then re-raise
-            error = self._describe_failure(exc, run_dir / SOURCE_COPY, executed)
+            error = describe_failure(exc, run_dir / SOURCE_COPY, executed)
             record["status"] = "interrupted" if error.get("interrupted") else "failed"
             error.pop("interrupted", None)
             record["error"] = cast(ErrorInfo, error)
@@ -356,19 +357,6 @@ class Runner:
             km=km,
         )
 
-    def _describe_failure(self, exc: BaseException, source: Path, executed: Path) -> dict[str, Any]:
-        if isinstance(exc, KeyboardInterrupt):
-            return {"ename": "KeyboardInterrupt", "evalue": "interrupted", "interrupted": True}
-        ename = getattr(exc, "ename", None) or type(exc).__name__
-        evalue = getattr(exc, "evalue", None) or str(exc)
-        cell = cell_number(parameters.read_notebook(source), executed)
-        return {
-            "ename": str(ename),
-            "evalue": str(evalue)[:2000],
-            "cell": cell,
-            "traceback": traceback_text(exc),
-        }
-
     def _finish(
         self, record: RunRecord, run_dir: Path, t0: float, declared: Stage | None = None
     ) -> None:
@@ -381,7 +369,7 @@ class Runner:
             record["verdicts"] = state.get("verdicts", record["verdicts"])
             record["extra"] = {**record["extra"], **state.get("extra", {})}
         if declared is not None:
-            self._record_declared_files(record, declared)
+            record_declared_files(self.ws, record, declared)
         record["ended"] = records.now()
         record["duration_s"] = round(time.perf_counter() - t0, 3)
         executed = record["notebook"]["executed"]
@@ -389,38 +377,6 @@ class Runner:
             self._sign(run_dir / Path(executed).name)
         records.write(self.ws, record)
         self._after_write(record)
-
-    def _record_declared_files(self, record: RunRecord, st: Stage) -> None:
-        """Hash the files ``pipeline.yaml`` declares as the stage's inputs and outputs (for
-        notebooks that do not use the nbtrail API); a missing output fails the run."""
-        for rel in st.inputs:
-            p = self.ws.root / rel
-            if p.is_file():
-                art: Artifact = {
-                    "name": rel,
-                    "kind": "file",
-                    "path": rel,
-                    "digest": fingerprint.file_digest(p),
-                }
-                if art not in record["inputs"]:
-                    record["inputs"].append(Artifact(**art, ref=None, stage=None, run_id=None))
-        missing = []
-        for rel in st.outputs:
-            p = self.ws.root / rel
-            if not p.is_file():
-                missing.append(rel)
-                continue
-            record["outputs"].setdefault(
-                rel,
-                {"name": rel, "kind": "file", "path": rel, "digest": fingerprint.file_digest(p)},
-            )
-        if missing:
-            record["status"] = "failed"
-            record["error"] = {
-                "ename": "MissingOutput",
-                "evalue": f"declared outputs not written: {', '.join(missing)}",
-                "cell": None,
-            }
 
     def _sign(self, executed: Path) -> None:
         """Trust the executed notebook so JupyterLab renders its reports (papermill's isn't)."""
