@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from nbtrail.core import atomic
 from nbtrail.core.errors import DataError, NameRefused, NotFound
 from nbtrail.core.workspace import Workspace
+from nbtrail.data.csvformat import arrow_options, read_csv_frame, sniff
 from nbtrail.data.describe import FULL_PARSE_BYTES, describe_file
 from nbtrail.data.statcache import Description, FileStat, StatCache
 from nbtrail.data.store import ObjectStore
@@ -263,14 +264,16 @@ class Datasets:
         p = self.path(dv)
         if dv.format == "parquet":
             return pd.read_parquet(p)
-        return pd.read_csv(p)
+        return read_csv_frame(p, sniff(p), shown=f"dataset {dv.ref}")
 
     def _read_table(self, dv: DatasetVersion) -> Any:
         import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
 
         p = self.path(dv)
-        return pq.read_table(p) if dv.format == "parquet" else pacsv.read_csv(p)
+        if dv.format == "parquet":
+            return pq.read_table(p)
+        return pacsv.read_csv(p, **arrow_options(sniff(p)))
 
     # Writing
     def add_file(self, path: str | os.PathLike[str], name: str, **options: Any) -> DatasetVersion:
