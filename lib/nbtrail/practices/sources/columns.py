@@ -32,6 +32,7 @@ MIN_ROWS_TO_JUDGE = 20  # fewer rows: every column looks unique, nothing is call
 TEXT_MIN_WORDS = 3.0  # mean whitespace-separated words per value for free text
 TEXT_MIN_LENGTH = 50.0  # or mean characters per value
 TEXT_MIN_UNIQUE = 0.5  # and at least this share of distinct values
+TEXT_SAMPLE = 10_000  # values whose words and lengths are counted
 DATE_MIN_PARSED = 0.95  # share of values that must parse for a text column to be dates
 _UNNAMED = re.compile(r"^Unnamed: \d+$|^$|^index$|^level_0$")
 _ID_NAME = re.compile(r"(^|[_\s.-])id$|^id([_\s.-]|$)|^uuid$|^guid$", re.IGNORECASE)
@@ -222,6 +223,8 @@ def text_reason(s: pd.Series) -> str | None:
     if len(values) < MIN_ROWS_TO_JUDGE:
         return None
     unique = values.nunique() / len(values)
+    if len(values) > TEXT_SAMPLE:  # words and lengths from a seeded sample: cheap on big files
+        values = values.sample(TEXT_SAMPLE, random_state=0)
     words = float(values.str.split().str.len().mean())
     length = float(values.str.len().mean())
     if unique >= TEXT_MIN_UNIQUE and (words >= TEXT_MIN_WORDS or length >= TEXT_MIN_LENGTH):
@@ -247,9 +250,11 @@ def index_or_id_reason(s: pd.Series) -> str | None:
     import pandas as pd
 
     name = str(s.name)
+    integer = pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    if not (integer or _is_string(s) or _UNNAMED.match(name)):
+        return None  # floats, booleans, dates: never an index or an id
     values = s.dropna()
     n = len(values)
-    integer = pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s)
     unique = n > 0 and values.nunique() == n
     if _UNNAMED.match(name):
         if n == 0:
