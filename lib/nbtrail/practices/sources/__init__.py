@@ -12,6 +12,7 @@ from nbtrail.practices.sources.expectations import Expectations
 from nbtrail.practices.sources.reading import (
     SKLEARN_SOURCES,
     Loaded,
+    dataset_name_for,
     load_source,
     read_source,
     snake,
@@ -19,6 +20,7 @@ from nbtrail.practices.sources.reading import (
 from nbtrail.practices.sources.split import SPLIT_COLUMN, SPLIT_METHODS, part, split
 
 __all__ = [
+    "dataset_name_for",
     "SKLEARN_SOURCES",
     "SPLIT_COLUMN",
     "SPLIT_METHODS",

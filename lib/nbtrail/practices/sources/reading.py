@@ -74,6 +74,19 @@ def snake(name: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", name.strip()).strip("_").lower()
 
 
+def dataset_name_for(source: str) -> str:
+    """The name a source's snapshot is versioned under when none is given, so each dataset
+    keeps its own versions and champion: ``sklearn:breast_cancer`` -> ``breast_cancer``,
+    ``data/My Churn.csv`` -> ``my_churn``, ``dataset:sales@3`` or ``sales@3`` -> ``sales``."""
+    if source.startswith("sklearn:"):
+        stem = source.removeprefix("sklearn:")
+    elif Path(source).suffix.lower() in (".csv", ".parquet", ".pq", ".tsv", ".txt"):
+        stem = Path(source).stem
+    else:
+        stem = source.removeprefix("dataset:").partition("@")[0]
+    return snake(stem) or "dataset"
+
+
 def load_source(source: str, root: Path, **options: Any) -> pd.DataFrame:
     """The raw frame named by ``source``; ``options`` are :func:`read_source`'s (which also
     says how the source was read)."""
