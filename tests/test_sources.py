@@ -290,3 +290,18 @@ def test_a_time_split_refuses_missing_times_and_a_random_split_refuses_a_time_co
     frame["day"] = pd.Timestamp("2022-01-01")  # one time for every row: no split by time
     with pytest.raises(DataError, match="too many rows share a time"):
         src.split(frame, method="time", time_column="day", **kw)
+
+
+@pytest.mark.parametrize(
+    ("source", "dataset", "snapshot"),
+    [
+        ("sklearn:breast_cancer", "breast_cancer", "breast_cancer"),
+        ("data/My Churn.csv", "my_churn", "my_churn"),
+        ("/abs/path/sales-2024.parquet", "sales_2024", "sales_2024"),
+        ("sales@3", "sales", "sales_snapshot"),
+        ("dataset:sales", "sales", "sales_snapshot"),
+    ],
+)
+def test_each_source_gets_its_own_dataset_and_snapshot_name(source, dataset, snapshot):
+    assert src.dataset_name_for(source) == dataset
+    assert src.snapshot_name_for(source) == snapshot

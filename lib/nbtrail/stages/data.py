@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nbtrail.data.datasets import Datasets, DatasetVersion, require_same_schema, schema_changes
+from nbtrail.data.datasets import Datasets
+from nbtrail.data.versions import DatasetVersion, require_same_schema, schema_changes
 from nbtrail.notebook.run import Run
 from nbtrail.practices.sources import Expectations, Loaded, Prepared, prepare_columns, read_source
 

@@ -16,10 +16,12 @@ from nbtrail.practices.sources.reading import (
     load_source,
     read_source,
     snake,
+    snapshot_name_for,
 )
 from nbtrail.practices.sources.split import SPLIT_COLUMN, SPLIT_METHODS, part, split
 
 __all__ = [
+    "snapshot_name_for",
     "dataset_name_for",
     "SKLEARN_SOURCES",
     "SPLIT_COLUMN",

@@ -87,6 +87,15 @@ def dataset_name_for(source: str) -> str:
     return snake(stem) or "dataset"
 
 
+def snapshot_name_for(source: str) -> str:
+    """The name the data stage versions its snapshot under when none is given: the source's
+    :func:`dataset_name_for`, with ``_snapshot`` added when the source is itself a dataset
+    in the store (so the raw versions and the split snapshots never share one history)."""
+    name = dataset_name_for(source)
+    is_file = Path(source).suffix.lower() in (".csv", ".parquet", ".pq", ".tsv", ".txt")
+    return name if source.startswith("sklearn:") or is_file else f"{name}_snapshot"
+
+
 def load_source(source: str, root: Path, **options: Any) -> pd.DataFrame:
     """The raw frame named by ``source``; ``options`` are :func:`read_source`'s (which also
     says how the source was read)."""
