@@ -48,6 +48,20 @@ def evaluation_record(run: Run) -> RunRecord | None:
         return None
 
 
+def model_name_for(run: Run, given: str | None) -> str:
+    """The registry name to export under: ``given``, else the name the evaluate stage
+    registered the model under (the dataset's name), else the data snapshot's name."""
+    if given:
+        return given
+    record = evaluation_record(run)
+    decision = (record or {}).get("extra", {}).get("ab_decision") or {}
+    name = (decision.get("registry") or {}).get("name")
+    if name:
+        return str(name)
+    ref = run.upstream_record("data")["outputs"]["snapshot"].get("ref") or "default"
+    return ref.partition("@")[0]
+
+
 def _metrics_detail(detail: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """Metrics (with CIs) and slices from the evaluate stage's JSON output.
 
