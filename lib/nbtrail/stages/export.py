@@ -54,7 +54,8 @@ def model_name_for(run: Run, given: str | None) -> str:
     if given:
         return given
     record = evaluation_record(run)
-    decision = (record or {}).get("extra", {}).get("ab_decision") or {}
+    extra: dict[str, Any] = record.get("extra", {}) if record else {}
+    decision = extra.get("ab_decision") or {}
     name = (decision.get("registry") or {}).get("name")
     if name:
         return str(name)
