@@ -6,17 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+from nbtrail.core.humanize import human
 
 
 def _cell(v: Any) -> str:
-    return _fmt(v).replace("|", "\\|").replace("\n", " ")
+    return human(v, missing="").replace("|", "\\|").replace("\n", " ")
 
 
 def model_card_markdown(meta: Mapping[str, Any], metrics_doc: Mapping[str, Any]) -> str:
@@ -72,7 +66,7 @@ def model_card_markdown(meta: Mapping[str, Any], metrics_doc: Mapping[str, Any])
         "## Export checks",
         "",
         f"- ONNX Runtime vs scikit-learn on {par.get('rows')} holdout rows: largest "
-        f"probability gap {_fmt(par.get('max_abs_diff'))} (tolerance {_fmt(par.get('tolerance'))},"
+        f"probability gap {human(par.get('max_abs_diff'))} (tolerance {human(par.get('tolerance'))},"
         f" ONNX inputs {par.get('layout')}, {par.get('input_dtype')}).",
         "- Every file is listed with its SHA-256 in `manifest.json`.",
         "",
