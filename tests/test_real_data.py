@@ -122,6 +122,12 @@ def _text_column(root: Path) -> list[str]:
     return ["-p", "data.source=f.csv", "-p", "data.target=churn"]
 
 
+def _one_row_per_class(root: Path) -> list[str]:
+    frame = messy_frame().assign(churn=[f"case {i}" for i in range(400)])
+    frame.to_csv(root / "f.csv", index=False)
+    return ["-p", "data.source=f.csv", "-p", "data.target=churn"]
+
+
 @pytest.mark.parametrize(
     ("make", "code", "message"),
     [
@@ -130,8 +136,16 @@ def _text_column(root: Path) -> list[str]:
         (_no_rows, 4, "DataError: source f.csv has no rows"),
         (_all_null_feature, 4, "DataError: all-null column(s) refused: 'empty'"),
         (_text_column, 4, "DataError: text columns are not supported: 'comment'"),
+        (_one_row_per_class, 4, "400 of 400 classes of 'churn' have fewer than 10 rows"),
     ],
-    ids=["missing-target", "constant-target", "no-rows", "all-null-feature", "text-column"],
+    ids=[
+        "missing-target",
+        "constant-target",
+        "no-rows",
+        "all-null-feature",
+        "text-column",
+        "one-row-per-class",
+    ],
 )
 def test_bad_input_is_one_line_with_its_exit_code_and_no_completed_record(
     tmp_path, make, code, message

@@ -25,6 +25,7 @@ class Expectations:
     time_column: str | None = None
     min_rows: int = 50
     max_missing_share: float | None = None  # None: missing values are imputed in training
+    min_class_rows: int = 10  # a class target needs this many rows of each class
     results: list[dict[str, Any]] = field(default_factory=list)
 
     def check(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -70,6 +71,8 @@ class Expectations:
             if distinct >= 2
             else f"target {self.target!r} is constant ({distinct} distinct value)",
         )
+        if distinct >= 2:
+            add("rows_per_class", *self._rows_per_class(frame))
         self.results = out
         failed = [r for r in out if not r["passed"]]
         if failed:
@@ -79,3 +82,23 @@ class Expectations:
                 hint="fix the source or relax the data stage's parameters",
             )
         return out
+
+    def _rows_per_class(self, frame: pd.DataFrame) -> tuple[bool, str]:
+        """A class target needs ``min_class_rows`` rows of every class to be split into
+        train, reference and holdout and cross-validated; a numeric target is not checked."""
+        from nbtrail.practices.training import task_of
+
+        y = frame[self.target].dropna()
+        if task_of(y) != "classification":
+            return True, "numeric target: not a class target"
+        counts = y.value_counts()
+        small = counts[counts < self.min_class_rows]
+        if small.empty:
+            return True, f"{len(counts)} classes, the smallest with {int(counts.min())} rows"
+        shown = ", ".join(f"{k!r} ({v})" for k, v in small.head(5).items())
+        more = f" and {len(small) - 5} more" if len(small) > 5 else ""
+        return False, (
+            f"{len(small)} of {len(counts)} classes of {self.target!r} have fewer than "
+            f"{self.min_class_rows} rows: {shown}{more} (merge or drop them, or lower "
+            "data.min_class_rows)"
+        )
