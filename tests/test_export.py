@@ -574,3 +574,42 @@ def test_stage_lineage_names_the_runs_data_and_code():
     assert (lin["git_commit"], lin["git_dirty"]) == ("abc", False)
     assert lin["params"] == {"train": '{"max_depth": 3}'}
     assert lin["model_digest_blake3"] == "b3"
+
+
+@pytest.mark.parametrize("model", ["ridge", "random_forest"])
+def test_a_regressor_exports_with_parity_and_loads_alone(model, tmp_path):
+    """Regression: ONNX ``variable`` against ``predict`` (relative gap), a prediction schema,
+    and the bundle's own loader predicting values in a fresh ``python -I``."""
+    from sklearn.datasets import load_diabetes
+
+    from nbtrail.practices.training import build_pipeline
+
+    frame = load_diabetes(as_frame=True).frame
+    X, y = frame.drop(columns="target"), frame["target"]
+    X_train, X_hold, y_train = X.iloc[:300], X.iloc[300:], y.iloc[:300]
+    pipe = build_pipeline(X_train, model=model, task="regression", seed=0, hyper={}).fit(
+        X_train, y_train
+    )
+    bundle = export.build_bundle(
+        pipe,
+        tmp_path / "b",
+        name="diabetes",
+        version=1,
+        train_features=X_train,
+        holdout_features=X_hold,
+        evaluation=EVALUATION,
+    )
+    assert bundle.meta["task"] == "regression" and bundle.meta["classes"] == []
+    assert bundle.meta["parity"]["gap"] == "relative prediction"
+    assert bundle.meta["parity"]["max_abs_diff"] <= 1e-5
+    out = json.loads((bundle.path / "output_schema.json").read_text())
+    assert out["required"] == ["prediction"]
+    loaded = load_bundle.load(bundle.path)
+    rows = json.loads((bundle.path / "sample_rows.json").read_text())
+    got = [p["prediction"] for p in loaded.predict(rows)]
+    want = pipe.predict(pd.DataFrame(rows)[X_train.columns])
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    with pytest.raises(ValueError, match="predicts values"):
+        loaded.predict_proba(rows)
+    smoke = export.smoke_test(bundle.path)  # the bundle's loader, alone, in python -I
+    assert len(smoke["predictions"]) == len(rows) and "prediction" in smoke["predictions"][0]

@@ -61,7 +61,13 @@ from nbtrail.practices.export.model_card import model_card_html, model_card_mark
 from nbtrail.practices.export.onnx_model import ONNX_INPUT, onnx_feed, onnx_predict_proba, to_onnx
 from nbtrail.practices.export.parity import DEFAULT_TOLERANCE, check_parity
 from nbtrail.practices.export.refusal import check_evaluation
-from nbtrail.practices.export.schemas import MAX_ENUM, input_schema, output_schema
+from nbtrail.practices.export.schemas import (
+    MAX_ENUM,
+    input_schema,
+    output_schema,
+    output_schema_for,
+    regression_output_schema,
+)
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -84,6 +90,8 @@ __all__ = [
     "onnx_feed",
     "onnx_predict_proba",
     "output_schema",
+    "output_schema_for",
+    "regression_output_schema",
     "smoke_test",
     "to_onnx",
     "verify_bundle",

@@ -22,7 +22,7 @@ from nbtrail.practices.export.model_card import model_card_html, model_card_mark
 from nbtrail.practices.export.onnx_model import to_onnx
 from nbtrail.practices.export.parity import DEFAULT_TOLERANCE, check_parity
 from nbtrail.practices.export.refusal import check_evaluation
-from nbtrail.practices.export.schemas import input_schema, output_schema
+from nbtrail.practices.export.schemas import input_schema, output_schema_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,7 +97,7 @@ def write_bundle(
 
     skops_bytes = sio.dumps(model)
     models.loads_model(skops_bytes, where="model.skops")  # refuses unreviewed types now
-    classes = [plain(c) for c in model.classes_]
+    classes = [plain(c) for c in getattr(model, "classes_", [])]
     metrics_doc = metrics_document(
         metrics, slices=slices, verdicts=verdicts, evaluation_run=evaluation_run
     )
@@ -109,6 +109,7 @@ def write_bundle(
         "model_type": f"{type(model).__module__}.{type(model).__qualname__}",
         "features": list(schema["x-feature-order"]),
         "classes": classes,
+        "task": "classification" if classes else "regression",
         "onnx": {"file": "model.onnx", **onnx_spec},
         "skops": {"file": "model.skops", "trusted_types": sorted(models.TRUSTED_TYPES)},
         "parity": dict(parity),
@@ -120,7 +121,7 @@ def write_bundle(
         "model.onnx": onnx,
         "model.skops": skops_bytes,
         "input_schema.json": json_bytes(schema),
-        "output_schema.json": json_bytes(output_schema(classes)),
+        "output_schema.json": json_bytes(output_schema_for(model)),
         "metrics.json": json_bytes(metrics_doc),
         "bundle.json": json_bytes(meta),
         "model_card.md": card.encode(),

@@ -183,6 +183,7 @@ class Model:
         self.output_schema = json.loads((self.folder / "output_schema.json").read_text())
         self.features: list[str] = self.meta["features"]
         self.classes: list[Any] = self.meta["classes"]
+        self.task: str = self.meta.get("task", "classification")
         self.engine = engine
         if engine == "onnx":
             import onnxruntime as ort
@@ -226,11 +227,25 @@ class Model:
         return feed
 
     def predict_proba(self, rows: Sequence[Row], validate: bool = True) -> Any:
-        """Probabilities [N, k] in the order of self.classes."""
+        """Probabilities [N, k] in the order of self.classes (classifiers only)."""
+        if self.task != "classification":
+            raise ValueError("a regression bundle predicts values: use predict()")
+        return self._raw(rows, validate, "predict_proba")
+
+    def predict_values(self, rows: Sequence[Row], validate: bool = True) -> Any:
+        """Predicted values [N] (regressors only)."""
+        if self.task != "regression":
+            raise ValueError("a classification bundle predicts classes: use predict_proba()")
+        return self._raw(rows, validate, "predict").reshape(-1)
+
+    def _raw(self, rows: Sequence[Row], validate: bool, method: str) -> Any:
+        import numpy as np
+
         if validate:
             self.validate(rows)
         if self.engine == "onnx":
-            return self._session.run(["probabilities"], self.feed(rows))[0]
+            output = self.meta["onnx"].get("output", "probabilities")
+            return self._session.run([output], self.feed(rows))[0]
         try:
             import pandas as pd
 
@@ -238,13 +253,14 @@ class Model:
                 [{f: r[f] for f in self.features} for r in rows], columns=self.features
             )
         except ImportError:
-            import numpy as np
-
             x = np.array([[r[f] for f in self.features] for r in rows], dtype=float)
-        return self._model.predict_proba(x)
+        return np.asarray(getattr(self._model, method)(x))
 
     def predict(self, rows: Sequence[Row], validate: bool = True) -> list[dict[str, Any]]:
-        """One ``{"label", "probabilities"}`` per row."""
+        """One ``{"label", "probabilities"}`` per row (``{"prediction"}`` for a regressor)."""
+        if self.task == "regression":
+            values = self.predict_values(rows, validate=validate)
+            return [{"prediction": float(v)} for v in values]
         proba = self.predict_proba(rows, validate=validate)
         return [
             {"label": self.classes[int(p.argmax())], "probabilities": [float(v) for v in p]}

@@ -13,6 +13,12 @@ def _cell(v: Any) -> str:
     return human(v, missing="").replace("|", "\\|").replace("\n", " ")
 
 
+def _predicts(meta: Mapping[str, Any]) -> str:
+    if meta.get("task") == "regression" or not meta.get("classes"):
+        return "a regression model (one predicted value per row)"
+    return f"classes {meta['classes']}"
+
+
 def model_card_markdown(meta: Mapping[str, Any], metrics_doc: Mapping[str, Any]) -> str:
     """The model card as Markdown (rendered to HTML by :func:`model_card_html`)."""
     lin = meta.get("lineage") or {}
@@ -20,7 +26,7 @@ def model_card_markdown(meta: Mapping[str, Any], metrics_doc: Mapping[str, Any])
         f"# Model card: {meta['name']} version {meta['version']}",
         "",
         f"Exported {meta['created']} by nbtrail. Model type: `{meta['model_type']}`; "
-        f"classes {meta['classes']}; {len(meta['features'])} features.",
+        f"{_predicts(meta)}; {len(meta['features'])} features.",
         "",
         "## Intended use",
         "",

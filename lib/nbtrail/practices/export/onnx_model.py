@@ -1,7 +1,7 @@
 """The model as ONNX: conversion with skl2onnx, the input layouts tried, and the feed.
 
 A classifier converts without ZipMap, so ONNX Runtime returns ``label`` [N] and
-``probabilities`` [N, k] tensors. Whether the converted model is good enough is the parity
+``probabilities`` [N, k] tensors; a regressor returns ``variable`` [N, 1], its predictions. Whether the converted model is good enough is the parity
 check's call (:mod:`.parity`), not this module's.
 """
 
@@ -17,6 +17,25 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ONNX_INPUT = "input"
+
+
+def is_classifier(model: Any) -> bool:
+    """A model whose output is class probabilities (it has ``predict_proba``)."""
+    return hasattr(model, "predict_proba")
+
+
+def output_name(model: Any) -> str:
+    """The ONNX output compared and served: ``probabilities`` or a regressor's ``variable``."""
+    return "probabilities" if is_classifier(model) else "variable"
+
+
+def sklearn_output(model: Any, rows: pd.DataFrame) -> np.ndarray:
+    """What the ONNX output must match: ``predict_proba`` [N, k] or ``predict`` as [N, 1]."""
+    import numpy as np
+
+    if is_classifier(model):
+        return np.asarray(model.predict_proba(rows), dtype=np.float64)
+    return np.asarray(model.predict(rows), dtype=np.float64).reshape(-1, 1)
 
 
 def _is_text(s: pd.Series) -> bool:
@@ -63,7 +82,7 @@ def onnx_feed(rows: pd.DataFrame, spec: Mapping[str, Any]) -> dict[str, np.ndarr
 
 
 def to_onnx(model: Any, features: pd.DataFrame) -> tuple[bytes, dict[str, Any]]:
-    """Convert a fitted classifier with skl2onnx (no ZipMap: probabilities are a tensor).
+    """Convert a fitted classifier (no ZipMap: probabilities are a tensor) or regressor.
 
     Returns the ONNX bytes and the input spec (``layout``, ``input_dtype``, ``inputs`` or
     ``input``) of the first layout that converts and loads in ONNX Runtime. Whether the
@@ -73,10 +92,8 @@ def to_onnx(model: Any, features: pd.DataFrame) -> tuple[bytes, dict[str, Any]]:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
-    if not hasattr(model, "predict_proba"):
-        raise DataError(
-            f"export takes classifiers (with predict_proba); {type(model).__name__} is not one"
-        )
+    output = output_name(model)
+    options = {"zipmap": False} if is_classifier(model) else None
     tensors = {"float64": DoubleTensorType, "float32": FloatTensorType}
     errors = []
     for spec in _layouts(features):
@@ -88,11 +105,11 @@ def to_onnx(model: Any, features: pd.DataFrame) -> tuple[bytes, dict[str, Any]]:
                 for c, t in spec["inputs"].items()
             ]
         try:
-            onx = convert_sklearn(model, initial_types=types, options={"zipmap": False})
+            onx = convert_sklearn(model, initial_types=types, options=options)
             data = onx.SerializeToString()
             sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-            sess.run(["probabilities"], onnx_feed(features.head(2), spec))
-            return data, spec
+            sess.run([output], onnx_feed(features.head(2), spec))
+            return data, {**spec, "output": output}
         except Exception as exc:  # noqa: BLE001 - converter/runtime refusals vary by model
             errors.append(f"{spec['layout']}/{spec['input_dtype']}: {str(exc).splitlines()[0]}")
     raise DataError(
@@ -105,8 +122,9 @@ def to_onnx(model: Any, features: pd.DataFrame) -> tuple[bytes, dict[str, Any]]:
 def onnx_predict_proba(
     onnx_bytes: bytes, rows: pd.DataFrame, spec: Mapping[str, Any]
 ) -> np.ndarray:
-    """ONNX Runtime's ``probabilities`` [N, k] for ``rows`` fed in the layout ``spec``."""
+    """ONNX Runtime's output for ``rows`` fed in the layout ``spec``: ``probabilities``
+    [N, k] for a classifier, predictions [N, 1] for a regressor (``spec["output"]``)."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-    return sess.run(["probabilities"], onnx_feed(rows, spec))[0]
+    return sess.run([spec.get("output", "probabilities")], onnx_feed(rows, spec))[0]

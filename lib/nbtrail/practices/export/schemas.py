@@ -65,6 +65,27 @@ def input_schema(features: pd.DataFrame, *, enforce_ranges: bool = False) -> dic
     }
 
 
+def regression_output_schema() -> dict[str, Any]:
+    """JSON Schema of one regression prediction."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "one prediction",
+        "type": "object",
+        "properties": {"prediction": {"type": "number", "description": "the predicted value"}},
+        "required": ["prediction"],
+        "x-classes": [],
+        "x-onnx-outputs": {"variable": "float tensor [N, 1]"},
+    }
+
+
+def output_schema_for(model: Any) -> dict[str, Any]:
+    """The output schema of a fitted model: class probabilities, or one predicted value."""
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        return regression_output_schema()
+    return output_schema([c.item() if hasattr(c, "item") else c for c in classes])
+
+
 def output_schema(classes: Sequence[Any]) -> dict[str, Any]:
     """JSON Schema of one prediction: the label and one probability per class, in order."""
     k = len(classes)
