@@ -295,9 +295,9 @@ def test_a_time_split_refuses_missing_times_and_a_random_split_refuses_a_time_co
 @pytest.mark.parametrize(
     ("source", "dataset", "snapshot"),
     [
-        ("sklearn:breast_cancer", "breast_cancer", "breast_cancer"),
-        ("data/My Churn.csv", "my_churn", "my_churn"),
-        ("/abs/path/sales-2024.parquet", "sales_2024", "sales_2024"),
+        ("sklearn:breast_cancer", "breast_cancer", "breast_cancer_snapshot"),
+        ("data/My Churn.csv", "my_churn", "my_churn_snapshot"),
+        ("/abs/path/sales-2024.parquet", "sales_2024", "sales_2024_snapshot"),
         ("sales@3", "sales", "sales_snapshot"),
         ("dataset:sales", "sales", "sales_snapshot"),
     ],

@@ -56,11 +56,11 @@ class EvaluationInputs:
 
 
 def dataset_name(run: Run) -> str:
-    """The dataset's name, which the model is registered under by default: the data stage's
-    ``dataset_name`` when it set one, else the name of its source (a file's stem, a stored
-    dataset's name), so a file and its stored version share one champion."""
+    """The dataset's name, which the model is registered under by default: the name of the
+    data stage's source (a file's stem, a stored dataset's name), so a file and its stored
+    version share one champion."""
     params = run.upstream_record("data")["params"]
-    return str(params.get("dataset_name") or dataset_name_for(str(params.get("source", ""))))
+    return dataset_name_for(str(params.get("source", "")))
 
 
 def load_inputs(

@@ -88,12 +88,10 @@ def dataset_name_for(source: str) -> str:
 
 
 def snapshot_name_for(source: str) -> str:
-    """The name the data stage versions its snapshot under when none is given: the source's
-    :func:`dataset_name_for`, with ``_snapshot`` added when the source is itself a dataset
-    in the store (so the raw versions and the split snapshots never share one history)."""
-    name = dataset_name_for(source)
-    is_file = Path(source).suffix.lower() in (".csv", ".parquet", ".pq", ".tsv", ".txt")
-    return name if source.startswith("sklearn:") or is_file else f"{name}_snapshot"
+    """The name the data stage versions its snapshot under when none is given:
+    ``<dataset>_snapshot`` (``breast_cancer_snapshot``, ``churn_snapshot``), so the split
+    snapshots never share a history with the raw versions ``nbtrail data add`` makes."""
+    return f"{dataset_name_for(source)}_snapshot"
 
 
 def load_source(source: str, root: Path, **options: Any) -> pd.DataFrame:
