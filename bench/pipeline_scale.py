@@ -125,8 +125,12 @@ def resolve_params(project: Path, values: list[str]) -> dict[str, dict[str, Any]
     return plan(Workspace(project), overrides=values).params
 
 
-def bench_env() -> dict[str, str]:
+def bench_env(omp_threads: int | None = None) -> dict[str, str]:
+    """The environment of both sides; ``omp_threads`` sets OMP_NUM_THREADS for both (the
+    histogram gradient boosting's OpenMP threads, see BENCHMARKS.md)."""
     env = dict(os.environ)
+    if omp_threads is not None:
+        env["OMP_NUM_THREADS"] = str(omp_threads)
     for name in ("NBTRAIL_ROOT", "NBTRAIL_RUN_DIR"):
         env.pop(name, None)
     # As on a user's machine: Python caches compiled modules (this sandbox sets
@@ -147,7 +151,9 @@ def _hwm_bytes(pid: int) -> int:
     return 0
 
 
-def measure(cmd: list[str], log: Path, *, interval: float, timeout: float) -> dict[str, Any]:
+def measure(
+    cmd: list[str], log: Path, *, interval: float, timeout: float, omp_threads: int | None
+) -> dict[str, Any]:
     """Run ``cmd``; its wall time, exit code and the peak memory of it and its descendants."""
     import psutil
 
@@ -156,7 +162,9 @@ def measure(cmd: list[str], log: Path, *, interval: float, timeout: float) -> di
         out.write(f"$ {' '.join(cmd)}\n".encode())
         out.flush()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=bench_env())
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=bench_env(omp_threads)
+        )
         root = psutil.Process(proc.pid)
         peak_sum, hwm, seen = 0, {}, set()
         while proc.poll() is None:
@@ -199,12 +207,12 @@ def stage_records(project: Path) -> dict[str, dict[str, Any]]:
 
 
 def run_pipeline(
-    project: Path, values: list[str], log: Path, *, interval: float, timeout: float, jobs: int
+    project: Path, values: list[str], log: Path, *, jobs: int, **kw: Any
 ) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "nbtrail", "-C", str(project), "run", "-j", str(jobs)]
     for v in values:
         cmd += ["-p", v]
-    m = measure(cmd, log, interval=interval, timeout=timeout)
+    m = measure(cmd, log, **kw)
     recs = stage_records(project)
     m["stages"] = {s: recs[s].get("duration_s") for s in STAGES if s in recs}
     m["status"] = {s: recs[s].get("status") for s in STAGES if s in recs}
@@ -222,13 +230,11 @@ def run_pipeline(
     return m
 
 
-def run_bare(
-    csv: Path, params: Path, workdir: Path, log: Path, *, interval: float, timeout: float
-) -> dict[str, Any]:
+def run_bare(csv: Path, params: Path, workdir: Path, log: Path, **kw: Any) -> dict[str, Any]:
     out = workdir / "bare.json"
     cmd = [sys.executable, str(BARE), "--csv", str(csv), "--params", str(params)]
     cmd += ["--workdir", str(workdir), "--out", str(out)]
-    m = measure(cmd, log, interval=interval, timeout=timeout)
+    m = measure(cmd, log, **kw)
     if m["rc"] == 0:
         doc = json.loads(out.read_text())
         m["stages"] = doc["phases"]
@@ -275,7 +281,11 @@ def one_size(n: int, repeats: int, args: argparse.Namespace, root: Path) -> dict
         for kind in ("bare", "pipeline"):
             where = folder / f"{kind}-{rep}"
             log = logs / f"{kind}-{rep}.log"
-            kw = {"interval": args.interval, "timeout": args.timeout}
+            kw = {
+                "interval": args.interval,
+                "timeout": args.timeout,
+                "omp_threads": args.omp_threads,
+            }
             if kind == "bare":
                 m = run_bare(csv, params_file, where, log, **kw)
             else:
@@ -350,6 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=1800, help="per run, s")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
+        "--omp-threads",
+        type=int,
+        help="OMP_NUM_THREADS for both sides (default: inherited; 1 is steadier on a shared machine)",
+    )
+    ap.add_argument(
         "--categorical",
         choices=("strings", "codes"),
         default="strings",
@@ -376,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": platform.machine(),
                 "python": platform.python_version(),
             },
+            "omp_threads": args.omp_threads,
             "sizes": {str(n): d for n, d in sizes.items()},
         }
         if args.out:
