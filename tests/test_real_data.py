@@ -158,3 +158,25 @@ def test_bad_input_is_one_line_with_its_exit_code_and_no_completed_record(
     assert message in errors[0]
     assert "Traceback" not in out.stderr
     assert [r["status"] for r in by_stage(root)["data"]] == ["failed"]
+
+
+def test_a_changed_source_file_reruns_and_one_stage_runs_keep_the_sources_profile(tmp_path):
+    """The data stage's fingerprint covers the file `-p data.source` names; and `--stage
+    evaluate` after a run on one's own data is planned with that run's source, so the demo's
+    profile (its named slices and absolute gates) does not reach it."""
+    from nbtrail.core.workspace import Workspace
+    from nbtrail.pipeline.plan import plan
+
+    root = make_project(tmp_path / "project")
+    messy_frame().drop(columns=["signup"]).to_csv(root / "f.csv", index=False)
+    args = ["run", "--stage", "data", "-p", "data.source=f.csv", "-p", "data.target=churn"]
+    assert nbtrail(root, *args).returncode == 0
+    again = nbtrail(root, *args)
+    assert again.returncode == 0 and "reused" in again.stdout, again.stdout
+    messy_frame(seed=1).drop(columns=["signup"]).to_csv(root / "f.csv", index=False)
+    changed = nbtrail(root, *args)
+    assert changed.returncode == 0 and "reused" not in changed.stdout, changed.stdout
+    assert len(by_stage(root)["data"]) == 2  # the first and the changed file's run
+    evaluate = plan(Workspace(root), stage="evaluate").params["evaluate"]
+    assert evaluate["gates"] == {} and evaluate["slices"] == "auto"
+    assert plan(Workspace(root)).params["evaluate"]["gates"]["min_roc_auc"] == 0.9  # demo

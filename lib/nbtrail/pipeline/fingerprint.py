@@ -72,9 +72,21 @@ def parameter_inputs(ws: Workspace, params: dict[str, Any]) -> dict[str, str]:
     ``dataset:NAME[@V]`` in the store, the digest of the version it resolves to now."""
     from nbtrail.core.errors import NbtrailError
     from nbtrail.data.datasets import Datasets
+    from nbtrail.data.statcache import FileStat, StatCache
 
     out: dict[str, str] = {}
     catalog = Datasets(ws)
+    cache = StatCache(ws)  # an unchanged file costs a stat, not a read (as `data add` does)
+    known: set[str] | None = None
+
+    def digest(f: Path) -> str:
+        st = FileStat.of(f)
+        found = cache.lookup(st)
+        if found is None:
+            found = hash_file(f)
+            cache.record(st, found)
+        return found
+
     for key, value in sorted(params.items()):
         if not isinstance(value, str) or not value or len(value) > 4096 or "\n" in value:
             continue
@@ -83,15 +95,15 @@ def parameter_inputs(ws: Workspace, params: dict[str, Any]) -> dict[str, str]:
             path = Path(part) if Path(part).is_absolute() else ws.root / part
             try:
                 if path.is_file():
-                    out[f"{key}:{part}"] = hash_file(path)
+                    out[f"{key}:{part}"] = digest(path)
                 elif path.is_dir():
                     files = sorted(f for f in path.rglob("*") if f.is_file())
-                    listing = "\n".join(f"{f.relative_to(path)} {hash_file(f)}" for f in files)
+                    listing = "\n".join(f"{f.relative_to(path)} {digest(f)}" for f in files)
                     out[f"{key}:{part}"] = hash_bytes(listing.encode())
                 else:
                     ref = part.removeprefix("dataset:")
-                    name = ref.partition("@")[0]
-                    if name and name in catalog.names():
+                    known = set(catalog.names()) if known is None else known
+                    if ref.partition("@")[0] in known:
                         out[f"{key}:{part}"] = catalog.get(ref).digest
             except (OSError, NbtrailError, ValueError):
                 continue  # not a file or dataset after all; the stage itself will say so

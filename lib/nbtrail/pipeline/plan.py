@@ -66,6 +66,25 @@ def _resolve(
     return resolved
 
 
+def _as_run(
+    ws: Workspace, resolved: dict[str, dict[str, Any]], selected: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The parameters a run will actually work with: its own stages' resolved values, and for
+    the stages it does not execute, those of their latest completed run (which the runner
+    reads from), so ``--stage evaluate`` after a run on your own data never gets the demo's
+    profile."""
+    from nbtrail.runs import index
+
+    seen = dict(resolved)
+    for name in resolved:
+        if name in selected:
+            continue
+        rows = index.query_runs(ws, stage=name, status="completed", limit=1)
+        if rows:
+            seen[name] = index.get_run(ws, rows[0].run_id)["params"]
+    return seen
+
+
 def plan(
     ws: Workspace,
     *,
@@ -80,7 +99,7 @@ def plan(
     resolved = _resolve(pipeline, layers, {})
     profiled: dict[str, list[tuple[dict[str, Any], str]]] = {s: [] for s in pipeline.order}
     for profile in pipeline.profiles:
-        if profile.matches(resolved):
+        if profile.matches(_as_run(ws, resolved, selected)):
             for name, values in _stage_mapping(pipeline, profile.params_file).items():
                 profiled[name].append((values, ws.relative(profile.params_file)))
     if any(profiled.values()):
