@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nbtrail.core.errors import ParameterError
+from nbtrail.practices.tasks import canonical_task, is_classification, task_of
+
+__all__ = ["CLASSIFIERS", "REGRESSORS", "build_pipeline", "feature_columns", "task_of"]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,15 +20,6 @@ CLASSIFIERS = (
     "gradient_boosting",
 )
 REGRESSORS = ("ridge", "hist_gradient_boosting", "random_forest", "gradient_boosting")
-
-
-def task_of(y: pd.Series) -> str:
-    """``classification`` for few distinct values or non-numeric targets, else ``regression``."""
-    import pandas as pd
-
-    if not pd.api.types.is_numeric_dtype(y) or y.nunique() <= 20:
-        return "classification"
-    return "regression"
 
 
 def feature_columns(
@@ -54,7 +48,9 @@ def build_pipeline(
     seed: int,
     hyper: dict[str, Any],
 ) -> Pipeline:
-    """A ColumnTransformer (scale numeric, one-hot categorical) followed by the estimator."""
+    """A ColumnTransformer (scale numeric, one-hot categorical) followed by the estimator;
+    ``task`` is one of :data:`~nbtrail.practices.tasks.TASKS` (a classifier for binary and
+    multiclass alike)."""
     import pandas as pd
     from sklearn import ensemble, linear_model
     from sklearn.compose import ColumnTransformer
@@ -62,7 +58,8 @@ def build_pipeline(
     from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    allowed = CLASSIFIERS if task == "classification" else REGRESSORS
+    classifier = is_classification(canonical_task(task))
+    allowed = CLASSIFIERS if classifier else REGRESSORS
     if model not in allowed:
         raise ParameterError(
             f"model {model!r} is not available for {task}",
@@ -89,7 +86,7 @@ def build_pipeline(
         remainder="drop",
     )
     h = dict(hyper)
-    kind = "Classifier" if task == "classification" else "Regressor"
+    kind = "Classifier" if classifier else "Regressor"
     # the tree ensembles take the same settings for either task; only the class differs
     trees = {
         "hist_gradient_boosting": (
