@@ -168,8 +168,8 @@ def difference_rows(resampled: Resampled, settings: Resampling) -> dict[str, dic
 
 def mcnemar_p_at(
     champion_only: int, challenger_only: int, n: int, *, exact_below: int = 25
-) -> Callable[[float], float]:
-    """``delta -> p``: McNemar's test generalised from "no difference" to an accuracy
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``deltas -> p``: McNemar's test generalised from "no difference" to an accuracy
     difference ``delta``: given the ``b + c`` discordant rows, ``c`` is binomial with
     ``pi = (1 + delta * n / (b + c)) / 2``; the exact binomial test (fewer than
     ``exact_below`` discordant rows) or the continuity-corrected score test, which at
@@ -178,7 +178,7 @@ def mcnemar_p_at(
     b, c = champion_only, challenger_only
     n_d = b + c
 
-    def p_at(delta: float) -> float:
+    def one(delta: float) -> float:
         if n_d == 0:
             return 1.0 if delta == 0 else 0.0
         pi = min(1.0, max(0.0, (1 + delta * n / n_d) / 2))
@@ -187,6 +187,9 @@ def mcnemar_p_at(
         pi = min(1 - 1e-15, max(1e-15, pi))
         excess = max(abs(c - n_d * pi) - 0.5, 0.0)
         return float(stats.chi2.sf(excess**2 / (n_d * pi * (1 - pi)), df=1))
+
+    def p_at(deltas: np.ndarray) -> np.ndarray:
+        return np.array([one(float(x)) for x in np.ravel(deltas)])
 
     return p_at
 

@@ -18,7 +18,7 @@ inversion), so "excludes 0" and "Holm-adjusted p < alpha" are one statement:
   differences, whose ends are found from the same p-value formula the test uses
   (:func:`bootstrap_bounds`);
 - McNemar (accuracy) and Wilcoxon (absolute errors): the shifts at which the test's own
-  p-value crosses the level (:func:`inverted_bounds`, bisection).
+  p-value crosses the level (:func:`inverted_bounds`, a bracketing root search).
 
 Whether 0 is in an interval is taken from Holm's decision and the ends searched on the
 side it says, so no rounding at a boundary can make them disagree.
@@ -27,7 +27,8 @@ side it says, so no rounding at a boundary can make them disagree.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -76,22 +77,102 @@ def bootstrap_bounds(draws: np.ndarray, k: int, alpha: float) -> tuple[float, fl
     return float(d[need - 1]), float(d[n - need])
 
 
-def _bisect(accept: Callable[[float], bool], inside: float, outside: float, tol: float) -> float:
-    """The accepted end nearest the boundary between ``inside`` (accepted) and
-    ``outside`` (rejected)."""
-    while abs(outside - inside) > tol:
-        mid = (inside + outside) / 2
-        if mid in (inside, outside):
+@dataclass(frozen=True)
+class _Level:
+    """An interval of level ``1 - alpha / k`` around ``null``, whose status is Holm's."""
+
+    k: int
+    alpha: float
+    null: float
+    null_rejected: bool
+
+    def accepted(self, theta: np.ndarray, p: np.ndarray) -> np.ndarray:
+        ok = np.minimum(1.0, self.k * p) >= self.alpha
+        return np.where(theta == self.null, not self.null_rejected, ok)
+
+
+def _boundaries(
+    p_at: Callable[[np.ndarray], np.ndarray],
+    brackets: list[tuple[float, float, _Level]],
+    tol: float,
+    points: int = 64,
+) -> list[float]:
+    """For each ``(inside, outside, level)`` bracket (accepted and rejected at its level),
+    the accepted end nearest the boundary between them: each round evaluates ``points``
+    effects per bracket, all brackets in one call of ``p_at``, and keeps the first change
+    from accepted to rejected."""
+    ends = [[inside, outside] for inside, outside, _ in brackets]
+    while True:
+        live = [i for i, e in enumerate(ends) if abs(e[1] - e[0]) > tol]
+        if not live:
             break
-        if accept(mid):
-            inside = mid
+        grids = [np.linspace(ends[i][0], ends[i][1], points + 2)[1:-1] for i in live]
+        p = np.asarray(p_at(np.concatenate(grids)), dtype=np.float64).reshape(len(live), points)
+        for i, grid, p_row in zip(live, grids, p, strict=True):
+            row = brackets[i][2].accepted(grid, p_row)
+            first_out = int(np.argmin(row)) if not row.all() else points
+            e = ends[i]
+            new = [
+                float(grid[first_out - 1]) if first_out > 0 else e[0],
+                float(grid[first_out]) if first_out < points else e[1],
+            ]
+            ends[i] = [e[0], e[0]] if new == e else new  # no progress left: stop there
+    return [e[0] for e in ends]
+
+
+def inverted_intervals(
+    p_at: Callable[[np.ndarray], np.ndarray],
+    *,
+    estimate: float,
+    null: float,
+    low: float,
+    high: float,
+    levels: Sequence[tuple[int, float, bool]],
+    rel_tol: float = 1e-6,
+) -> list[tuple[float, float]]:
+    """For each ``(k, alpha, null_rejected)`` of ``levels``, the effects in
+    ``[low, high]`` that the test does not reject at level ``alpha / k`` (``p_at``: the
+    test's p-values at an array of effects), its ends found from ``estimate`` by a
+    bracketing search, with ``null`` inside exactly when Holm did not reject it. All the
+    intervals share each call of ``p_at``."""
+    marks = np.array([estimate, low, high])
+    p_marks = np.asarray(p_at(marks), dtype=np.float64)
+    undetermined = estimate == null  # when Holm rejects the null: nothing accepted is known
+    plans: list[tuple[bool, bool] | None] = []  # per level: whether low / high are accepted
+    brackets: list[tuple[float, float, _Level]] = []
+    for k, alpha, null_rejected in levels:
+        level = _Level(k, alpha, null, null_rejected)
+        est_ok, low_ok, high_ok = (bool(v) for v in level.accepted(marks, p_marks))
+        if null_rejected and undetermined:
+            plans.append(None)
+            continue
+        if null_rejected:  # the null is the outside end on the estimate's side
+            start_lo = start_hi = estimate
+            out_lo, out_hi = (null, high) if estimate > null else (low, null)
+            low_ok, high_ok = low_ok and estimate > null, high_ok and estimate < null
         else:
-            outside = mid
-    return inside
+            start = estimate if est_ok else null
+            start_lo, start_hi = min(start, null), max(start, null)
+            out_lo, out_hi = low, high
+        if not low_ok:
+            brackets.append((start_lo, out_lo, level))
+        if not high_ok:
+            brackets.append((start_hi, out_hi, level))
+        plans.append((low_ok, high_ok))
+    found = iter(_boundaries(p_at, brackets, rel_tol * max(high - low, 1e-300)))
+    out: list[tuple[float, float]] = []
+    for plan in plans:
+        if plan is None:
+            out.append((math.nan, math.nan))
+            continue
+        lo = low if plan[0] else next(found)
+        hi = high if plan[1] else next(found)
+        out.append((lo, hi))
+    return out
 
 
 def inverted_bounds(
-    p_at: Callable[[float], float],
+    p_at: Callable[[np.ndarray], np.ndarray],
     *,
     estimate: float,
     null: float,
@@ -100,33 +181,12 @@ def inverted_bounds(
     alpha: float,
     low: float,
     high: float,
-    rel_tol: float = 1e-6,
 ) -> tuple[float, float]:
-    """The effects in ``[low, high]`` that the test ``p_at`` does not reject at level
-    ``alpha / k``: its ends found by bisection from ``estimate``, with ``null`` inside
-    exactly when Holm did not reject it."""
-
-    def accept(theta: float) -> bool:
-        if theta == null:
-            return not null_rejected
-        return min(1.0, k * p_at(theta)) >= alpha
-
-    tol = rel_tol * max(high - low, 1e-300)
-    if null_rejected:
-        if estimate == null:  # nothing accepted is known: undetermined
-            return math.nan, math.nan
-        if estimate > null:
-            lo = _bisect(accept, estimate, null, tol)
-            hi = high if accept(high) else _bisect(accept, estimate, high, tol)
-        else:
-            hi = _bisect(accept, estimate, null, tol)
-            lo = low if accept(low) else _bisect(accept, estimate, low, tol)
-        return lo, hi
-    start_lo = min(estimate, null) if accept(estimate) else null
-    start_hi = max(estimate, null) if accept(estimate) else null
-    lo = low if accept(low) else _bisect(accept, start_lo, low, tol)
-    hi = high if accept(high) else _bisect(accept, start_hi, high, tol)
-    return lo, hi
+    """One interval of :func:`inverted_intervals`: level ``1 - alpha / k``."""
+    (bounds,) = inverted_intervals(
+        p_at, estimate=estimate, null=null, low=low, high=high, levels=[(k, alpha, null_rejected)]
+    )
+    return bounds
 
 
 def level_label(k: int, alpha: float, m: int) -> str:

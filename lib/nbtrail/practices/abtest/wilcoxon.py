@@ -32,47 +32,56 @@ def abs_error_differences(y_true: Any, pred_champion: Any, pred_challenger: Any)
     return np.abs(b - y) - np.abs(a - y)
 
 
-def wilcoxon_p_at(d: np.ndarray) -> Callable[[float], float]:
-    """``theta -> p``: the two-sided signed-rank p-value of ``d - theta`` (1 when every
-    difference is 0)."""
+def wilcoxon_p_at(d: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """``thetas -> p``: the two-sided signed-rank p-value of ``d - theta`` for each
+    ``theta`` (one vectorised ``scipy.stats.wilcoxon`` call; 1 where every difference
+    is 0)."""
 
-    def p_at(theta: float) -> float:
-        shifted = d - theta
-        if not np.any(shifted != 0):
-            return 1.0
+    def p_at(thetas: np.ndarray) -> np.ndarray:
+        shifted = d[None, :] - np.asarray(thetas, dtype=np.float64).reshape(-1, 1)
+        empty = ~np.any(shifted != 0, axis=1)
         with warnings.catch_warnings():
             # one non-zero difference: scipy's normal approximation divides 0 by 0
             warnings.simplefilter("ignore", RuntimeWarning)
-            p = float(stats.wilcoxon(shifted).pvalue)
-        return 1.0 if np.isnan(p) else min(1.0, p)
+            p = np.asarray(stats.wilcoxon(shifted, axis=1).pvalue, dtype=np.float64)
+        return np.where(empty | np.isnan(p), 1.0, np.minimum(1.0, p))
 
     return p_at
 
 
-def hodges_lehmann(d: np.ndarray, *, steps: int = 60) -> float:
-    """The shift at which the signed-rank statistic of ``d - shift`` equals its null mean
-    (the median of the Walsh averages ``(d_i + d_j) / 2``)."""
+def _balance(d: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """The signed-rank statistic of ``d - shift`` minus its null mean, per shift (zero
+    differences dropped, ties given their average rank)."""
+    x = d[None, :] - shifts[:, None]
+    ranks = stats.rankdata(np.where(x == 0, np.nan, np.abs(x)), axis=1, nan_policy="omit")
+    nonzero = (x != 0).sum(axis=1)
+    return np.where(x > 0, ranks, 0).sum(axis=1) - nonzero * (nonzero + 1) / 4
 
-    def balance(theta: float) -> float:
-        x = d - theta
-        x = x[x != 0]
-        if not len(x):
-            return 0.0
-        ranks = stats.rankdata(np.abs(x))
-        return float(ranks[x > 0].sum() - len(x) * (len(x) + 1) / 4)
 
+def _first_shift(d: np.ndarray, falls: Callable[[np.ndarray], np.ndarray], tol: float) -> float:
+    """The smallest shift in ``[min d, max d]`` where ``falls(balance)`` holds (it holds
+    from some shift on), to within ``tol``: 64 shifts a round."""
     lo, hi = float(d.min()), float(d.max())
-    if lo == hi:
-        return lo
-    for _ in range(steps):  # balance() falls as the shift rises
-        mid = (lo + hi) / 2
-        if balance(mid) > 0:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-12 * max(1.0, abs(lo), abs(hi)):
+    while hi - lo > tol:
+        grid = np.linspace(lo, hi, 66)
+        hold = falls(_balance(d, grid))
+        first = int(np.argmax(hold)) if hold.any() else len(grid) - 1
+        new = (float(grid[max(first - 1, 0)]), float(grid[first]))
+        if new == (lo, hi):
             break
-    return (lo + hi) / 2
+        lo, hi = new
+    return hi
+
+
+def hodges_lehmann(d: np.ndarray, *, rel_tol: float = 1e-10) -> float:
+    """The Hodges-Lehmann shift: the median of the Walsh averages ``(d_i + d_j) / 2``,
+    found without forming them (O(n log n) per step): the signed-rank statistic of
+    ``d - shift`` falls as the shift rises and crosses its null mean there (on a flat
+    stretch, its middle)."""
+    tol = rel_tol * max(float(d.max() - d.min()), 1e-300)
+    start = _first_shift(d, lambda b: b <= 0, tol)
+    end = _first_shift(d, lambda b: b < 0, tol)
+    return (start + end) / 2
 
 
 def wilcoxon_abs_errors(y_true: Any, pred_champion: Any, pred_challenger: Any) -> dict[str, Any]:
@@ -80,7 +89,7 @@ def wilcoxon_abs_errors(y_true: Any, pred_champion: Any, pred_challenger: Any) -
     ``difference`` is the Hodges-Lehmann shift of the absolute errors (challenger minus
     champion; negative = the challenger errs less), ``p_value`` the test's."""
     d = abs_error_differences(y_true, pred_champion, pred_challenger)
-    p = wilcoxon_p_at(d)(0.0)
+    p = float(wilcoxon_p_at(d)(np.zeros(1))[0])
     shift = hodges_lehmann(d) if np.any(d != 0) else 0.0
     return {
         "metric": "abs_error",
