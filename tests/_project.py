@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 def make_project(root: Path) -> Path:
     """A copy of the project's notebooks and params (the pipeline) under ``root``."""
     root.mkdir(parents=True, exist_ok=True)
-    for name in ("notebooks", "params"):
+    for name in ("notebooks", "params", "examples"):
         shutil.copytree(REPO / name, root / name)
     (root / "workspace").mkdir(exist_ok=True)
     shutil.copyfile(REPO / "requirements.lock", root / "requirements.lock")

@@ -75,10 +75,10 @@ def test_full_run_prints_summary_and_records_every_stage(done):
             }[stage]
         )
     data = groups["data"][0]
-    assert data["outputs"]["snapshot"]["ref"] == "default@1"
+    assert data["outputs"]["snapshot"]["ref"] == "breast_cancer_snapshot@1"
     train = groups["train"][0]
     assert {(i["stage"], i["name"]) for i in train["inputs"]} == {("data", "snapshot")}
-    assert train["inputs"][0]["ref"] == "default@1"
+    assert train["inputs"][0]["ref"] == "breast_cancer_snapshot@1"
     assert groups["evaluate"][0]["metrics"]["roc_auc"] > 0.9
     # the executed notebook holds its outputs and the injected parameters
     executed = json.loads((root / train["notebook"]["executed"]).read_text())
@@ -243,7 +243,7 @@ def test_lineage_of_the_exported_model_reaches_data_params_notebook_and_code(don
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout
     (train,) = by_stage(root)["train"]
-    assert "default@1" in text  # the dataset version
+    assert "breast_cancer_snapshot@1" in text  # the dataset version
     assert train["run_id"] in text and train["notebook"]["code_hash"] in text
     assert '"max_depth"' in text  # the train parameters
 
@@ -262,11 +262,16 @@ def test_schema_change_under_a_name_is_a_new_version_and_fails_when_fixed(done, 
         "-p",
         "data.source=changed.csv",
         "-p",
+        "data.dataset_name=breast_cancer_snapshot",  # the same name: its next version
+        "-p",
         "data.fixed_schema=true",
     )
     assert out.returncode == 4, out.stderr[-2000:]
-    assert "default@1 to default@2" in out.stderr and "worst_area" in out.stderr
-    shown = nbtrail(root, "data", "diff", "default@1", "default@2")
+    assert (
+        "breast_cancer_snapshot@1 to breast_cancer_snapshot@2" in out.stderr
+        and "worst_area" in out.stderr
+    )
+    shown = nbtrail(root, "data", "diff", "breast_cancer_snapshot@1", "breast_cancer_snapshot@2")
     assert shown.returncode == 0 and "worst_area" in shown.stdout
 
 
@@ -303,7 +308,7 @@ def test_a_weakened_challenger_is_not_promoted_and_the_record_says_why(done, tmp
     assert len(failed) == 1
     decision = failed[0]["extra"]["ab_decision"]
     assert decision["decision"] == "keep_champion" and decision["reason"]
-    history = nbtrail(root, "registry", "history", "default")
+    history = nbtrail(root, "registry", "history", "breast_cancer")
     moves = [line for line in history.stdout.splitlines()[1:] if line.strip()]
     assert history.returncode == 0 and len(moves) == 1, history.stdout  # only the first model
     assert "-> 1" in moves[0]

@@ -21,8 +21,11 @@ from sklearn.preprocessing import StandardScaler
 
 from nbtrail.core.errors import DataError, GateFailed, IntegrityError, NotFound
 from nbtrail.core.hashing import hash_file
+from nbtrail.core.manifest import verify_manifest
 from nbtrail.practices import export, registry
+from nbtrail.practices.export import load_bundle
 from nbtrail.practices.models import save_model
+from nbtrail.stages import export as export_stage
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -427,7 +430,7 @@ def test_metrics_detail_reads_the_evaluate_stage_shapes():
         },
         "slices": {"metric": "accuracy", "slices": [{"slice": "a", "rows": 50, "accuracy": 0.9}]},
     }
-    metrics, slices = export._metrics_detail(detail)
+    metrics, slices = export_stage._metrics_detail(detail)
     assert export.normalize_metrics(metrics)["roc_auc"] == {
         "value": 0.98,
         "ci_low": 0.96,
@@ -435,7 +438,7 @@ def test_metrics_detail_reads_the_evaluate_stage_shapes():
         "level": 0.95,
     }
     assert slices == [{"slice": "a", "rows": 50, "accuracy": 0.9}]
-    assert export._metrics_detail({"metrics": {"f1": 0.9}, "slices": []}) == ({"f1": 0.9}, [])
+    assert export_stage._metrics_detail({"metrics": {"f1": 0.9}, "slices": []}) == ({"f1": 0.9}, [])
 
 
 def test_required_prefix_lets_advisory_tests_fail():
@@ -452,3 +455,161 @@ def test_required_prefix_lets_advisory_tests_fail():
     evaluation["verdicts"]["gate_auc"] = {"passed": False}
     with pytest.raises(GateFailed, match="gate_auc"):
         export.check_evaluation(evaluation, required="gate_")
+
+
+def test_load_bundle_is_the_shipped_file(bundles):
+    shipped = (bundles["lr"].path / "load_bundle.py").read_bytes()
+    assert shipped == Path(load_bundle.__file__).read_bytes() == export.loader_source()
+    assert not hasattr(export, "LOADER")
+
+
+def test_load_bundle_as_a_module_verifies_loads_and_predicts(bundles, models, tmp_path):
+    target = tmp_path / "b"
+    shutil.copytree(bundles["lr"].path, target)
+    digest = bundles["lr"].digest
+    assert load_bundle.verify(target, digest) == digest
+    model = load_bundle.load(target, expected_digest=digest)
+    rows = json.loads((target / "sample_rows.json").read_text())
+    preds = model.predict(rows)
+    expected = models["lr"].predict_proba(pd.DataFrame(rows)[model.features])
+    np.testing.assert_allclose(model.predict_proba(rows), expected, atol=1e-5, rtol=0)
+    assert [p["label"] for p in preds] == expected.argmax(axis=1).tolist()
+    with pytest.raises(load_bundle.SchemaError) as bad:
+        model.validate([{**rows[0], "mean_radius": None}])
+    assert (bad.value.row, bad.value.field) == (0, "mean_radius")
+
+    data = bytearray((target / "model.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (target / "model.onnx").write_bytes(bytes(data))
+    with pytest.raises(load_bundle.IntegrityError) as info:
+        load_bundle.load(target, expected_digest=digest)
+    assert info.value.file == "model.onnx"
+    with pytest.raises(load_bundle.IntegrityError, match="expected digest"):
+        load_bundle.verify(bundles["hgb"].path, digest)  # another bundle's manifest
+
+
+def _tamper(target: Path, how: str) -> None:
+    if how == "changed":
+        with (target / "input_schema.json").open("ab") as fh:
+            fh.write(b" ")
+    elif how == "missing":
+        (target / "model_card.html").unlink()
+    elif how == "unlisted":
+        (target / "extra.py").write_text("print('hi')\n")
+    elif how == "rewritten manifest":
+        (target / "metrics.json").write_text("{}")
+        export.write_manifest(target)
+
+
+@pytest.mark.parametrize("how", ["none", "changed", "missing", "unlisted", "rewritten manifest"])
+def test_the_loader_and_nbtrail_give_the_same_verdict(how, bundles, tmp_path):
+    """The loader checks the manifest without nbtrail; both checks refuse the same file."""
+    target = tmp_path / "b"
+    shutil.copytree(bundles["lr"].path, target)
+    _tamper(target, how)
+    digest = bundles["lr"].digest
+    try:
+        verify_manifest(target, expected_digest=digest)
+        ours = None
+    except IntegrityError as exc:
+        ours = exc.facts["file"]
+    try:
+        load_bundle.verify(target, digest)
+        theirs = None
+    except load_bundle.IntegrityError as exc:
+        theirs = exc.file
+    assert ours == theirs
+    assert (ours is None) == (how == "none")
+
+
+def test_loader_errors_survive_pickling():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(load_bundle.IntegrityError("bundle file x changed", "x")))
+    assert (str(err), err.file) == ("bundle file x changed", "x")
+    err2 = pickle.loads(pickle.dumps(load_bundle.SchemaError("row 3: bad", 3, "a")))
+    assert (str(err2), err2.row, err2.field) == ("row 3: bad", 3, "a")
+
+
+def test_load_bundle_imports_nothing_a_serving_python_lacks():
+    """Standard library, numpy and onnxruntime (jsonschema, skops, pandas where optional)."""
+    import ast
+
+    tree = ast.parse(Path(load_bundle.__file__).read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    allowed = {"numpy", "onnxruntime", "jsonschema", "skops", "pandas"}
+    assert names - allowed <= set(sys.stdlib_module_names) | {"__future__"}, names
+    assert "nbtrail" not in names
+
+
+def test_stage_lineage_names_the_runs_data_and_code():
+    def rec(stage: str, **more):
+        return {"run_id": f"{stage}-1", "notebook": {"hash": f"h-{stage}"}, **more}
+
+    records = {
+        "data": rec("data", outputs={"snapshot": {"kind": "dataset", "ref": "default@2"}}),
+        "train": rec(
+            "train",
+            inputs=[{"kind": "dataset", "ref": "default@2"}],
+            outputs={"model": {"kind": "model", "digest": "b3"}},
+            git={"commit": "abc", "dirty": False},
+            params={"max_depth": 3},
+        ),
+        "evaluate": rec("evaluate"),
+    }
+    lin = export_stage.lineage(records, "export-1")
+    assert lin["run_ids"] == {
+        "data": "data-1",
+        "train": "train-1",
+        "evaluate": "evaluate-1",
+        "export": "export-1",
+    }
+    assert lin["data_versions"] == ["default@2"]
+    assert lin["notebook_hash"]["evaluate"] == "h-evaluate"
+    assert (lin["git_commit"], lin["git_dirty"]) == ("abc", False)
+    assert lin["params"] == {"train": '{"max_depth": 3}'}
+    assert lin["model_digest_blake3"] == "b3"
+
+
+@pytest.mark.parametrize("model", ["ridge", "random_forest"])
+def test_a_regressor_exports_with_parity_and_loads_alone(model, tmp_path):
+    """Regression: ONNX ``variable`` against ``predict`` (relative gap), a prediction schema,
+    and the bundle's own loader predicting values in a fresh ``python -I``."""
+    from sklearn.datasets import load_diabetes
+
+    from nbtrail.practices.training import build_pipeline
+
+    frame = load_diabetes(as_frame=True).frame
+    X, y = frame.drop(columns="target"), frame["target"]
+    X_train, X_hold, y_train = X.iloc[:300], X.iloc[300:], y.iloc[:300]
+    pipe = build_pipeline(X_train, model=model, task="regression", seed=0, hyper={}).fit(
+        X_train, y_train
+    )
+    bundle = export.build_bundle(
+        pipe,
+        tmp_path / "b",
+        name="diabetes",
+        version=1,
+        train_features=X_train,
+        holdout_features=X_hold,
+        evaluation=EVALUATION,
+    )
+    assert bundle.meta["task"] == "regression" and bundle.meta["classes"] == []
+    assert bundle.meta["parity"]["gap"] == "relative prediction"
+    assert bundle.meta["parity"]["max_abs_diff"] <= 1e-5
+    out = json.loads((bundle.path / "output_schema.json").read_text())
+    assert out["required"] == ["prediction"]
+    loaded = load_bundle.load(bundle.path)
+    rows = json.loads((bundle.path / "sample_rows.json").read_text())
+    got = [p["prediction"] for p in loaded.predict(rows)]
+    want = pipe.predict(pd.DataFrame(rows)[X_train.columns])
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    with pytest.raises(ValueError, match="predicts values"):
+        loaded.predict_proba(rows)
+    smoke = export.smoke_test(bundle.path)  # the bundle's loader, alone, in python -I
+    assert len(smoke["predictions"]) == len(rows) and "prediction" in smoke["predictions"][0]

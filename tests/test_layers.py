@@ -59,3 +59,13 @@ def test_runs_importing_evidently_breaks_the_forbidden_contract(tmp_path):
     proc = _lint(root)
     assert proc.returncode != 0
     assert "nbtrail.runs._wrong -> evidently" in proc.stdout
+
+
+def test_the_registry_importing_export_breaks_the_forbidden_contract(tmp_path):
+    root = _copy_package(tmp_path)
+    (root / "lib" / "nbtrail" / "practices" / "registry" / "_wrong.py").write_text(
+        "from nbtrail.practices.export import bundle_dir\n"
+    )
+    proc = _lint(root)
+    assert proc.returncode != 0
+    assert "nbtrail.practices.registry._wrong -> nbtrail.practices.export" in proc.stdout

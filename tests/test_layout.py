@@ -124,3 +124,16 @@ def test_every_nbtrail_and_papermill_command_in_the_readme_runs(tmp_path):
             )
         want = int(expected.group(1)) if expected else 0
         assert out.returncode == want, (cmd, out.stdout[-1500:], out.stderr[-1500:])
+
+
+def test_the_package_map_names_every_module():
+    """lib/nbtrail/README.md is the map of the house: a module it does not name is a room
+    nobody can find."""
+    pkg = REPO / "lib" / "nbtrail"
+    text = (pkg / "README.md").read_text()
+    missing = [
+        str(p.relative_to(pkg))
+        for p in sorted(pkg.rglob("*.py"))
+        if p.name != "__init__.py" and p.stem not in text
+    ]
+    assert not missing, f"add these to lib/nbtrail/README.md: {missing}"

@@ -465,3 +465,26 @@ def test_demo_concept_drift_flips_labels_to_the_other_class_even_in_a_one_class_
     concept = stage.demo_batches(ref, plan, target="y")["concept_drift"]
     segment = concept["x"] > 19.5
     assert set(concept.loc[segment, "y"]) == {"no"} and set(concept.loc[~segment, "y"]) == {"no"}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_clean_demo_batch_stays_clean_with_counts_and_missing_values(seed):
+    """Jitter is for continuous columns: a count (few whole values) or a column with missing
+    values left as it is, so the clean batch is not flagged as drifted (it was, on churn)."""
+    rng = np.random.default_rng(seed)
+    n = 1500
+    df = pd.DataFrame(
+        {
+            "calls": rng.poisson(1.5, n).astype(float),
+            "tenure": rng.integers(1, 72, n),
+            "charge": rng.normal(70, 25, n),
+        }
+    )
+    df.loc[rng.random(n) < 0.05, "calls"] = np.nan
+    logit = 0.5 * df["calls"].fillna(1) - 0.03 * df["tenure"] + 0.02 * (df["charge"] - 70)
+    df["target"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    train, ref = df.iloc[:900], df.iloc[900:].reset_index(drop=True)
+    model, feats = _fit(train, "target", "hist_gradient_boosting")
+    plan, (clean, cov, concept) = _demo_verdicts(ref, model, "target", feats, seed)
+    assert clean.status != m.FAIL, clean.summary
+    assert cov.status == m.FAIL and concept.status == m.FAIL

@@ -14,6 +14,7 @@ from typing import Any
 
 from nbtrail.commands.options import size, transfer_line, verb
 from nbtrail.core.errors import IntegrityError
+from nbtrail.core.humanize import human
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -145,14 +146,6 @@ def _show(args: argparse.Namespace, ws: Any) -> int:
     return 0
 
 
-def _fmt(x: Any) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
-
-
 def _diff(args: argparse.Namespace, ws: Any) -> int:
     from nbtrail.data.datasets import Datasets
 
@@ -184,9 +177,9 @@ def _diff(args: argparse.Namespace, ws: Any) -> int:
                 else "-"
             )
             print(
-                f"  {c.column:<24} {_fmt(c.old.get('mean')):>10} {_fmt(c.new.get('mean')):>10} "
-                f"{_fmt(c.mean_shift_sd):>9} {_fmt(c.old.get('std')):>10} "
-                f"{_fmt(c.new.get('std')):>10} {nulls:>11} {distinct:>11}"
+                f"  {c.column:<24} {human(c.old.get('mean')):>10} {human(c.new.get('mean')):>10} "
+                f"{human(c.mean_shift_sd):>9} {human(c.old.get('std')):>10} "
+                f"{human(c.new.get('std')):>10} {nulls:>11} {distinct:>11}"
             )
     return 0
 

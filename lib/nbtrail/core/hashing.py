@@ -1,7 +1,9 @@
-"""Content hashes: BLAKE3 over bytes and files (multi-threaded for large files)."""
+"""Content hashes: BLAKE3 over bytes and files (multi-threaded for large files), and SHA-256
+of files for what leaves nbtrail (export bundles, checked with ``sha256sum`` elsewhere)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -25,3 +27,12 @@ def hash_file(path: str | os.PathLike[str]) -> str:
         hasher.update_mmap(p)
         return hasher.hexdigest()
     return blake3.blake3(p.read_bytes()).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 digest of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -93,6 +93,10 @@ class Workspace:
     def exports_dir(self) -> Path:
         return self.workspace_dir / "exports"
 
+    def bundle_dir(self, name: str, version: int | str) -> Path:
+        """Where the export stage publishes a model version's bundle."""
+        return self.exports_dir / name / str(version)
+
     @property
     def site_dir(self) -> Path:
         return self.workspace_dir / "site"

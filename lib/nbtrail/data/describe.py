@@ -1,5 +1,7 @@
 """Describing a data file from the store's private copy: rows, columns and dtypes.
 
+A CSV's encoding, delimiter and decimal mark are sniffed (:mod:`nbtrail.data.csvformat`).
+
 CSV files up to :data:`FULL_PARSE_BYTES` are parsed completely; larger ones take their column
 types from the first block and their row count from a quote-aware scan of the record separators.
 """
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nbtrail.core.errors import DataError
+from nbtrail.data.csvformat import arrow_options, sniff
 from nbtrail.data.statcache import Description
 
 FULL_PARSE_BYTES = 64 * 1024 * 1024
@@ -110,11 +113,12 @@ def describe_file(path: Path, fmt: str, *, shown: str, full_parse_bytes: int) ->
             rows = pf.metadata.num_rows
             schema = pf.schema_arrow
         elif os.path.getsize(path) <= full_parse_bytes:
-            table = pacsv.read_csv(path)
+            table = pacsv.read_csv(path, **arrow_options(sniff(path)))
             rows, schema = table.num_rows, table.schema
         else:
-            opts = pacsv.ReadOptions(block_size=_SAMPLE_BLOCK)
-            with pacsv.open_csv(path, read_options=opts) as reader:
+            csv_format = sniff(path, limit=_SAMPLE_BLOCK)
+            opts = arrow_options(csv_format, block_size=_SAMPLE_BLOCK)
+            with pacsv.open_csv(path, **opts) as reader:
                 schema = reader.schema
             rows = count_csv_records(path) - 1
             described = "sampled"

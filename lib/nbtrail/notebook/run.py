@@ -33,6 +33,8 @@ from nbtrail.runs.runfolder import CONTEXT_FILE, OUTPUTS_DIR, RUN_DIR_ENV, STATE
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nbtrail.data.datasets import DatasetVersion
+
 
 def start(stage: str, namespace: dict[str, Any] | None = None, *, root: str | None = None) -> Run:
     """Begin (or, under the runner, join) the run of ``stage``.
@@ -223,6 +225,12 @@ class Run:
         cat = Datasets(self.ws)
         dv = cat.get(ref)
         frame = cat.read_frame(dv)
+        self.note_dataset_input(dv)
+        return frame
+
+    def note_dataset_input(self, dv: DatasetVersion) -> None:
+        """Record a dataset version this run read (by :meth:`use_dataset`, or by the data
+        stage's own reader, which sniffs a CSV's encoding and delimiter) as an input."""
         entry = {
             "name": dv.name,
             "kind": "dataset",
@@ -235,7 +243,6 @@ class Run:
         if entry not in self.state["inputs"]:
             self.state["inputs"].append(entry)
             self._save()
-        return frame
 
     # Outputs
     def output_path(self, filename: str) -> Path:

@@ -62,5 +62,41 @@ def declared_inputs(ws: Workspace, paths: tuple[str, ...]) -> dict[str, str | No
     return out
 
 
+def parameter_inputs(ws: Workspace, params: dict[str, Any]) -> dict[str, str]:
+    """What the files and dataset versions that parameter values name hold, so a changed
+    file under an unchanged ``-p data.source=FILE`` (or a new version of the dataset a
+    ``NAME`` names) reruns the stage instead of reusing a stale result.
+
+    A string value naming an existing file (from the workspace root, or absolute) gives the
+    file's hash; a folder, the hashes of its files; a dataset ``NAME[@V]`` or
+    ``dataset:NAME[@V]`` in the store, the digest of the version it resolves to now."""
+    from nbtrail.core.errors import NbtrailError
+    from nbtrail.data.datasets import Datasets
+
+    out: dict[str, str] = {}
+    catalog = Datasets(ws)
+    for key, value in sorted(params.items()):
+        if not isinstance(value, str) or not value or len(value) > 4096 or "\n" in value:
+            continue
+        for part in value.split(","):  # e.g. monitor's comma-separated batches
+            part = part.strip()
+            path = Path(part) if Path(part).is_absolute() else ws.root / part
+            try:
+                if path.is_file():
+                    out[f"{key}:{part}"] = hash_file(path)
+                elif path.is_dir():
+                    files = sorted(f for f in path.rglob("*") if f.is_file())
+                    listing = "\n".join(f"{f.relative_to(path)} {hash_file(f)}" for f in files)
+                    out[f"{key}:{part}"] = hash_bytes(listing.encode())
+                else:
+                    ref = part.removeprefix("dataset:")
+                    name = ref.partition("@")[0]
+                    if name and name in catalog.names():
+                        out[f"{key}:{part}"] = catalog.get(ref).digest
+            except (OSError, NbtrailError, ValueError):
+                continue  # not a file or dataset after all; the stage itself will say so
+    return out
+
+
 def file_digest(path: Path) -> str:
     return hash_file(path)

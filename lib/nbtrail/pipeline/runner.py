@@ -100,7 +100,10 @@ class Runner:
                 s: {n: a["digest"] for n, a in rec["outputs"].items()}
                 for s, rec in upstream.items()
             },
-            input_files=fingerprint.declared_inputs(self.ws, st.inputs),
+            input_files={
+                **fingerprint.declared_inputs(self.ws, st.inputs),
+                **fingerprint.parameter_inputs(self.ws, params),
+            },
             code_tree=self._code_tree_hash(),
             lock_hash=lock,
         )

@@ -7,28 +7,15 @@ summarised nothing shows its first four metrics. Numbers are formatted for peopl
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
+from nbtrail.core.humanize import human
 from nbtrail.core.workspace import Workspace
 
 if TYPE_CHECKING:
     from nbtrail.pipeline.runner import StageResult
 
 PAD = " " * 29
-
-
-def human(value: Any) -> str:
-    """``120000`` -> ``120,000``; ``0.91234`` -> ``0.9123``; ``8.4e-08`` stays exact enough."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "-" if value is None else str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if float(value).is_integer() and abs(value) >= 1:
-        return f"{int(value):,}"
-    if abs(value) >= 1000:
-        return f"{value:,.1f}"
-    return f"{value:.4g}"
 
 
 def _summary(r: StageResult) -> dict[str, Any]:

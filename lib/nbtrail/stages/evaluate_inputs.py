@@ -19,7 +19,7 @@ from nbtrail.core.errors import DataError
 from nbtrail.notebook.run import Run
 from nbtrail.practices import abtest as ab
 from nbtrail.practices import evaluation as ev
-from nbtrail.practices.sources import part
+from nbtrail.practices.sources import dataset_name_for, part
 from nbtrail.practices.tasks import TASKS, is_classification, positive_class, task_of
 from nbtrail.stages.champion import find_champion
 
@@ -90,9 +90,11 @@ class EvaluationInputs:
 
 
 def dataset_name(run: Run) -> str:
-    """The name the data stage versioned its snapshot under (``name`` of ``name@version``)."""
-    ref = run.upstream_record("data")["outputs"]["snapshot"].get("ref") or ""
-    return ref.partition("@")[0] or "default"
+    """The dataset's name, which the model is registered under by default: the name of the
+    data stage's source (a file's stem, a stored dataset's name), so a file and its stored
+    version share one champion."""
+    params = run.upstream_record("data")["params"]
+    return dataset_name_for(str(params.get("source", "")))
 
 
 def load_inputs(

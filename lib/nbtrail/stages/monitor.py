@@ -82,6 +82,14 @@ def _segment_column(reference: pd.DataFrame, shiftable: list[str], target: str) 
     return str(r.idxmax()) if float(r.max()) > 0 else shiftable[0]
 
 
+def _continuous(column: pd.Series, min_distinct: int = 20) -> bool:
+    """A numeric column with many distinct values, not all of them whole numbers."""
+    values = column.dropna().to_numpy(dtype=float)
+    if len(np.unique(values)) <= min_distinct:
+        return False
+    return not np.all(np.equal(np.mod(values, 1), 0))
+
+
 def demo_plan(
     reference: pd.DataFrame,
     *,
@@ -148,13 +156,17 @@ def demo_batches(
     rng = np.random.default_rng(plan.seed)
     numeric = [c for c, k in mon.column_kinds(reference, features).items() if k == "num"]
     sd = reference[numeric].std().fillna(0.0)
+    # Jitter only continuous columns: noise on a count or a code (few distinct values) is
+    # itself a change of distribution that a KS test rightly detects.
+    smooth = [c for c in numeric if _continuous(reference[c])]
+    kept = [c for c in reference.columns if c in features or c == target]
 
     def draw() -> pd.DataFrame:
         idx = rng.integers(0, len(reference), size=plan.rows)
-        df = reference.iloc[idx].reset_index(drop=True).copy()
-        noise = rng.normal(size=(plan.rows, len(numeric))) * (NOISE_SD * sd.to_numpy())
-        df[numeric] = df[numeric].to_numpy(dtype=float) + noise
-        return df.drop(columns=[c for c in df.columns if str(c)[:1] == "_"])
+        df = reference.iloc[idx].reset_index(drop=True)[kept].copy()
+        noise = rng.normal(size=(plan.rows, len(smooth))) * (NOISE_SD * sd[smooth].to_numpy())
+        df[smooth] = df[smooth].to_numpy(dtype=float) + noise
+        return df
 
     cols = list(plan.drift_columns)
     clean = draw()
