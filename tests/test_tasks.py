@@ -83,6 +83,11 @@ def test_the_positive_class_is_named_or_the_last_sorted():
     assert tasks.positive_class([False, True], "False") is False
     with pytest.raises(ParameterError):  # 1 == True in Python, but 1 is not a boolean class
         tasks.positive_class([False, True], 1)
+    # -p evaluate.positive_class=no arrives as False (YAML): the class spelt "no" is meant
+    assert tasks.positive_class(["no", "yes"], False) == "no"
+    assert tasks.positive_class(["No", "Yes"], True) == "Yes"
+    with pytest.raises(ParameterError):
+        tasks.positive_class(["cat", "dog"], False)
     with pytest.raises(ParameterError, match="'maybe' is not a class") as err:
         tasks.positive_class(["no", "yes"], "maybe")
     assert err.value.parameter == "positive_class"

@@ -29,6 +29,8 @@ TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 # A numeric target with at most this many distinct integer values is a class label.
 MAX_CLASSES = 20
 _ALIASES = {"classification": "binary"}
+# The words YAML 1.1 reads as booleans (a -p value "no" arrives as False).
+_YAML_BOOL = {True: ("yes", "y", "true", "on"), False: ("no", "n", "false", "off")}
 
 
 def task_of(y: Sequence[Any] | np.ndarray | pd.Series, *, max_classes: int = MAX_CLASSES) -> str:
@@ -81,6 +83,11 @@ def class_index(classes: Sequence[Any], wanted: Any, *, parameter: str) -> int:
     for i, c in enumerate(listed):
         if str(c) == str(wanted):
             return i
+    if isinstance(wanted, (bool, np.bool_)):
+        # YAML reads -p ...=no as False: a text class spelt as one of its boolean words
+        spelt = [i for i, c in enumerate(listed) if str(c).lower() in _YAML_BOOL[bool(wanted)]]
+        if len(spelt) == 1:
+            return spelt[0]
     raise ParameterError(
         f"{parameter} {wanted!r} is not a class of the target "
         f"(classes: {', '.join(map(repr, listed))})",
