@@ -199,8 +199,8 @@ def judge(
         "evaluation",
         {
             "task": inputs.task,
-            "classes": inputs.classes,
-            "positive_class": inputs.pos_label,
+            "classes": ev.plain(inputs.classes),  # numpy labels as JSON numbers, not text
+            "positive_class": ev.plain(inputs.pos_label),
             "intervals": {k: v.to_dict() for k, v in intervals.items()},
             "slices": slice_report.to_dict(),
             "tests": [t.to_dict() for t in tests],

@@ -86,11 +86,12 @@ def compare_offline(
     defaults, notes = metrics_for(task, y_true if task == "regression" else None)
     metrics = tuple(m for m in (settings.metrics or defaults) if m != "abs_error")
     primary = primary or PRIMARY[task]
-    if primary not in (*metrics, "abs_error" if task == "regression" else ""):
+    compared = [*metrics, *(["abs_error"] if task == "regression" else [])]
+    if primary not in compared:
         raise ParameterError(
             f"primary metric {primary!r} is not among the metrics compared",
             parameter="primary_metric",
-            valid=list(metrics),
+            valid=compared,
         )
     settings = replace(settings, task=task, metrics=metrics)
     resampled = paired_resampled(y_true, score_champion, score_challenger, settings)
