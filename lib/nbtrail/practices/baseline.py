@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from nbtrail.core.errors import ParameterError
 from nbtrail.practices.evaluation import GateResult
+from nbtrail.practices.tasks import canonical_task, is_classification
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,10 +35,11 @@ def build_baseline(frame: pd.DataFrame, *, kind: str, task: str, seed: int) -> P
         raise ParameterError(
             f"baseline {kind!r} is not known", parameter="baseline", valid=list(BASELINES)
         )
+    classifier = is_classification(canonical_task(task))
     if kind == "linear":
-        model = "logistic_regression" if task == "classification" else "ridge"
+        model = "logistic_regression" if classifier else "ridge"
         return build_pipeline(frame, model=model, task=task, seed=seed, hyper={})
-    dummy = DummyClassifier(strategy="prior") if task == "classification" else DummyRegressor()
+    dummy = DummyClassifier(strategy="prior") if classifier else DummyRegressor()
     return Pipeline([("model", dummy)])
 
 

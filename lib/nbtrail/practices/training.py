@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nbtrail.core.errors import ParameterError
+from nbtrail.practices.tasks import canonical_task, is_classification
+from nbtrail.practices.tasks import task_of as task_of  # the train notebook's name for it
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,15 +20,6 @@ CLASSIFIERS = (
     "gradient_boosting",
 )
 REGRESSORS = ("ridge", "hist_gradient_boosting", "random_forest", "gradient_boosting")
-
-
-def task_of(y: pd.Series) -> str:
-    """``classification`` for few distinct values or non-numeric targets, else ``regression``."""
-    import pandas as pd
-
-    if not pd.api.types.is_numeric_dtype(y) or y.nunique() <= 20:
-        return "classification"
-    return "regression"
 
 
 MAX_CATEGORIES = 20  # one-hot columns per categorical feature: its most frequent levels
@@ -144,7 +137,8 @@ def build_pipeline(
     """A ColumnTransformer followed by the estimator, chosen from ``frame``'s dtypes: numeric
     (and boolean) columns get their missing values imputed with the training median (and are
     scaled for linear models); other columns are one-hot encoded on their most frequent levels
-    (:func:`category_levels`), a missing value encoding as no level."""
+    (:func:`category_levels`), a missing value encoding as no level. ``task`` is one of
+    :data:`~nbtrail.practices.tasks.TASKS` (a classifier for binary and multiclass alike)."""
     import pandas as pd
     from sklearn import ensemble, linear_model
     from sklearn.compose import ColumnTransformer
@@ -152,7 +146,8 @@ def build_pipeline(
     from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    allowed = CLASSIFIERS if task == "classification" else REGRESSORS
+    classifier = is_classification(canonical_task(task))
+    allowed = CLASSIFIERS if classifier else REGRESSORS
     if model not in allowed:
         raise ParameterError(
             f"model {model!r} is not available for {task}",
@@ -178,7 +173,7 @@ def build_pipeline(
         steps.append(("cat", encoder, categorical))
     pre = ColumnTransformer(steps, remainder="drop")
     h = dict(hyper)
-    kind = "Classifier" if task == "classification" else "Regressor"
+    kind = "Classifier" if classifier else "Regressor"
     # the tree ensembles take the same settings for either task; only the class differs
     trees = {
         "hist_gradient_boosting": (

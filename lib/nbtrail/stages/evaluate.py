@@ -1,7 +1,8 @@
-"""The evaluate stage, one call per notebook cell: holdout metrics, slices, behavioural
-tests, the gates (absolute and relative to a baseline), the paired A/B comparison with the
-champion (or, before there is one, with the baseline), the simulated online experiment and
-the decision that reaches the registry. Statistics live in :mod:`nbtrail.practices`.
+"""The evaluate stage, one call per notebook cell, for every task (binary, multiclass,
+regression): holdout metrics (and, for multiclass, per class), slices, behavioural tests,
+the baseline, the gates (absolute and relative to the baseline) and the Evidently report.
+The A/B steps that follow are in :mod:`nbtrail.stages.evaluate_ab`. Statistics live in
+:mod:`nbtrail.practices`.
 """
 
 from __future__ import annotations
@@ -16,23 +17,27 @@ from nbtrail.practices import abtest as ab
 from nbtrail.practices import evaluation as ev
 from nbtrail.practices.baseline import build_baseline, gain_gate
 from nbtrail.practices.slice_choice import choose_slices
-from nbtrail.stages.champion import apply_decision
 from nbtrail.stages.evaluate_inputs import EvaluationInputs
 
-_DEFAULT_METRICS = {
-    "classification": ["roc_auc", "accuracy", "log_loss"],
+# The metrics compared in the A/B and shown in the summary, the primary (A/B) one first.
+DEFAULT_METRICS: dict[str, list[str]] = {
+    "binary": ["roc_auc", "accuracy", "log_loss"],
+    "multiclass": ["log_loss", "accuracy", "balanced_accuracy", "f1_macro"],
     "regression": ["rmse", "mae", "r2"],
 }
-_SLICE_METRIC = {"classification": "accuracy", "regression": "mae"}
+_SLICE_METRIC = {"binary": "accuracy", "multiclass": "accuracy", "regression": "mae"}
 
 
-def primary_and_metrics(task: str, primary: str, metrics: Any) -> tuple[str, list[str]]:
-    """``auto`` resolved for ``task``: the primary metric first, then the metrics compared
-    (those the task does not compute are left out)."""
-    known = ev.CLASSIFICATION_METRICS if task == "classification" else ev.REGRESSION_METRICS
-    chosen = list(_DEFAULT_METRICS[task]) if metrics in (None, "auto") else list(metrics)
+def primary_and_metrics(
+    inputs: EvaluationInputs, primary: str, metrics: Any
+) -> tuple[str, list[str]]:
+    """``auto`` resolved for the task: the primary metric first, then the metrics compared
+    (those the task does not compute on this holdout are left out)."""
+    task = inputs.task
+    known = ev.metrics_for(task, inputs.y if task == "regression" else None)[0]
+    chosen = list(DEFAULT_METRICS[task]) if metrics in (None, "auto") else list(metrics)
     chosen = [m for m in chosen if m in known]
-    first = chosen[0] if chosen else _DEFAULT_METRICS[task][0]
+    first = chosen[0] if chosen else DEFAULT_METRICS[task][0]
     main = first if primary in (None, "auto") else primary
     return main, ([main] if main not in chosen else []) + chosen
 
@@ -40,16 +45,31 @@ def primary_and_metrics(task: str, primary: str, metrics: Any) -> tuple[str, lis
 def holdout_metrics(
     run: Run, inputs: EvaluationInputs, **settings: Any
 ) -> tuple[dict[str, ev.Interval], dict[str, float | None]]:
-    """Every metric of the task with its bootstrap interval, logged; ``settings`` are
+    """Every metric of the task with its bootstrap interval, logged (a metric the holdout
+    cannot define, MAPE on zero targets, is left out with a note); ``settings`` are
     :func:`~nbtrail.practices.evaluation.evaluate_holdout`'s keyword arguments."""
-    intervals = ev.evaluate_holdout(
-        inputs.y, inputs.score, task=inputs.task, pos_label=inputs.pos_label, **settings
-    )
+    target = inputs.bootstrap_target()
+    _, notes = ev.metrics_for(inputs.task, inputs.y if inputs.task == "regression" else None)
+    if notes:
+        run.note("metrics_left_out", notes)
+    intervals = ev.evaluate_holdout(inputs.y, inputs.score, **target, **settings)
     values: dict[str, float | None] = {name: iv.value for name, iv in intervals.items()}
     run.log_metrics(values)
     run.log_metrics({f"{name}_ci_low": iv.low for name, iv in intervals.items()})
     run.log_metrics({f"{name}_ci_high": iv.high for name, iv in intervals.items()})
     return intervals, values
+
+
+def per_class(run: Run, inputs: EvaluationInputs) -> pd.DataFrame | None:
+    """Multiclass: precision, recall and F1 of each class on the holdout (point estimates;
+    the intervals are on the aggregate metrics), saved as output ``per_class``; None for
+    the other tasks."""
+    if inputs.task != "multiclass" or inputs.classes is None:
+        return None
+    codes = ev.class_codes(inputs.y, inputs.classes)
+    table = ev.per_class_table(codes, inputs.score, inputs.classes)
+    run.save_json("per_class", table.to_dict(orient="records"))
+    return table
 
 
 def slices(
@@ -76,6 +96,7 @@ def slices(
         metric=_SLICE_METRIC[inputs.task] if metric == "auto" else metric,
         threshold=threshold,
         pos_label=inputs.pos_label,
+        classes=inputs.classes,
         min_rows=min_rows,
         max_gap=max_gap,
     )
@@ -108,8 +129,10 @@ def behavioural_tests(
     report: ev.SliceReport,
     min_slice_performance: float | None,
 ) -> list[ev.TestResult]:
-    """The behavioural suite the parameters name, plus minimum performance per slice."""
-    tests = ev.behavioural_suite(inputs.predict, inputs.holdout, spec or {})
+    """The behavioural suite the parameters name, plus minimum performance per slice (a
+    multiclass model's directional tests follow the probability of the class they name)."""
+    classes = inputs.classes if inputs.task == "multiclass" else None
+    tests = ev.behavioural_suite(inputs.predict, inputs.holdout, spec or {}, classes=classes)
     if min_slice_performance is not None and report.table.shape[0]:
         tests += ev.min_slice_performance_test(report, min_slice_performance)
     return tests
@@ -121,7 +144,7 @@ def baseline_scores(run: Run, inputs: EvaluationInputs, *, kind: str, seed: int)
     model = build_baseline(frame, kind=kind, task=inputs.task, seed=seed)
     model.fit(frame, inputs.train[inputs.target])
     run.note("baseline", {"kind": kind, "estimator": type(model[-1]).__name__})
-    return np.asarray(ev.score_function(model, inputs.task, inputs.columns)(inputs.holdout))
+    return inputs.scores_of(model, inputs.holdout)
 
 
 def compare(
@@ -130,12 +153,7 @@ def compare(
     """The paired comparison of ``opponent_score`` (as the champion) with the model's
     scores; ``settings`` are :func:`~nbtrail.practices.abtest.compare_offline`'s."""
     return ab.compare_offline(
-        inputs.y,
-        opponent_score,
-        inputs.score,
-        task=inputs.task,
-        pos_label=inputs.pos_label,
-        **settings,
+        inputs.y, opponent_score, inputs.score, **inputs.bootstrap_target(), **settings
     )
 
 
@@ -157,12 +175,15 @@ def judge(
     """Check the absolute gates the parameters set and the relative gate over the
     baseline, record every gate and test as a verdict and the whole evaluation as output
     ``evaluation``; returns the gates, whether everything required passed, and the gates
-    that do not apply (a metric the task lacks, or nothing to measure)."""
+    that do not apply (a metric the task lacks, one the holdout cannot define, or nothing
+    to measure)."""
     bounds, not_applicable = ev.gates_for_task(dict(gates), inputs.task)
     measured = {k: v for k, v in values.items() if v is not None}
+    own = ev.METRICS_BY_TASK[inputs.task]
     for name in list(bounds):
         metric = name.partition("_")[2]
-        if metric in values and values[metric] is None:
+        unmeasured = metric in own and metric not in values  # MAPE on zero targets
+        if unmeasured or (metric in values and values[metric] is None):
             not_applicable.append(name)
             del bounds[name]
     results = ev.check_gates(measured, bounds, intervals=intervals, on=gate_on)
@@ -178,6 +199,8 @@ def judge(
         "evaluation",
         {
             "task": inputs.task,
+            "classes": ev.plain(inputs.classes),  # numpy labels as JSON numbers, not text
+            "positive_class": ev.plain(inputs.pos_label),
             "intervals": {k: v.to_dict() for k, v in intervals.items()},
             "slices": slice_report.to_dict(),
             "tests": [t.to_dict() for t in tests],
@@ -189,188 +212,39 @@ def judge(
     return results, passed, not_applicable
 
 
-def versus(
-    run: Run,
-    inputs: EvaluationInputs,
-    *,
-    baseline_score: np.ndarray,
-    baseline_comparison: dict[str, Any],
-    baseline_kind: str,
-    gates_passed: bool,
-    **settings: Any,
-) -> tuple[dict[str, Any], dict[str, Any], np.ndarray, str]:
-    """The A/B of the model against the champion, or against the baseline while there is no
-    other champion: (decision, comparison, the opponent's scores, who the opponent is).
-    Against the baseline, ``promote`` makes the model the first champion."""
-    champion = inputs.champion
-    if champion is not None and champion["digest"] != inputs.model_digest:
-        opponent = f"champion {inputs.champion_label()} (run {champion['run_id']})"
-        opponent_score = ev.score_function(champion["model"], inputs.task, inputs.columns)(
-            inputs.holdout
-        )
-        comparison = compare(
-            inputs, opponent_score, challenger_gates_passed=gates_passed, **settings
-        )
-        decision = {k: comparison[k] for k in ("decision", "reason")}
-    else:
-        opponent = f"baseline ({baseline_kind})"
-        opponent_score = baseline_score
-        comparison = dict(baseline_comparison)
-        comparison.update(
-            ab.decide(
-                comparison["metrics"],
-                primary=comparison["primary"],
-                alpha=settings.get("alpha", 0.05),
-                min_improvement=settings.get("min_improvement", 0.0),
-                max_degradation=settings.get("max_degradation"),
-                challenger_gates_passed=gates_passed,
-            )
-        )
-        decision = _against_baseline(comparison, champion is not None, inputs.champion_label())
-    comparison["opponent"] = opponent
-    run.save_json("ab_offline", comparison)
-    _log_comparison(run, comparison)
-    return decision, comparison, np.asarray(opponent_score), opponent
-
-
-def _against_baseline(comparison: dict[str, Any], is_champion: bool, label: str) -> dict[str, Any]:
-    reason = str(comparison["reason"]).replace("the challenger", "the model")
-    if is_champion:
-        return {
-            "decision": "keep_champion",
-            "reason": f"this model already is the champion ({label}); against the baseline: "
-            f"{comparison['decision']}: {reason}",
-        }
-    if comparison["decision"] == "promote":
-        return {
-            "decision": "promote",
-            "reason": f"no champion yet; it beats the baseline: {reason}",
-        }
-    return {
-        "decision": comparison["decision"],
-        "reason": f"no champion yet, and the model is not shown better than the baseline: {reason}",
-    }
-
-
-def _log_comparison(run: Run, comparison: dict[str, Any]) -> None:
-    primary_metric = comparison["primary"]
-    primary = comparison["metrics"][primary_metric]
-    run.log_metrics(
-        {
-            f"ab_{primary_metric}_difference": primary["difference"],
-            f"ab_{primary_metric}_p_holm": primary["p_adjusted"],
-        }
-    )
-    if "mcnemar" in comparison:
-        run.log_metrics({"ab_mcnemar_p": comparison["mcnemar"]["p_value"]})
-
-
 def scored_frame(inputs: EvaluationInputs, score: np.ndarray) -> pd.DataFrame:
-    """The holdout's target beside ``score``, as Evidently's reports read them."""
-    return pd.DataFrame({"target": inputs.y.to_numpy(), "score": score})
+    """The holdout's target beside ``score``, as Evidently's reports read them: ``score``
+    (binary: positive-class probability; regression: prediction), or for multiclass the
+    predicted label and one probability column per class, named by the class as the target
+    is written."""
+    if inputs.task != "multiclass" or inputs.classes is None:
+        return pd.DataFrame({"target": inputs.y.to_numpy(), "score": score})
+    names = [str(c) for c in inputs.classes]
+    frame = pd.DataFrame(np.asarray(score), columns=names)
+    frame["target"] = inputs.y.astype(str).to_numpy()
+    frame["prediction"] = np.asarray(names, dtype=object)[np.asarray(score).argmax(axis=1)]
+    return frame
 
 
-def correctness(inputs: EvaluationInputs, score: np.ndarray, threshold: float) -> np.ndarray:
-    """Per holdout row, whether the scores classify it right (classification only)."""
-    return np.asarray((score >= threshold) == (inputs.y.to_numpy() == inputs.pos_label))
-
-
-def online_experiment(
-    run: Run,
-    ok_champion: np.ndarray,
-    ok_challenger: np.ndarray,
-    *,
-    mde: float,
-    alpha: float,
-    power: float,
-    split: float,
-    looks: int,
-    salt: str,
-    seed: int,
-) -> dict[str, Any]:
-    """Plan the sequential experiment for the champion's success rate, run it on simulated
-    sticky traffic whose outcomes are the models' per-row correctness, save and log it."""
-    p_control = float(np.clip(ok_champion.mean(), 0.01, 0.99 - mde))
-    plan = ab.plan_experiment(p_control, mde, alpha=alpha, power=power, split=split, looks=looks)
-    ids = [f"entity-{i:07d}" for i in range(plan["total_max_n"])]
-    online = ab.run_online_experiment(
-        ids,
-        salt=salt,
-        split=split,
-        p_control=p_control,
-        p_treatment=p_control + mde,
-        design=plan["design"],
-        seed=seed,
-        row_outcomes=(ok_champion, ok_challenger),
-    )
-    online["plan"] = plan
-    run.save_json("ab_online", online)
-    last = online["looks"][-1]
-    run.log_metrics(
-        {
-            "online_difference": online["effect"]["difference"],
-            "online_n": last["n_champion"] + last["n_challenger"],
-        }
-    )
-    return online
-
-
-def record_decision(
-    run: Run,
+def quality_report(
     inputs: EvaluationInputs,
-    decision: dict[str, Any],
+    score: np.ndarray,
     *,
-    metrics: dict[str, Any],
-    gates_passed: bool,
-    online: dict[str, Any] | None,
-    opponent: str,
-) -> dict[str, Any]:
-    """Register (and maybe promote) the evaluated model, record the decision in the run and
-    name what ``nbtrail run``'s summary shows; returns the recorded decision."""
-    registry_event = apply_decision(
-        run.ws,
-        inputs.model_name,
-        decision=decision,
-        artifact_path=run.input_path("train", "model"),
-        digest=inputs.model_digest,
-        run_id=run.upstream["train"],
-        metrics=metrics,
-        gates_passed=gates_passed,
+    threshold: float,
+    reference_score: np.ndarray | None = None,
+) -> Any:
+    """Evidently's preset for the task on the scored holdout (with ``reference_score``,
+    the opponent's scores as the reference, side by side)."""
+    multiclass = inputs.task == "multiclass" and inputs.classes is not None
+    columns: Any = [str(c) for c in inputs.classes or []] if multiclass else "score"
+    reference = None if reference_score is None else scored_frame(inputs, reference_score)
+    return ev.evidently_report(
+        scored_frame(inputs, score),
+        target="target",
+        score=columns,
+        prediction="prediction" if multiclass else None,
+        task=inputs.task,
+        pos_label=inputs.pos_label,
+        threshold=threshold,
+        reference=reference,
     )
-    summary = {
-        **decision,
-        "opponent": opponent,
-        "gates_passed": gates_passed,
-        "registry": registry_event,
-        "online_decision": online["decision"] if online else None,
-    }
-    run.note("ab_decision", summary)
-    line = f"A/B decision: {summary['decision']} vs {opponent}"
-    reason = str(summary.get("reason") or "").splitlines()
-    if reason:
-        line += f" ({_shorten(reason[0], 100)})"
-    shown = [*_DEFAULT_METRICS[inputs.task], "calibration_error"]
-    run.summarize(metrics=shown, lines=[line])
-    run.save_json("ab_decision", summary)
-    return summary
-
-
-def _shorten(text: str, width: int) -> str:
-    """``text`` cut at a clause or word boundary to at most ``width`` characters."""
-    if len(text) <= width:
-        return text
-    cut = text[:width]
-    for mark in (": ", "; ", ", ", " "):
-        at = cut.rfind(mark)
-        if at > width // 2:
-            return cut[:at].rstrip(",;:") + " ..."
-    return cut + " ..."
-
-
-def registry_line(summary: dict[str, Any], model_name: str) -> str:
-    """What happened in the registry, in one line."""
-    event = summary["registry"]
-    if not event["registered"]:
-        return "not registered: the model failed its gates"
-    promoted = " and promoted it to champion" if event["promoted"] else ""
-    return f"registered {model_name}@{event['version']}{promoted}"

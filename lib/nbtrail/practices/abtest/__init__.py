@@ -10,9 +10,15 @@ Offline, paired (both models scored on the same holdout rows):
   (each metric's difference, challenger minus champion, with a percentile interval, SE,
   standardised effect and two-sided bootstrap p-value; the bootstrap is the holdout
   intervals' one, :mod:`nbtrail.practices.evaluation.bootstrap`), :func:`holm`.
+- ``wilcoxon.py``: :func:`wilcoxon_abs_errors`: regressors' paired absolute errors, the
+  signed-rank test (``scipy.stats.wilcoxon``) and the Hodges-Lehmann shift.
+- ``simultaneous.py``: the intervals that agree with Holm's decisions (a rejected metric at
+  the level of its Holm step, the others at the level where Holm stopped; each its own
+  test inverted), so "excludes 0" and "significant after Holm" never disagree.
 - ``decision.py``: :func:`decide`: promote / keep_champion / inconclusive, with the reason.
-- ``offline.py``: :func:`compare_offline`, all of it on one holdout (accuracy uses McNemar's
-  p-value, the others the bootstrap p-value), and :func:`comparison_table`;
+- ``offline.py``: :func:`compare_offline`, all of it on one holdout, for each task
+  (classifiers: accuracy uses McNemar's p-value; regression: the Wilcoxon row
+  ``abs_error``; the others the bootstrap p-value), and :func:`comparison_table`;
   ``plots.py``: :func:`effect_plot`.
 - ``schema.py``: :func:`check_same_schema`, so like is compared with like.
 
@@ -45,9 +51,15 @@ from nbtrail.practices.abtest.experiment import (
     simulate_sequential,
 )
 from nbtrail.practices.abtest.lines import mcnemar_line, plan_line
-from nbtrail.practices.abtest.offline import compare_offline, comparison_table
+from nbtrail.practices.abtest.offline import (
+    PRIMARY,
+    adjusted_intervals,
+    compare_offline,
+    comparison_table,
+)
 from nbtrail.practices.abtest.paired import (
     holm,
+    mcnemar_p_at,
     mcnemar_test,
     paired_bootstrap,
     paired_differences,
@@ -64,13 +76,22 @@ from nbtrail.practices.abtest.sequential import (
     group_sequential_design,
     spending,
 )
+from nbtrail.practices.abtest.simultaneous import (
+    bootstrap_bounds,
+    holm_multipliers,
+    inverted_bounds,
+)
+from nbtrail.practices.abtest.wilcoxon import hodges_lehmann, wilcoxon_abs_errors
 
 __all__ = [
     "ARMS",
     "DECISIONS",
+    "PRIMARY",
     "ErrorRates",
+    "adjusted_intervals",
     "_unit",
     "assign_arms",
+    "bootstrap_bounds",
     "check_same_schema",
     "compare_offline",
     "comparison_table",
@@ -78,9 +99,13 @@ __all__ = [
     "effect_plot",
     "fractions_of",
     "group_sequential_design",
+    "hodges_lehmann",
     "holm",
+    "holm_multipliers",
+    "inverted_bounds",
     "looks_table",
     "mcnemar_line",
+    "mcnemar_p_at",
     "mcnemar_test",
     "model_input_schema",
     "no_champion_decision",
@@ -93,4 +118,5 @@ __all__ = [
     "sample_size_two_proportions",
     "simulate_sequential",
     "spending",
+    "wilcoxon_abs_errors",
 ]

@@ -19,6 +19,7 @@ def decide(
     min_improvement: float = 0.0,
     max_degradation: Mapping[str, float] | float | None = None,
     challenger_gates_passed: bool = True,
+    intervals: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The decision from the per-metric comparison (each with ``improvement``,
     ``improvement_ci`` and ``p_adjusted``), in this order:
@@ -31,6 +32,10 @@ def decide(
     4. the interval of the primary improvement lies below ``min_improvement`` -> keep_champion
        (an improvement that large is ruled out);
     5. otherwise -> inconclusive.
+
+    With ``intervals`` (``compare_offline``'s ``adjusted_intervals``: per metric the
+    interval that agrees with Holm's decision) the reasons quote those, and rule 4 reads
+    them, so the interval a reason shows never contradicts its verdict.
     """
     if primary not in comparison:
         raise ParameterError(
@@ -41,7 +46,8 @@ def decide(
     if not 0 < alpha < 1:
         raise ParameterError(f"alpha must be in (0, 1), got {alpha!r}", parameter="alpha")
     base = {"primary": primary, "alpha": alpha, "min_improvement": min_improvement}
-    stats_only = _statistical_decision(comparison, primary, alpha, min_improvement, max_degradation)
+    shown = {m: _shown(row, (intervals or {}).get(m)) for m, row in comparison.items()}
+    stats_only = _statistical_decision(shown, primary, alpha, min_improvement, max_degradation)
     if not challenger_gates_passed:
         return {
             **base,
@@ -70,7 +76,7 @@ def _statistical_decision(
                 **base,
                 "reason": (
                     f"the challenger is significantly worse on {m}: difference "
-                    f"{row['difference']:+.4g} (CI {_ci(row['ci'])}), Holm-adjusted "
+                    f"{row['difference']:+.4g} ({row['ci_label']} {_ci(row['ci'])}), Holm-adjusted "
                     f"p = {row['p_adjusted']:.3g} < {alpha}"
                     + (f", beyond the allowed degradation {allowed:g}" if allowed else "")
                 ),
@@ -83,7 +89,7 @@ def _statistical_decision(
             **base,
             "reason": (
                 f"the challenger is significantly better on {primary}: difference "
-                f"{row['difference']:+.4g} (CI {_ci(row['ci'])}), Holm-adjusted "
+                f"{row['difference']:+.4g} ({row['ci_label']} {_ci(row['ci'])}), Holm-adjusted "
                 f"p = {row['p_adjusted']:.3g} < {alpha}, improvement >= {min_improvement:g}, "
                 "and no metric is significantly worse"
             ),
@@ -94,7 +100,7 @@ def _statistical_decision(
             **base,
             "reason": (
                 f"an improvement of at least {min_improvement:g} on {primary} is ruled out: "
-                f"the improvement's interval is {_ci([lo, hi])}"
+                f"the improvement's interval ({row['ci_label']}) is {_ci([lo, hi])}"
             ),
         }
     why = (
@@ -108,8 +114,20 @@ def _statistical_decision(
         **base,
         "reason": (
             f"no significant difference on {primary}: difference {row['difference']:+.4g} "
-            f"(CI {_ci(row['ci'])}), {why}; the champion stays"
+            f"({row['ci_label']} {_ci(row['ci'])}), {why}; the champion stays"
         ),
+    }
+
+
+def _shown(row: Mapping[str, Any], adjusted: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``row`` with the interval a reason quotes: the adjusted one when there is one."""
+    if adjusted is None:
+        return {**row, "ci_label": "CI"}
+    return {
+        **row,
+        "ci": adjusted["ci"],
+        "improvement_ci": adjusted["improvement_ci"],
+        "ci_label": f"{adjusted['label']} CI",
     }
 
 

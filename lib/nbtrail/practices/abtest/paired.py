@@ -16,7 +16,7 @@ per-row correctness, the paired bootstrap of each metric's difference, Holm's ad
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Unpack
 
 import numpy as np
@@ -25,6 +25,7 @@ from scipy import stats
 from nbtrail.core.errors import DataError
 from nbtrail.practices.evaluation import (
     BootstrapOptions,
+    Resampled,
     Resampling,
     higher_is_better,
     percentile_interval,
@@ -104,13 +105,27 @@ def paired_differences(
     y_true: Any, score_champion: Any, score_challenger: Any, settings: Resampling
 ) -> dict[str, dict[str, Any]]:
     """:func:`paired_bootstrap` with its settings resolved."""
-    resampled = resample_scores(
+    return difference_rows(
+        paired_resampled(y_true, score_champion, score_challenger, settings), settings
+    )
+
+
+def paired_resampled(
+    y_true: Any, score_champion: Any, score_challenger: Any, settings: Resampling
+) -> Resampled:
+    """Both models' metrics on all rows and the resampled differences (challenger minus
+    champion) of each metric, on the same resampled rows."""
+    return resample_scores(
         y_true,
         {"champion scores": score_champion, "challenger scores": score_challenger},
         settings,
         combine=_difference,
         context="paired comparison needs the same rows: ",
     )
+
+
+def difference_rows(resampled: Resampled, settings: Resampling) -> dict[str, dict[str, Any]]:
+    """One row per metric of the paired bootstrap (see :func:`paired_bootstrap`)."""
     va, vb = resampled.values
     out: dict[str, dict[str, Any]] = {}
     for m in resampled.metrics:
@@ -149,6 +164,34 @@ def paired_differences(
             }
         )
     return out
+
+
+def mcnemar_p_at(
+    champion_only: int, challenger_only: int, n: int, *, exact_below: int = 25
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``deltas -> p``: McNemar's test generalised from "no difference" to an accuracy
+    difference ``delta``: given the ``b + c`` discordant rows, ``c`` is binomial with
+    ``pi = (1 + delta * n / (b + c)) / 2``; the exact binomial test (fewer than
+    ``exact_below`` discordant rows) or the continuity-corrected score test, which at
+    ``delta = 0`` is the chi-square statistic :func:`mcnemar_test` reports. Inverting it
+    gives the interval of the accuracy difference that agrees with the test."""
+    b, c = champion_only, challenger_only
+    n_d = b + c
+
+    def one(delta: float) -> float:
+        if n_d == 0:
+            return 1.0 if delta == 0 else 0.0
+        pi = min(1.0, max(0.0, (1 + delta * n / n_d) / 2))
+        if n_d < exact_below:
+            return float(stats.binomtest(c, n_d, pi).pvalue)
+        pi = min(1 - 1e-15, max(1e-15, pi))
+        excess = max(abs(c - n_d * pi) - 0.5, 0.0)
+        return float(stats.chi2.sf(excess**2 / (n_d * pi * (1 - pi)), df=1))
+
+    def p_at(deltas: np.ndarray) -> np.ndarray:
+        return np.array([one(float(x)) for x in np.ravel(deltas)])
+
+    return p_at
 
 
 def holm(p_values: Mapping[str, float]) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""The paired comparison drawn: each metric's improvement with its interval, per metric."""
+"""The paired comparison drawn: each metric's improvement with the interval that agrees with
+Holm's decision (the adjusted interval), per metric."""
 
 from __future__ import annotations
 
@@ -9,15 +10,21 @@ import numpy as np
 
 
 def effect_plot(result: Mapping[str, Any], ax: Any = None) -> Any:
-    """Improvement (positive = challenger better) with its interval, per metric."""
+    """Improvement (positive = challenger better) with its adjusted interval, per metric
+    (the unadjusted one for a result without ``adjusted_intervals``)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 1.0 + 0.45 * len(result["metrics"])))
     names = list(result["metrics"])
+    adjusted = result.get("adjusted_intervals") or {}
     imp = [result["metrics"][m]["improvement"] for m in names]
-    lo = [result["metrics"][m]["improvement_ci"][0] for m in names]
-    hi = [result["metrics"][m]["improvement_ci"][1] for m in names]
+    shown = [
+        (adjusted[m] if m in adjusted else result["metrics"][m])["improvement_ci"] for m in names
+    ]
+    # An end the test leaves open (too few resamples at that level) is drawn to the edge.
+    lo = [v if v is not None else i for (v, _), i in zip(shown, imp, strict=True)]
+    hi = [v if v is not None else i for (_, v), i in zip(shown, imp, strict=True)]
     ypos = np.arange(len(names))
     colors = [
         "tab:green"
@@ -41,8 +48,12 @@ def effect_plot(result: Mapping[str, Any], ax: Any = None) -> Any:
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(ypos, names)
     ax.invert_yaxis()
-    level = result["metrics"][names[0]].get("level", 0.95) if names else 0.95
-    ax.set_xlabel(f"challenger minus champion, signed so positive = better ({level:.0%} CI)")
+    if adjusted:
+        what = "intervals at each metric's Holm level"
+    else:
+        level = result["metrics"][names[0]].get("level", 0.95) if names else 0.95
+        what = f"{level:.0%} CI"
+    ax.set_xlabel(f"challenger minus champion, signed so positive = better ({what})")
     ax.set_title(
         f"decision: {result.get('decision', '?')}  (coloured: Holm-adjusted p < alpha)", fontsize=10
     )

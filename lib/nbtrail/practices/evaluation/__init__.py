@@ -5,11 +5,16 @@ Everything here works on plain arrays and pandas frames; the evaluate notebook m
 parameters onto these calls and records the results (each result has ``to_dict()`` giving
 JSON-able values for ``run.save_json`` / ``run.log_metrics`` / ``run.verdict``).
 
-- **Metrics** (``metrics.py``, :func:`evaluate_holdout` in ``intervals.py``): classification
-  (binary target, score = probability of the positive class): ``roc_auc``, ``accuracy``,
-  ``f1``, ``log_loss``, ``calibration_error`` (expected calibration error over equal-width
-  probability bins, the sklearn ``calibration_curve(strategy="uniform")`` binning);
-  regression (numeric target): ``mae``, ``rmse``, ``r2``. Intervals are percentile
+- **Metrics** (``metrics.py``, :func:`evaluate_holdout` in ``intervals.py``), per task
+  (:data:`METRICS_BY_TASK`; the task is :func:`infer_task`, the rule in
+  :mod:`nbtrail.practices.tasks`): binary (score = probability of the positive class):
+  ``roc_auc``, ``accuracy``, ``f1``, ``log_loss``, ``calibration_error`` (expected
+  calibration error over equal-width probability bins, the sklearn
+  ``calibration_curve(strategy="uniform")`` binning); multiclass (``multiclass.py``,
+  scores = one probability per class): ``accuracy``, ``balanced_accuracy``, ``f1_macro``,
+  ``f1_weighted``, ``log_loss``, and :func:`per_class_table` (precision and recall per
+  class, point estimates); regression (numeric target): ``mae``, ``rmse``, ``r2``,
+  ``mape`` (left out, with a note, when a target value is 0). Intervals are percentile
   bootstrap intervals over resampled holdout rows (``bootstrap.py``, shared with the paired
   A/B comparison); the metric kernels are weighted sums over rows, vectorised over blocks of
   resamples (AUC through tie groups in score order, which equals sklearn's ``roc_auc_score``
@@ -29,12 +34,13 @@ JSON-able values for ``run.save_json`` / ``run.log_metrics`` / ``run.verdict``).
 
 Bad input raises :class:`~nbtrail.errors.ParameterError` (a parameter names a column that does
 not exist, a malformed slice or gate) or :class:`~nbtrail.errors.DataError` (a holdout too small
-for the requested intervals, a target that is neither binary nor numeric).
+for the requested intervals, a constant target or one with missing values).
 """
 
 from nbtrail.practices.evaluation.behavioural import (
     TestResult,
     behavioural_suite,
+    directional_class,
     directional_test,
     invariance_test,
     min_slice_performance_test,
@@ -43,6 +49,7 @@ from nbtrail.practices.evaluation.behavioural import (
 )
 from nbtrail.practices.evaluation.bootstrap import (
     BootstrapOptions,
+    Resampled,
     Resampling,
     bootstrap_draws,
     check_interval_request,
@@ -63,15 +70,23 @@ from nbtrail.practices.evaluation.metrics import (
     CLASSIFICATION_METRICS,
     KERNELS,
     LOWER_IS_BETTER,
+    METRICS_BY_TASK,
     REGRESSION_METRICS,
     MetricOptions,
     Scoring,
+    correct_rows,
     expected_calibration_error,
     higher_is_better,
     metric_batch,
     metric_weighted,
+    metrics_for,
     point_metrics,
     weights_of,
+)
+from nbtrail.practices.evaluation.multiclass import (
+    MULTICLASS_KERNELS,
+    MULTICLASS_METRICS,
+    per_class_table,
 )
 from nbtrail.practices.evaluation.plan import validate_plan
 from nbtrail.practices.evaluation.report import evidently_report, snapshot_metrics
@@ -83,21 +98,27 @@ from nbtrail.practices.evaluation.slices import (
 )
 from nbtrail.practices.evaluation.targets import (
     binary_labels,
+    class_codes,
     infer_task,
     prepare_target,
     require_columns,
     scores_for,
+    target_classes,
 )
 
 __all__ = [
     "CLASSIFICATION_METRICS",
     "KERNELS",
     "LOWER_IS_BETTER",
+    "METRICS_BY_TASK",
+    "MULTICLASS_KERNELS",
+    "MULTICLASS_METRICS",
     "REGRESSION_METRICS",
     "BootstrapOptions",
     "GateResult",
     "Interval",
     "MetricOptions",
+    "Resampled",
     "Resampling",
     "Scoring",
     "SliceReport",
@@ -107,6 +128,9 @@ __all__ = [
     "bootstrap_draws",
     "check_gates",
     "check_interval_request",
+    "class_codes",
+    "correct_rows",
+    "directional_class",
     "directional_test",
     "evaluate_holdout",
     "evidently_report",
@@ -119,8 +143,10 @@ __all__ = [
     "invariance_test",
     "metric_batch",
     "metric_weighted",
+    "metrics_for",
     "min_slice_performance_test",
     "normalise_slices",
+    "per_class_table",
     "percentile_interval",
     "plain",
     "point_metrics",
@@ -134,6 +160,7 @@ __all__ = [
     "slice_labels",
     "slice_metrics",
     "snapshot_metrics",
+    "target_classes",
     "tests_table",
     "validate_plan",
     "weights_of",

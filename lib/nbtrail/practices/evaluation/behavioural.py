@@ -1,5 +1,13 @@
 """Behavioural tests of a model, each named and pass/fail: invariance to small shifts,
-directional expectations, the minimum performance per slice, and a suite from a parameter."""
+directional expectations, the minimum performance per slice, and a suite from a parameter.
+
+What moves, per task: the positive-class probability (binary), the prediction
+(regression); for a multiclass model, whose scores are one probability per class,
+**invariance** bounds the largest change of *any* class's probability (a model whose
+predicted class is stable but whose other probabilities swing is not invariant), and a
+**directional** test names the class whose probability should move (``class: ...``), since
+"the score rises" means nothing across several classes.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +24,11 @@ from nbtrail.practices.evaluation.jsonable import plain
 from nbtrail.practices.evaluation.metrics import higher_is_better
 from nbtrail.practices.evaluation.slices import SliceReport
 from nbtrail.practices.evaluation.targets import require_columns
+from nbtrail.practices.tasks import canonical_task, class_index
+from nbtrail.practices.tasks import positive_class as positive_class_of
 
 # The kinds of test a behavioural parameter may hold, and the keys each item needs.
+_DIRECTIONAL_KEYS = frozenset({"delta", "max_violation_rate", "tolerance", "name", "class"})
 _NEEDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {"invariance": ("columns",), "directional": ("column", "direction")}
 )
@@ -50,20 +61,33 @@ class TestResult:
 
 
 def score_function(
-    model: Any, task: str = "classification", columns: Sequence[str] | None = None
+    model: Any,
+    task: str = "binary",
+    columns: Sequence[str] | None = None,
+    positive_class: Any = None,
 ) -> Callable[[pd.DataFrame], Any]:
-    """``frame -> scores``: the positive-class probability, or the regression prediction.
+    """``frame -> scores``: the probability of the positive class (binary: the
+    ``predict_proba`` column of ``positive_class``, default the last of the sorted
+    classes), every class's probability (multiclass, columns in ``model.classes_`` order),
+    or the regression prediction.
 
     The frame may hold more columns than the model takes: ``columns`` (default the model's
     ``feature_names_in_``) are selected first, so behavioural tests can perturb any column
     of the data and see whether the model responds."""
     cols = list(columns) if columns is not None else getattr(model, "feature_names_in_", None)
+    kind = canonical_task(task)
 
     def select(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[list(cols)] if cols is not None else frame
 
-    if task == "classification":
-        return lambda frame: np.asarray(model.predict_proba(select(frame)))[:, 1]
+    if kind == "binary":
+        classes = list(model.classes_)
+        at = class_index(
+            classes, positive_class_of(classes, positive_class), parameter="positive_class"
+        )
+        return lambda frame: np.asarray(model.predict_proba(select(frame)))[:, at]
+    if kind == "multiclass":
+        return lambda frame: np.asarray(model.predict_proba(select(frame)), dtype=np.float64)
     return lambda frame: np.asarray(model.predict(select(frame)), dtype=np.float64)
 
 
@@ -89,7 +113,8 @@ def invariance_test(
     parameter: str = "invariance",
 ) -> TestResult:
     """Shift each named column by ``±delta`` standard deviations (all at once): the score of
-    every row may change by at most ``tolerance``. ``value`` is the largest change."""
+    every row may change by at most ``tolerance``. ``value`` is the largest change (with
+    class probabilities, the largest change of any class's probability)."""
     columns = [columns] if isinstance(columns, str) else list(columns)
     require_columns(frame, columns, parameter)
     base = np.asarray(predict(frame), dtype=np.float64)
@@ -98,7 +123,8 @@ def invariance_test(
         moved = frame.copy()
         for c in columns:
             moved[c] = moved[c] + sign * _column_step(frame, c, delta)
-        worst = np.maximum(worst, np.abs(np.asarray(predict(moved), dtype=np.float64) - base))
+        change = np.abs(np.asarray(predict(moved), dtype=np.float64) - base)
+        worst = np.maximum(worst, change.max(axis=1) if change.ndim == 2 else change)
     value = float(worst.max()) if len(worst) else 0.0
     return TestResult.judged(
         name or f"invariance[{','.join(columns)}]",
@@ -125,12 +151,14 @@ def directional_test(
     tolerance: float = 0.01,
     name: str | None = None,
     parameter: str = "directional",
+    column_of_scores: int | None = None,
 ) -> TestResult:
     """Raise ``column`` by ``delta`` standard deviations: the score should move the stated way
     (``"increase"`` or ``"decrease"``). ``value`` is the share of rows that moved the other way
     by more than ``tolerance`` (tree ensembles wobble by ~1e-4 on saturated scores; that is not
     a reversal); it passes when that share is at most ``max_violation_rate`` and the mean
-    change has the stated sign."""
+    change has the stated sign. When ``predict`` gives class probabilities,
+    ``column_of_scores`` is the class whose probability is followed."""
     if direction not in ("increase", "decrease"):
         raise ParameterError(
             f"{parameter}[{column!r}]: direction must be 'increase' or 'decrease', "
@@ -138,10 +166,23 @@ def directional_test(
             parameter=parameter,
         )
     require_columns(frame, [column], parameter)
-    base = np.asarray(predict(frame), dtype=np.float64)
+
+    def followed(rows: pd.DataFrame) -> np.ndarray:
+        out = np.asarray(predict(rows), dtype=np.float64)
+        if out.ndim == 2:
+            if column_of_scores is None:
+                raise ParameterError(
+                    f"{parameter}[{column!r}]: a multiclass model has one probability per "
+                    "class; name the class whose probability should move (class: ...)",
+                    parameter=parameter,
+                )
+            return np.asarray(out[:, column_of_scores])
+        return out
+
+    base = followed(frame)
     moved = frame.copy()
     moved[column] = moved[column] + _column_step(frame, column, delta)
-    change = np.asarray(predict(moved), dtype=np.float64) - base
+    change = followed(moved) - base
     sign = 1.0 if direction == "increase" else -1.0
     violations = (sign * change) < -tolerance
     rate = float(violations.mean()) if len(change) else 0.0
@@ -221,12 +262,17 @@ def behavioural_suite(
     predict: Callable[[pd.DataFrame], Any],
     frame: pd.DataFrame,
     spec: Mapping[str, Any] | None,
+    *,
+    classes: Sequence[Any] | None = None,
 ) -> list[TestResult]:
     """Run the tests a parameter describes, e.g.::
 
     {"invariance": [{"columns": ["mean_texture"], "delta": 0.01, "tolerance": 0.05}],
      "directional": [{"column": "worst_radius", "direction": "decrease", "delta": 1.0,
                       "max_violation_rate": 0.05}]}
+
+    For a multiclass model (``predict`` gives the probabilities of ``classes``) each
+    directional item names its class: ``{"column": ..., "direction": ..., "class": ...}``.
     """
     spec = suite_spec(spec)
     results: list[TestResult] = []
@@ -247,21 +293,36 @@ def behavioural_suite(
         item = dict(item)
         if "column" not in item or "direction" not in item:
             raise missing_keys("directional", i)
+        where = f"behavioural.directional[{i}]"
+        column, direction = item.pop("column"), item.pop("direction")
+        options = _known(item, set(_DIRECTIONAL_KEYS), where)
+        followed = directional_class(options.pop("class", None), classes, where)
         results.append(
             directional_test(
                 predict,
                 frame,
-                item.pop("column"),
-                item.pop("direction"),
+                column,
+                direction,
                 parameter="behavioural.directional",
-                **_known(
-                    item,
-                    {"delta", "max_violation_rate", "tolerance", "name"},
-                    f"behavioural.directional[{i}]",
-                ),
+                column_of_scores=followed,
+                **options,
             )
         )
     return results
+
+
+def directional_class(wanted: Any, classes: Sequence[Any] | None, where: str) -> int | None:
+    """The column of the class a directional item follows: refused on a model without
+    class probabilities, and required (by :func:`directional_test`) on one with them."""
+    if wanted is None:
+        return None
+    if classes is None:
+        raise ParameterError(
+            f"{where}: 'class' applies to multiclass models only (a binary model's score is "
+            "the positive-class probability; choose that class with positive_class)",
+            parameter="behavioural",
+        )
+    return class_index(classes, wanted, parameter="behavioural")
 
 
 def _known(item: Mapping[str, Any], allowed: set[str], where: str) -> dict[str, Any]:

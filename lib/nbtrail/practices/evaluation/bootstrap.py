@@ -18,7 +18,7 @@ from nbtrail.practices.evaluation.metrics import (
     point_metrics,
     weights_of,
 )
-from nbtrail.practices.evaluation.targets import prepare_target, scores_for
+from nbtrail.practices.evaluation.targets import prepare_target, scores_for, target_classes
 
 # Resamples are computed in blocks so that block * rows stays under this many cells.
 _BLOCK_CELLS = 2_000_000
@@ -30,6 +30,7 @@ class BootstrapOptions(MetricOptions, total=False):
     task: str | None
     metrics: Sequence[str] | None
     pos_label: Any
+    classes: Sequence[Any] | None
     n_boot: int
     level: float
     seed: int
@@ -40,15 +41,17 @@ class BootstrapOptions(MetricOptions, total=False):
 @dataclass(frozen=True)
 class Resampling:
     """How a holdout is resampled: the ``task`` (inferred when None), the ``metrics`` (the
-    task's defaults when None), ``pos_label``, ``threshold`` and ``n_bins`` (see
-    :class:`~nbtrail.practices.evaluation.metrics.Scoring`), ``n_boot`` resamples from
-    ``seed``, a ``level`` interval, and the smallest holdout accepted: ``min_rows`` rows
-    and, for classification, ``min_class_rows`` of each class."""
+    task's defaults when None), ``pos_label`` (binary), ``classes`` (multiclass: the
+    columns of the probabilities, default the target's sorted values), ``threshold`` and
+    ``n_bins`` (see :class:`~nbtrail.practices.evaluation.metrics.Scoring`), ``n_boot``
+    resamples from ``seed``, a ``level`` interval, and the smallest holdout accepted:
+    ``min_rows`` rows and, for classification, ``min_class_rows`` of each class present."""
 
     n_boot: int
     task: str | None = None
     metrics: Sequence[str] | None = None
     pos_label: Any = 1
+    classes: Sequence[Any] | None = None
     threshold: float = 0.5
     level: float = 0.95
     seed: int = 0
@@ -121,8 +124,11 @@ def check_interval_request(
     min_rows: int,
     y: np.ndarray | None = None,
     min_class_rows: int = 0,
+    classes: Sequence[Any] | None = None,
 ) -> None:
-    """Refuse a holdout too small for the requested intervals, or an impossible request."""
+    """Refuse a holdout too small for the requested intervals, or an impossible request:
+    with ``y`` (0/1, or class indices into ``classes``) each class present must have
+    ``min_class_rows`` rows (a binary target needs both classes)."""
     if not 0 < level < 1:
         raise ParameterError(f"level must be in (0, 1), got {level!r}", parameter="level")
     tail = n_boot * (1 - level) / 2
@@ -139,7 +145,20 @@ def check_interval_request(
             n_rows=n_rows,
             min_rows=min_rows,
         )
-    if y is not None and min_class_rows:
+    if y is not None and min_class_rows and classes is not None:
+        counts = np.bincount(y.astype(np.int64), minlength=len(classes))
+        few = [
+            (str(c), int(k)) for c, k in zip(classes, counts, strict=True) if 0 < k < min_class_rows
+        ]
+        if few:
+            shown = ", ".join(f"{k} of class {c}" for c, k in few)
+            raise DataError(
+                f"the holdout has {shown}: too few of a class for bootstrap intervals "
+                f"(min_class_rows={min_class_rows})",
+                hint="use a larger or stratified holdout, or lower min_class_rows",
+                class_rows=dict(few),
+            )
+    elif y is not None and min_class_rows:
         n_pos = int(y.sum())
         n_neg = int(len(y) - n_pos)
         if min(n_pos, n_neg) < min_class_rows:
@@ -167,9 +186,15 @@ def resample_scores(
     """Check the target, each score (``scores`` maps what it is, for messages, to the
     scores) and the request, then draw ``combine(metric of each score)`` on the same
     resampled rows: the metric itself for one score, a difference for two."""
-    task, y, metrics = prepare_target(y_true, settings.task, settings.metrics, settings.pos_label)
-    arrays = [scores_for(y, s, what=what, context=context) for what, s in scores.items()]
-    classification = task == "classification"
+    task, y, metrics = prepare_target(
+        y_true, settings.task, settings.metrics, settings.pos_label, settings.classes
+    )
+    classes = target_classes(y_true, settings.classes) if task == "multiclass" else None
+    columns = None if classes is None else len(classes)
+    arrays = [
+        scores_for(y, s, what=what, context=context, columns=columns) for what, s in scores.items()
+    ]
+    classification = task != "regression"
     check_interval_request(
         len(y),
         n_boot=settings.n_boot,
@@ -177,6 +202,7 @@ def resample_scores(
         min_rows=settings.min_rows,
         y=y if classification else None,
         min_class_rows=settings.min_class_rows if classification else 0,
+        classes=classes,
     )
     options = settings.metric_options()
     values = tuple(point_metrics(y, s, metrics, **options) for s in arrays)

@@ -14,7 +14,8 @@ from nbtrail.core.errors import GateFailed, ParameterError
 from nbtrail.practices.evaluation.behavioural import TestResult
 from nbtrail.practices.evaluation.intervals import Interval
 from nbtrail.practices.evaluation.jsonable import plain
-from nbtrail.practices.evaluation.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from nbtrail.practices.evaluation.metrics import METRICS_BY_TASK
+from nbtrail.practices.tasks import canonical_task
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,10 @@ def gates_for_task(
     gates: Mapping[str, float | None], task: str
 ) -> tuple[dict[str, float | None], list[str]]:
     """Split gates into those whose metric ``task`` computes and those that do not apply
-    (e.g. ``min_roc_auc`` on a regression target); gates on other names are kept, so
-    :func:`check_gates` still refuses a misspelt one."""
-    other = REGRESSION_METRICS if task == "classification" else CLASSIFICATION_METRICS
+    (a metric of another task, e.g. ``min_roc_auc`` on a regression or multiclass target);
+    gates on other names are kept, so :func:`check_gates` still refuses a misspelt one."""
+    own = set(METRICS_BY_TASK[canonical_task(task)])
+    other = {m for metrics in METRICS_BY_TASK.values() for m in metrics} - own
     kept: dict[str, float | None] = {}
     skipped: list[str] = []
     for name, bound in gates.items():

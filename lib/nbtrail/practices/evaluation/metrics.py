@@ -3,7 +3,8 @@
 Each kernel takes y (n,), s (n,) and a weight matrix w (B, n) -- how many times each row
 appears in each of B resamples -- and returns the metric on each resample (B,). Every
 metric is a weighted sum, so a block of resamples costs a few matrix-vector products and
-no per-resample sorting; w = ones((1, n)) gives the plain metric.
+no per-resample sorting; w = ones((1, n)) gives the plain metric. Scores of shape (n, K)
+are class probabilities and take the multiclass kernels (``multiclass.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 
 from nbtrail.core.errors import ParameterError
+from nbtrail.practices.evaluation.multiclass import MULTICLASS_KERNELS, MULTICLASS_METRICS
+from nbtrail.practices.tasks import canonical_task
 
 CLASSIFICATION_METRICS: tuple[str, ...] = (
     "roc_auc",
@@ -24,11 +27,32 @@ CLASSIFICATION_METRICS: tuple[str, ...] = (
     "log_loss",
     "calibration_error",
 )
-REGRESSION_METRICS: tuple[str, ...] = ("mae", "rmse", "r2")
-# Metrics where a larger value is worse; every other metric is "higher is better".
-LOWER_IS_BETTER: frozenset[str] = frozenset(
-    {"log_loss", "calibration_error", "mae", "rmse", "worst_slice_gap"}
+# MAPE is defined only when no target value is 0 (see metrics_for).
+REGRESSION_METRICS: tuple[str, ...] = ("mae", "rmse", "r2", "mape")
+# The metrics each task computes, binary first (the binary ones keep their old name).
+METRICS_BY_TASK: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "binary": CLASSIFICATION_METRICS,
+        "multiclass": MULTICLASS_METRICS,
+        "regression": REGRESSION_METRICS,
+    }
 )
+# Metrics where a larger value is worse; every other metric is "higher is better".
+# ``abs_error`` is the A/B's Wilcoxon row: the paired difference of absolute errors.
+LOWER_IS_BETTER: frozenset[str] = frozenset(
+    {"log_loss", "calibration_error", "mae", "rmse", "mape", "abs_error", "worst_slice_gap"}
+)
+
+
+def metrics_for(task: str, y: Any = None) -> tuple[tuple[str, ...], list[str]]:
+    """The metrics ``task`` computes on target ``y``, and notes on those left out: MAPE
+    when a target value is 0 (it divides by the target)."""
+    metrics = METRICS_BY_TASK[canonical_task(task)]
+    notes: list[str] = []
+    if "mape" in metrics and y is not None and np.any(np.asarray(y, dtype=np.float64) == 0):
+        metrics = tuple(m for m in metrics if m != "mape")
+        notes.append("mape left out: the target has zero values, where it is undefined")
+    return metrics, notes
 
 
 def higher_is_better(metric: str) -> bool:
@@ -110,6 +134,12 @@ def _rmse_w(y: np.ndarray, s: np.ndarray, w: np.ndarray, how: Scoring) -> np.nda
     return np.sqrt((w @ (s.astype(np.float64) - y) ** 2) / w.sum(axis=1))
 
 
+def _mape_w(y: np.ndarray, s: np.ndarray, w: np.ndarray, how: Scoring) -> np.ndarray:
+    if np.any(y == 0):  # undefined (scikit-learn would divide by machine epsilon)
+        return np.full(w.shape[0], np.nan)
+    return (w @ (np.abs(s.astype(np.float64) - y) / np.abs(y))) / w.sum(axis=1)
+
+
 def _r2_w(y: np.ndarray, s: np.ndarray, w: np.ndarray, how: Scoring) -> np.ndarray:
     total = w.sum(axis=1)
     err = s.astype(np.float64) - y
@@ -131,6 +161,7 @@ KERNELS: Mapping[str, Kernel] = MappingProxyType(
         "mae": _mae_w,
         "rmse": _rmse_w,
         "r2": _r2_w,
+        "mape": _mape_w,
     }
 )
 
@@ -139,17 +170,30 @@ def metric_weighted(
     name: str, y: np.ndarray, s: np.ndarray, w: np.ndarray, **options: Unpack[MetricOptions]
 ) -> np.ndarray:
     """The metric ``name`` on each resample given by row weights ``w`` (shape ``(B, n)``);
-    ``options`` as :class:`Scoring` (``threshold=0.5``, ``n_bins=10``)."""
-    kernel = KERNELS.get(name)
+    ``options`` as :class:`Scoring` (``threshold=0.5``, ``n_bins=10``). Scores of shape
+    ``(n, K)`` are class probabilities, ``y`` the class index of each row."""
+    s = np.asarray(s, dtype=np.float64)
+    table = MULTICLASS_KERNELS if s.ndim == 2 else KERNELS
+    kernel = table.get(name)
     if kernel is None:
         raise ParameterError(
-            f"unknown metric {name!r}",
+            f"unknown {'multiclass ' if s.ndim == 2 else ''}metric {name!r}",
             parameter="metrics",
-            valid=list(CLASSIFICATION_METRICS + REGRESSION_METRICS),
+            valid=list(table),
         )
     y = np.asarray(y, dtype=np.float64)
+    return np.asarray(kernel(y, s, w, Scoring(**options)))
+
+
+def correct_rows(y: Any, s: Any, threshold: float = 0.5) -> np.ndarray:
+    """Per row, whether the classifier is right: the score at or above ``threshold`` where
+    ``y`` is 1 (binary: 0/1 target, positive-class probability), or the most probable class
+    is ``y`` (multiclass: class index, ``(n, K)`` probabilities)."""
+    y = np.asarray(y)
     s = np.asarray(s, dtype=np.float64)
-    return kernel(y, s, w, Scoring(**options))
+    if s.ndim == 2:
+        return np.asarray(s.argmax(axis=1) == y.astype(np.int64))
+    return np.asarray((s >= threshold) == (y == 1))
 
 
 def weights_of(idx: np.ndarray, n: int) -> np.ndarray:

@@ -13,13 +13,8 @@ import pandas as pd
 
 from nbtrail.core.errors import DataError, ParameterError
 from nbtrail.practices.evaluation.jsonable import plain
-from nbtrail.practices.evaluation.metrics import (
-    CLASSIFICATION_METRICS,
-    REGRESSION_METRICS,
-    higher_is_better,
-    point_metrics,
-)
-from nbtrail.practices.evaluation.targets import binary_labels, infer_task, require_columns
+from nbtrail.practices.evaluation.metrics import higher_is_better, metrics_for, point_metrics
+from nbtrail.practices.evaluation.targets import prepare_target, require_columns, scores_for
 
 
 @dataclass(frozen=True)
@@ -113,34 +108,32 @@ def slice_metrics(
     metric: str | None = None,
     threshold: float = 0.5,
     pos_label: Any = 1,
+    classes: Sequence[Any] | None = None,
     min_rows: int = 10,
     max_gap: float | None = None,
     n_bins: int = 10,
 ) -> SliceReport:
-    """Metrics per slice of ``frame`` (rows aligned with ``y_true`` and ``score``).
+    """Metrics per slice of ``frame`` (rows aligned with ``y_true`` and ``score``: the
+    positive-class probability, the class probabilities of ``classes`` for multiclass, or
+    the prediction).
 
-    ``metric`` (default ``accuracy`` / ``mae``) picks the worst slice among slices with at
-    least ``min_rows`` rows where it is defined."""
+    ``metric`` (default ``accuracy``, or ``mae`` for regression) picks the worst slice
+    among slices with at least ``min_rows`` rows where it is defined."""
     spec = normalise_slices(slices)
     require_columns(frame, spec.keys(), "slices")
-    task = task or infer_task(y_true)
-    if task == "classification":
-        y = binary_labels(y_true, pos_label)
-        metrics = CLASSIFICATION_METRICS
-        metric = metric or "accuracy"
-    else:
-        y = np.asarray(y_true, dtype=np.float64)
-        metrics = REGRESSION_METRICS
-        metric = metric or "mae"
+    task, y, _ = prepare_target(y_true, task, None, pos_label, classes)
+    metrics, _ = metrics_for(task, y)
+    metric = metric or ("mae" if task == "regression" else "accuracy")
     if metric not in metrics:
         raise ParameterError(
             f"slice metric {metric!r} is not a {task} metric",
             parameter="slice_metric",
             valid=list(metrics),
         )
+    if len(frame) != len(y) or len(score) != len(y):
+        raise DataError(f"{len(frame)} rows, {len(y)} targets and {len(score)} scores differ")
     s = np.asarray(score, dtype=np.float64)
-    if len(frame) != len(y) or len(s) != len(y):
-        raise DataError(f"{len(frame)} rows, {len(y)} targets and {len(s)} scores differ")
+    s = scores_for(y, s, columns=s.shape[1] if task == "multiclass" else None)
     overall = point_metrics(y, s, [metric], threshold=threshold, n_bins=n_bins)[metric]
     rows: list[dict[str, Any]] = []
     for column, sp in spec.items():

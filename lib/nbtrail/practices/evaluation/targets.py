@@ -10,23 +10,32 @@ import numpy as np
 import pandas as pd
 
 from nbtrail.core.errors import DataError, ParameterError
-from nbtrail.practices.evaluation.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from nbtrail.practices.evaluation.metrics import metrics_for
+from nbtrail.practices.tasks import canonical_task, task_of
 
 
 def infer_task(y: Sequence[Any] | np.ndarray | pd.Series) -> str:
-    """``"classification"`` for a binary target, ``"regression"`` for a numeric one."""
-    s = pd.Series(np.asarray(y))
-    if s.isna().any():
-        raise DataError("the target has missing values", hint="drop or fill them first")
-    n_unique = s.nunique()
-    if pd.api.types.is_bool_dtype(s) or n_unique <= 2:
-        return "classification"
-    if pd.api.types.is_numeric_dtype(s):
-        return "regression"
-    raise DataError(
-        f"the target has {n_unique} distinct non-numeric values: only binary classification "
-        "and numeric regression targets are supported"
-    )
+    """``"binary"``, ``"multiclass"`` or ``"regression"``: the task a target is, by the one
+    rule the train stage uses too (:func:`nbtrail.practices.tasks.task_of`)."""
+    return task_of(y)
+
+
+def class_codes(y: Sequence[Any] | np.ndarray | pd.Series, classes: Sequence[Any]) -> np.ndarray:
+    """Each target value's position in ``classes`` (the columns of the probabilities);
+    a value that is not one of them is refused."""
+    arr = np.asarray(y)
+    listed = list(classes)
+    codes = np.full(len(arr), -1, dtype=np.int64)
+    for i, c in enumerate(listed):
+        codes[arr == c] = i
+    if (codes < 0).any():
+        unknown = sorted(map(str, pd.unique(arr[codes < 0]).tolist()))[:5]
+        raise DataError(
+            f"target value(s) {', '.join(unknown)} are not classes of the model "
+            f"({', '.join(map(str, listed))})",
+            hint="the holdout has classes the model never saw in training",
+        )
+    return codes
 
 
 def binary_labels(y: Sequence[Any] | np.ndarray | pd.Series, pos_label: Any = 1) -> np.ndarray:
@@ -57,27 +66,50 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], parameter: str)
         )
 
 
+def target_classes(y_true: Any, classes: Sequence[Any] | None) -> list[Any]:
+    """The classes of a multiclass target: ``classes`` (the model's) or, when None, the
+    sorted distinct values of ``y_true``."""
+    if classes is not None:
+        return list(classes)
+    return sorted(pd.unique(np.asarray(y_true)).tolist())
+
+
 def prepare_target(
-    y_true: Any, task: str | None, metrics: Sequence[str] | None, pos_label: Any
+    y_true: Any,
+    task: str | None,
+    metrics: Sequence[str] | None,
+    pos_label: Any,
+    classes: Sequence[Any] | None = None,
 ) -> tuple[str, np.ndarray, tuple[str, ...]]:
-    """The task (inferred when None), the target as an array (0/1 for classification) and the
-    metrics to compute (the task's defaults when None)."""
-    task = task or infer_task(y_true)
-    if task == "classification":
-        return task, binary_labels(y_true, pos_label), tuple(metrics or CLASSIFICATION_METRICS)
-    if task == "regression":
+    """The task (inferred when None), the target as an array (0/1 for binary, the index in
+    ``classes`` for multiclass) and the metrics to compute (the task's defaults when
+    None, MAPE left out when a target value is 0)."""
+    task = canonical_task(task) if task else infer_task(y_true)
+    if task == "binary":
+        y = binary_labels(y_true, pos_label)
+    elif task == "multiclass":
+        y = class_codes(y_true, target_classes(y_true, classes))
+    else:
         y = np.asarray(y_true, dtype=np.float64)
-        return task, y, tuple(metrics or REGRESSION_METRICS)
-    raise ParameterError(
-        f"task must be 'classification' or 'regression', got {task!r}", parameter="task"
-    )
+    return task, y, tuple(metrics or metrics_for(task, y)[0])
 
 
-def scores_for(y: np.ndarray, score: Any, *, what: str = "scores", context: str = "") -> np.ndarray:
-    """``score`` as a float array, one finite value per target value (``context`` leads the
+def scores_for(
+    y: np.ndarray,
+    score: Any,
+    *,
+    what: str = "scores",
+    context: str = "",
+    columns: int | None = None,
+) -> np.ndarray:
+    """``score`` as a float array, one finite value per target value, or with ``columns``
+    one row of that many class probabilities per target value (``context`` leads the
     message when the lengths differ)."""
     s = np.asarray(score, dtype=np.float64)
-    if s.shape != y.shape:
+    expected = y.shape if columns is None else (len(y), columns)
+    if s.shape != expected:
+        if s.ndim and s.shape[0] == len(y):
+            raise DataError(f"{what} of shape {s.shape}; expected {expected}")
         raise DataError(f"{context}{len(s)} {what} for {len(y)} target values")
     if not np.isfinite(s).all():
         raise DataError(f"the {what} contain NaN or infinite values")
