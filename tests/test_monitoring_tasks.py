@@ -189,7 +189,7 @@ def test_error_checks_alarm_at_most_alpha_at_the_bound_and_catch_30_percent(metr
 
     def fails(scale: float) -> bool:
         pred = rng.normal(size=n) * (baseline * scale / unit)
-        check = m.error_check(metric, np.zeros(n), pred, baseline, drop, alpha)
+        check = m.metric_check(metric, np.zeros(n), pred, baseline, drop, alpha)
         assert check.metric == metric and check.bound == pytest.approx(baseline * (1 + drop))
         return check.status == m.FAIL
 
@@ -208,7 +208,7 @@ def test_error_check_counts_the_baselines_uncertainty():
         se = float(h.std(ddof=1) / math.sqrt(holdout)) if use_se else 0.0
         pred = rng.normal(size=n) * 1.05  # true MAE at the bound of the *true* baseline
         return (
-            m.error_check("mae", np.zeros(n), pred, h.mean(), 0.05, alpha, baseline_se=se).status
+            m.metric_check("mae", np.zeros(n), pred, h.mean(), 0.05, alpha, baseline_se=se).status
             == m.FAIL
         )
 
@@ -247,7 +247,9 @@ def test_balanced_accuracy_check_false_alarms_and_power(recalls):
             idx = np.nonzero(y == k)[0]
             wrong = idx[rng.random(len(idx)) >= r - shift]
             pred[wrong] = (k + 1) % 3
-        return m.balanced_accuracy_check(y, pred, bound + 0.05, 0.05, alpha).status == m.FAIL
+        return (
+            m.metric_check("balanced_accuracy", y, pred, bound + 0.05, 0.05, alpha).status == m.FAIL
+        )
 
     assert _rate(reps, lambda: fails(0.0)) <= _tolerance(alpha, reps)
     assert _rate(reps, lambda: fails(0.15)) >= 0.95
@@ -263,7 +265,7 @@ def test_performance_checks_split_alpha_over_the_metrics():
     rng = np.random.default_rng(0)
     for _ in range(200):
         pred = np.where(rng.random(len(y)) < 0.2, (y + 1) % 3, y)
-        alone = m.balanced_accuracy_check(y, pred, 0.9, 0.05, 0.05)
+        alone = m.metric_check("balanced_accuracy", y, pred, 0.9, 0.05, 0.05)
         both = m.performance_checks(y, pred, baselines, 0.05, 0.05)[1]
         p = float(alone.detail.split("p=")[1].split(",")[0])
         if 0.025 < p < 0.05:

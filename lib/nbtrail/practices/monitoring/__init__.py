@@ -76,8 +76,7 @@ from nbtrail.practices.monitoring.history import (
 )
 from nbtrail.practices.monitoring.history_plot import plot_history
 from nbtrail.practices.monitoring.performance import (
-    balanced_accuracy_check,
-    error_check,
+    metric_check,
     performance_check,
     performance_checks,
 )
@@ -132,7 +131,6 @@ __all__ = [
     "WARN",
     "align_times",
     "as_numbers",
-    "balanced_accuracy_check",
     "batch_sources",
     "bh_threshold",
     "check_batch",
@@ -142,11 +140,11 @@ __all__ = [
     "column_tests",
     "drift_report",
     "drift_table",
-    "error_check",
     "evaluation_baselines",
     "feature_columns",
     "format_history",
     "load_history",
+    "metric_check",
     "metric_value",
     "monitor_task",
     "performance_check",

@@ -28,12 +28,14 @@ fails at most ``alpha`` of the time (``tests/test_monitoring.py`` measures it).
   squared errors against ``bound^2`` (its standard error by the delta method). Squared and
   absolute errors are right-skewed, which makes the upper-tail t-test conservative.
 
+:func:`metric_check` runs one metric's test (:func:`performance_check` is accuracy's);
 :func:`performance_checks` splits its ``alpha`` over the task's metrics (Bonferroni).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -43,38 +45,29 @@ from nbtrail.practices.monitoring.task import ERROR_METRICS
 from nbtrail.practices.monitoring.verdict import FAIL, PASS, WARN, Check
 
 
-def _status(p: float, alpha: float, worse: bool) -> str:
-    return FAIL if p < alpha else WARN if worse else PASS
+class _Outcome(NamedTuple):
+    """A metric's value on the batch, the p-value of "no worse than the bound", a detail."""
+
+    value: float
+    p: float
+    detail: str
 
 
-def performance_check(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    baseline: float,
-    max_drop: float,
-    alpha: float,
-    *,
-    baseline_se: float = 0.0,
-) -> Check:
-    """Accuracy vs ``baseline - max_drop``: one-sided exact binomial test at level ``alpha``
-    (a z-test when the baseline has a standard error ``baseline_se``)."""
+def _se(se: float) -> str:
+    return f" (se {se:.3g})" if se > 0 else ""
+
+
+def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, b: Baseline, bound: float) -> _Outcome:
     n = int(len(y_true))
-    correct = int(np.sum(np.asarray(y_true) == np.asarray(y_pred)))
+    correct = int(np.sum(y_true == y_pred))
     acc = correct / n
-    bound = baseline - max_drop
-    if bound <= 0:
-        return Check("performance", PASS, f"accuracy {acc:.3f} (no bound)", acc, bound, "accuracy")
     ci = stats.binomtest(correct, n).proportion_ci(0.95, method="wilson")
-    if baseline_se > 0 and 0 < baseline < 1:
-        p, test = _pooled_accuracy_p(acc, n, baseline, baseline_se, max_drop), "one-sided score"
+    if b.se > 0 and 0 < b.value < 1:
+        p, test = _pooled_accuracy_p(acc, n, b.value, b.se, b.value - bound), "one-sided score"
     else:
         p = float(stats.binomtest(correct, n, min(bound, 1.0), alternative="less").pvalue)
         test = "one-sided binomial"
-    text = (
-        f"accuracy {acc:.3f} [95% CI {ci.low:.3f}, {ci.high:.3f}] vs baseline {baseline:.3f}"
-        f"{_se(baseline_se)} - {max_drop:g} ({test} p={p:.2g}, n={n})"
-    )
-    return Check("performance", _status(p, alpha, acc < bound), text, acc, bound, "accuracy")
+    return _Outcome(acc, p, f"[95% CI {ci.low:.3f}, {ci.high:.3f}] ({test} p={p:.2g}, n={n})")
 
 
 def _pooled_accuracy_p(acc: float, n: int, baseline: float, se: float, drop: float) -> float:
@@ -92,40 +85,49 @@ def _pooled_accuracy_p(acc: float, n: int, baseline: float, se: float, drop: flo
     return float(stats.norm.cdf(diff / np.sqrt(var)))
 
 
-def _se(se: float) -> str:
-    return f" (se {se:.3g})" if se > 0 else ""
-
-
-def balanced_accuracy_check(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    baseline: float,
-    max_drop: float,
-    alpha: float,
-    *,
-    baseline_se: float = 0.0,
-) -> Check:
-    """Balanced accuracy vs ``baseline - max_drop``: one-sided z-test at level ``alpha``."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+def _balanced_accuracy(
+    y_true: np.ndarray, y_pred: np.ndarray, b: Baseline, bound: float
+) -> _Outcome:
     classes = np.unique(y_true)
     n_k = np.array([np.sum(y_true == c) for c in classes], dtype=float)
     c_k = np.array([np.sum((y_true == c) & (y_pred == c)) for c in classes], dtype=float)
     value = float(np.mean(c_k / n_k))
-    bound = baseline - max_drop
-    name = "balanced_accuracy"
-    if bound <= 0:
-        return Check("performance", PASS, f"{name} {value:.3f} (no bound)", value, bound, name)
     r = (c_k + 1) / (n_k + 2)
     var = float(np.sum(r * (1 - r) / n_k)) / len(classes) ** 2
-    p = float(stats.norm.cdf((value - bound) / np.sqrt(var + baseline_se**2)))
-    text = (
-        f"{name} {value:.3f} vs baseline {baseline:.3f}{_se(baseline_se)} - {max_drop:g} "
-        f"(one-sided z p={p:.2g}, n={len(y_true)}, {len(classes)} classes)"
-    )
-    return Check("performance", _status(p, alpha, value < bound), text, value, bound, name)
+    p = float(stats.norm.cdf((value - bound) / np.sqrt(var + b.se**2)))
+    return _Outcome(value, p, f"(one-sided z p={p:.2g}, n={len(y_true)}, {len(classes)} classes)")
 
 
-def error_check(
+def _error(metric: str) -> Callable[[np.ndarray, np.ndarray, Baseline, float], _Outcome]:
+    def test(y_true: np.ndarray, y_pred: np.ndarray, b: Baseline, bound: float) -> _Outcome:
+        err = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+        n = len(err)
+        bound_se = bound / b.value * b.se if b.value > 0 else 0.0  # (1 + max_drop) se_b
+        if metric == "mae":
+            loss, target, target_se = np.abs(err), bound, bound_se
+        else:
+            loss, target, target_se = err**2, bound**2, 2 * bound * bound_se
+        mean = float(np.mean(loss))
+        scale = float(np.sqrt(np.var(loss, ddof=1) / n + target_se**2)) if n > 1 else 0.0
+        if scale > 0:
+            p = float(stats.t.sf((mean - target) / scale, df=max(n - 1, 1)))
+        else:
+            p = 0.0 if mean > target else 1.0
+        value = mean if metric == "mae" else float(np.sqrt(mean))
+        return _Outcome(value, p, f"(one-sided t p={p:.2g}, n={n})")
+
+    return test
+
+
+_TESTS = {
+    "accuracy": _accuracy,
+    "balanced_accuracy": _balanced_accuracy,
+    "mae": _error("mae"),
+    "rmse": _error("rmse"),
+}
+
+
+def metric_check(
     metric: str,
     y_true: np.ndarray,
     y_pred: np.ndarray,
@@ -135,29 +137,34 @@ def error_check(
     *,
     baseline_se: float = 0.0,
 ) -> Check:
-    """``mae`` or ``rmse`` vs ``baseline * (1 + max_drop)``: one-sided t-test at ``alpha``."""
-    err = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
-    n = len(err)
-    bound = baseline * (1 + max_drop)
-    bound_se = (1 + max_drop) * baseline_se
-    if metric == "mae":
-        loss, target, target_se = np.abs(err), bound, bound_se
-    elif metric == "rmse":
-        loss, target, target_se = err**2, bound**2, 2 * bound * bound_se
+    """``metric`` of the batch against its bound (``baseline - max_drop`` for an accuracy,
+    ``baseline * (1 + max_drop)`` for an error): the one-sided test of the module docstring
+    at level ``alpha``; ``baseline_se`` is the baseline's standard error (0: exact)."""
+    if metric not in _TESTS:
+        raise ValueError(f"no monitoring test for metric {metric!r}; known: {', '.join(_TESTS)}")
+    error = metric in ERROR_METRICS
+    bound = baseline * (1 + max_drop) if error else baseline - max_drop
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if not error and bound <= 0:
+        value = _TESTS[metric](y_true, y_pred, Baseline(baseline), 0.5).value
+        return Check("performance", PASS, f"{metric} {value:.3f} (no bound)", value, bound, metric)
+    out = _TESTS[metric](y_true, y_pred, Baseline(baseline, baseline_se), bound)
+    if error:
+        against = f"baseline {baseline:.4g}{_se(baseline_se)} x (1 + {max_drop:g}) = {bound:.4g}"
+        worse, shown = out.value > bound, f"{out.value:.4g}"
     else:
-        raise ValueError(f"error_check takes mae or rmse, not {metric!r}")
-    mean = float(np.mean(loss))
-    value = mean if metric == "mae" else float(np.sqrt(mean))
-    scale = float(np.sqrt(np.var(loss, ddof=1) / n + target_se**2)) if n > 1 else 0.0
-    if scale > 0:
-        p = float(stats.t.sf((mean - target) / scale, df=max(n - 1, 1)))
-    else:
-        p = 0.0 if mean > target else 1.0
-    text = (
-        f"{metric} {value:.4g} vs baseline {baseline:.4g}{_se(baseline_se)} x "
-        f"(1 + {max_drop:g}) = {bound:.4g} (one-sided t p={p:.2g}, n={n})"
-    )
-    return Check("performance", _status(p, alpha, value > bound), text, value, bound, metric)
+        against = f"baseline {baseline:.3f}{_se(baseline_se)} - {max_drop:g}"
+        worse, shown = out.value < bound, f"{out.value:.3f}"
+    status = FAIL if out.p < alpha else WARN if worse else PASS
+    text = f"{metric} {shown} vs {against} {out.detail}"
+    return Check("performance", status, text, out.value, bound, metric)
+
+
+def performance_check(y_true: np.ndarray, y_pred: np.ndarray, *args: float, **kw: float) -> Check:
+    """Accuracy (``baseline, max_drop, alpha`` and ``baseline_se`` as :func:`metric_check`'s)
+    vs ``baseline - max_drop``: the one-sided exact binomial test (a score test when the
+    baseline has a standard error)."""
+    return metric_check("accuracy", y_true, y_pred, *args, **kw)
 
 
 def performance_checks(
@@ -170,13 +177,7 @@ def performance_checks(
     """One check per metric in ``baselines`` (in order), each at ``alpha / len(baselines)``
     (Bonferroni: the family fails a batch at the bound at most ``alpha`` of the time)."""
     each = alpha / max(len(baselines), 1)
-    out = []
-    for metric, b in baselines.items():
-        kw = {"baseline_se": b.se}
-        if metric in ERROR_METRICS:
-            out.append(error_check(metric, y_true, y_pred, b.value, max_drop, each, **kw))
-        elif metric == "balanced_accuracy":
-            out.append(balanced_accuracy_check(y_true, y_pred, b.value, max_drop, each, **kw))
-        else:
-            out.append(performance_check(y_true, y_pred, b.value, max_drop, each, **kw))
-    return out
+    return [
+        metric_check(m, y_true, y_pred, b.value, max_drop, each, baseline_se=b.se)
+        for m, b in baselines.items()
+    ]
