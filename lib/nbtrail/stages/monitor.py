@@ -1,186 +1,59 @@
-"""The monitor stage's glue: the demo batches it fabricates, and one call per notebook cell
-(batches in, verdicts recorded, reports saved, history kept, the verdict enforced).
+"""The monitor stage's glue, one call per notebook cell: the task and baselines read from
+the evaluate stage, batches in (the demo batches of :mod:`nbtrail.stages.demo_batches`, or
+real ones), verdicts recorded, reports saved, history kept, the verdict enforced.
 
 The statistics live in :mod:`nbtrail.practices.monitoring`; this module decides what the
-stage does with them.
-
-**Demo batches.** With ``batch = "demo"`` the stage fabricates three batches from the
-reference split and expects ``clean`` to pass and the two drifted ones to fail. Which
-columns the drift touches is chosen from the data, never named in code (:func:`demo_plan`):
-
-- the covariate drift shifts the first ``n_drift`` numeric feature columns (in the order
-  the features are given) whose reference standard deviation is positive;
-- the concept drift flips the labels where the numeric feature most correlated with the
-  label (largest ``|Pearson r|`` on the reference, the first on a tie; the first shiftable
-  column when there is no numeric label) is above its reference median.
-
-The plan is recorded in the run (``demo_batches``), so a reader knows what was injected.
+stage does with them. The demo names are re-exported here (``stage.demo_plan``, ...).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from nbtrail.core.errors import DataError
 from nbtrail.notebook.run import Run
 from nbtrail.practices import monitoring as mon
 from nbtrail.practices.reports import show_report
+from nbtrail.stages.demo_batches import (
+    DEMO,
+    DEMO_EXPECTED,
+    DEMO_KINDS,
+    MAX_TIE_SHARE,
+    NOISE_SD,
+    TARGET_SHIFT_SD,
+    DemoPlan,
+    demo_batches,
+    demo_plan,
+)
 
-DEMO = "demo"  # the ``batch`` parameter value that fabricates the demo batches
-DEMO_KINDS = ("clean", "covariate_drift", "concept_drift")
-DEMO_EXPECTED = {"clean": mon.PASS, "covariate_drift": mon.FAIL, "concept_drift": mon.FAIL}
+__all__ = [
+    "DEMO",
+    "DEMO_EXPECTED",
+    "DEMO_KINDS",
+    "DEMO_LINE",
+    "MAX_TIE_SHARE",
+    "NOISE_SD",
+    "TARGET_SHIFT_SD",
+    "DemoPlan",
+    "batch_table",
+    "demo_batches",
+    "demo_plan",
+    "describe_baselines",
+    "enforce_verdicts",
+    "load_batches",
+    "monitor_baselines",
+    "record_verdicts",
+    "save_reports",
+    "show_column_tests",
+    "update_history",
+    "worst_batch_metrics",
+]
+
 DEMO_LINE = "demo batches: each got its expected verdict (the drifted ones fail)"
-NOISE_SD = 0.05  # the clean batch's jitter, in reference standard deviations
 
 Show = Callable[[Any], object]
-
-
-# -- demo batches -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoPlan:
-    """What the demo batches inject, chosen from the data by :func:`demo_plan`."""
-
-    drift_columns: tuple[str, ...]  # shifted in ``covariate_drift``
-    shift_sd: float  # by this many reference standard deviations
-    segment_column: str  # ``concept_drift`` flips labels where this is above its median
-    segment_median: float
-    rows: int
-    seed: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "drift_columns": list(self.drift_columns)}
-
-    def describe(self) -> str:
-        """One line: what each drifted batch changes."""
-        return (
-            f"demo: covariate_drift shifts {', '.join(self.drift_columns)} by "
-            f"{self.shift_sd:g} reference SD; concept_drift flips labels where "
-            f"{self.segment_column} > {self.segment_median:.4g}"
-        )
-
-
-def _shiftable(reference: pd.DataFrame, features: Sequence[str]) -> list[str]:
-    """The numeric features with a positive reference standard deviation, in order."""
-    numeric = [c for c, k in mon.column_kinds(reference, features).items() if k == "num"]
-    sd = reference[numeric].std()
-    return [c for c in numeric if float(sd[c]) > 0]
-
-
-def _segment_column(reference: pd.DataFrame, shiftable: list[str], target: str) -> str:
-    """The shiftable column most correlated with a numeric label (the first one otherwise)."""
-    if target not in reference.columns or not pd.api.types.is_numeric_dtype(reference[target]):
-        return shiftable[0]
-    y = reference[target].astype(float)
-    r = reference[shiftable].astype(float).corrwith(y).abs().fillna(0.0)
-    return str(r.idxmax()) if float(r.max()) > 0 else shiftable[0]
-
-
-def _continuous(column: pd.Series, min_distinct: int = 20) -> bool:
-    """A numeric column with many distinct values, not all of them whole numbers."""
-    values = column.dropna().to_numpy(dtype=float)
-    if len(np.unique(values)) <= min_distinct:
-        return False
-    return not np.all(np.equal(np.mod(values, 1), 0))
-
-
-def demo_plan(
-    reference: pd.DataFrame,
-    *,
-    target: str = "target",
-    features: Sequence[str] | None = None,
-    n_drift: int = 3,
-    shift_sd: float = 1.0,
-    rows: int = 200,
-    seed: int = 0,
-) -> DemoPlan:
-    """The columns the demo batches drift, chosen predictably from ``reference`` (see the
-    module docstring). ``features`` defaults to the monitored columns of the reference."""
-    features = list(features) if features is not None else mon.feature_columns(reference, target)
-    shiftable = _shiftable(reference, features)
-    if not shiftable:
-        raise DataError(
-            "demo batches need a numeric column that varies in the reference",
-            hint="monitor real batches instead (set monitor.batch)",
-        )
-    segment = _segment_column(reference, shiftable, target)
-    return DemoPlan(
-        drift_columns=tuple(shiftable[: max(1, int(n_drift))]),
-        shift_sd=float(shift_sd),
-        segment_column=segment,
-        segment_median=float(reference[segment].median()),
-        rows=int(rows),
-        seed=int(seed),
-    )
-
-
-def _flip_labels(labels: pd.Series, classes: pd.Series) -> pd.Series:
-    """Each label replaced by the next of the ``classes`` seen (the other one, for a binary
-    label)."""
-    seen = sorted(classes.dropna().unique())
-    if len(seen) < 2:
-        return labels
-    following = dict(zip(seen, seen[1:] + seen[:1], strict=True))
-    return labels.map(following)
-
-
-def demo_batches(
-    reference: pd.DataFrame,
-    plan: DemoPlan | None = None,
-    *,
-    target: str = "target",
-    features: Sequence[str] | None = None,
-    **plan_kw: Any,
-) -> dict[str, pd.DataFrame]:
-    """Three production batches derived from the reference split, deterministic by the
-    plan's seed (``plan`` defaults to :func:`demo_plan` of ``plan_kw``).
-
-    - ``clean``: ``rows`` rows drawn with replacement from the reference, each numeric value
-      jittered by Gaussian noise of 5% of the column's reference SD (a smoothed bootstrap:
-      the reference distribution, not the reference rows).
-    - ``covariate_drift``: like ``clean``, then the plan's ``drift_columns`` shifted by
-      ``shift_sd`` reference standard deviations. Labels are the true ones.
-    - ``concept_drift``: like ``clean`` (inputs unchanged), but the labels of the segment
-      ``segment_column > its reference median`` are flipped: the relation between inputs and
-      label changed there.
-    """
-    features = list(features) if features is not None else mon.feature_columns(reference, target)
-    if plan is None:
-        plan = demo_plan(reference, target=target, features=features, **plan_kw)
-    rng = np.random.default_rng(plan.seed)
-    numeric = [c for c, k in mon.column_kinds(reference, features).items() if k == "num"]
-    sd = reference[numeric].std().fillna(0.0)
-    # Jitter only continuous columns: noise on a count or a code (few distinct values) is
-    # itself a change of distribution that a KS test rightly detects.
-    smooth = [c for c in numeric if _continuous(reference[c])]
-    kept = [c for c in reference.columns if c in features or c == target]
-
-    def draw() -> pd.DataFrame:
-        idx = rng.integers(0, len(reference), size=plan.rows)
-        df = reference.iloc[idx].reset_index(drop=True)[kept].copy()
-        noise = rng.normal(size=(plan.rows, len(smooth))) * (NOISE_SD * sd[smooth].to_numpy())
-        df[smooth] = df[smooth].to_numpy(dtype=float) + noise
-        return df
-
-    cols = list(plan.drift_columns)
-    clean = draw()
-    covariate = draw()
-    covariate[cols] = covariate[cols] + plan.shift_sd * sd[cols].to_numpy()
-    concept = draw()
-    if target in concept.columns:
-        segment = concept[plan.segment_column] > plan.segment_median
-        flipped = _flip_labels(concept.loc[segment, target], reference[target])
-        concept.loc[segment, target] = flipped
-    return {"clean": clean, "covariate_drift": covariate, "concept_drift": concept}
-
-
-# -- the notebook's cells ---------------------------------------------------------------------
 
 
 def _display(show: Show | None) -> Show:
@@ -189,6 +62,37 @@ def _display(show: Show | None) -> Show:
     from IPython.display import display
 
     return display
+
+
+def monitor_baselines(
+    run: Run, model: Any, *, batch: str
+) -> tuple[str | None, dict[str, mon.Baseline] | None]:
+    """The task and what labelled batches are held to.
+
+    The task is the evaluate stage's (its ``evaluation`` output names it; ``classification``
+    is told apart by the model's classes). Real batches are held to the baselines the
+    evaluate stage measured on its holdout: each metric's value and, from its interval, its
+    standard error (the record's metric when there is no interval; a metric it lacks is
+    measured on the reference). Demo batches are drawn from the reference rows, so they are
+    held to the model's metrics on those rows (None here: ``check_batch`` measures them): a
+    holdout and a reference of a few dozen rows each can differ by a third in RMSE by chance
+    alone, and a clean demo batch must not fail for that."""
+    record = run.upstream_record("evaluate")
+    has = "evaluation" in record.get("outputs", {})
+    evaluation = run.read_json("evaluate", "evaluation") if has else None
+    task = mon.monitor_task(model, (evaluation or {}).get("task"))
+    if task is None or batch == DEMO:
+        return task, None
+    return task, mon.evaluation_baselines(task, evaluation, record.get("metrics"))
+
+
+def describe_baselines(task: str | None, baselines: Mapping[str, mon.Baseline] | None) -> str:
+    """One line: the task and what labelled batches are held to."""
+    held = ", ".join(
+        f"{m} {b.value:.4g}" + (f" (se {b.se:.2g})" if b.se > 0 else "")
+        for m, b in (baselines or {}).items()
+    )
+    return f"task {task}; baseline {held or 'measured on the reference rows'}"
 
 
 def load_batches(
@@ -201,13 +105,20 @@ def load_batches(
     rows: int,
     shift_sd: float,
     seed: int,
+    task: str | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The batches to monitor. ``demo``: fabricated (:func:`demo_batches`), versioned in the
-    store as ``demo_<kind>`` and their plan recorded; otherwise read from the datasets,
-    files and folders ``batch`` names (the files recorded)."""
+    """The batches to monitor. ``demo``: fabricated for ``task`` (:func:`demo_batches`),
+    versioned in the store as ``demo_<kind>`` and their plan recorded; otherwise read from
+    the datasets, files and folders ``batch`` names (the files recorded)."""
     if batch == DEMO:
         plan = demo_plan(
-            reference, target=target, features=features, shift_sd=shift_sd, rows=rows, seed=seed
+            reference,
+            target=target,
+            features=features,
+            shift_sd=shift_sd,
+            rows=rows,
+            seed=seed,
+            task=task,
         )
         batches = demo_batches(reference, plan, target=target, features=features)
         for name, frame in batches.items():
@@ -252,20 +163,37 @@ def record_verdicts(
             kind=v.kind,
             drift_share=v.drift_share,
             drifted=", ".join(v.drifted_columns),
-            accuracy=v.metric_value,
+            metric=v.metric,
+            **v.metrics,
             summary=v.summary,
         )
         print(v.summary)
-    accuracies = [v.metric_value for v in verdicts if v.metric_value is not None]
     run.log_metrics(
         {
             "batches": len(verdicts),
             "batches_failed": sum(not v.passed for v in verdicts),
             "max_drift_share": max(v.drift_share for v in verdicts),
-            "min_batch_accuracy": min(accuracies) if accuracies else None,
+            **worst_batch_metrics(verdicts),
         }
     )
     return verdicts
+
+
+def worst_batch_metrics(verdicts: Sequence[mon.Verdict]) -> dict[str, float | None]:
+    """The worst value of each performance metric over the batches: ``min_batch_<m>`` for an
+    accuracy, ``max_batch_<m>`` for an error (``min_batch_accuracy`` always, None when no
+    batch measured it)."""
+    values: dict[str, list[float]] = {}
+    for v in verdicts:
+        for m, x in v.metrics.items():
+            values.setdefault(m, []).append(x)
+    out: dict[str, float | None] = {"min_batch_accuracy": None}
+    for m, xs in values.items():
+        if m in mon.ERROR_METRICS:
+            out[f"max_batch_{m}"] = max(xs)
+        else:
+            out[f"min_batch_{m}"] = min(xs)
+    return out
 
 
 def show_column_tests(verdicts: Sequence[mon.Verdict], show: Show | None = None) -> None:
@@ -273,7 +201,7 @@ def show_column_tests(verdicts: Sequence[mon.Verdict], show: Show | None = None)
     show = _display(show)
     formats = {"statistic": "{:.3f}", "p_value": "{:.2g}", "effect": "{:.3f}"}
     for v in verdicts:
-        print(f"{v.batch}: {', '.join(f'{c.name} {c.status}' for c in v.checks)}")
+        print(f"{v.batch}: {', '.join(f'{c.label} {c.status}' for c in v.checks)}")
         top = v.drift.sort_values("effect", ascending=False).head(6)
         show(top.style.format({**formats, "p_adjusted": "{:.2g}"}))
 

@@ -6,9 +6,11 @@ Each batch is compared with the reference (the ``reference`` split of the data s
    are named; extra columns are named as a warning (a failure with ``fail_on_extra_columns``).
    An empty batch raises :class:`~nbtrail.errors.DataError`.
 2. **Data and prediction drift**: one test per column, two-sample Kolmogorov-Smirnov for
-   numeric columns (the same ``scipy.stats.ks_2samp`` p-value Evidently's ``ks`` method
-   gives) and a chi-square test of homogeneity for categorical ones. The model's predicted
-   probability is one more column of the same family. The p-values are corrected for
+   numeric and datetime columns (the same ``scipy.stats.ks_2samp`` p-value Evidently's ``ks``
+   method gives) and a chi-square test of homogeneity for categorical and boolean ones. The
+   model's predictions are more columns of the same family: a binary classifier's
+   probability, a multiclass one's predicted class (chi-square) and largest probability, a
+   regression's predicted value. The p-values are corrected for
    multiple comparisons with **Benjamini-Hochberg** at level ``alpha``: a column is drifted
    when its BH-adjusted p-value is below ``alpha`` *and* its effect (KS statistic D, or total
    variation distance of category shares) is at least ``min_effect``. Under the null (every
@@ -16,12 +18,15 @@ Each batch is compared with the reference (the ``reference`` split of the data s
    rejects anything is at most ``alpha`` (Simes), so a batch drawn from the reference
    distribution raises a drift alarm at most ``alpha`` of the time; the effect floor only
    lowers that. ``tests/test_monitoring.py`` measures it by simulation.
-3. **Performance** (when the batch has labels): accuracy against the evaluation baseline,
-   with a one-sided exact binomial test of ``accuracy >= baseline - max_drop``. When labels
-   are present the two alarm families (drift, performance) each get ``alpha / 2``
-   (Bonferroni), so the batch verdict keeps its false-alarm rate ``alpha``.
-   Degraded performance while no input column and no prediction drifted is named
-   **concept drift**.
+3. **Performance** (when the batch has labels), per task (:mod:`~.task`): accuracy for a
+   binary classifier, accuracy and balanced accuracy for a multiclass one, MAE and RMSE for a
+   regression, each against the evaluation stage's baseline with a one-sided test of "no
+   worse than the baseline by ``max_drop``" (an absolute drop for accuracies, a relative
+   increase for errors; the baseline's own uncertainty counted when its interval is known:
+   :mod:`~.performance`, :mod:`~.baselines`). When labels are present the two alarm families
+   (drift, performance) each get ``alpha / 2`` and the performance metrics share theirs
+   (Bonferroni), so the batch verdict keeps its false-alarm rate ``alpha``. Degraded
+   performance while no input column and no prediction drifted is named **concept drift**.
 
 Large batches: the verdict's tests run on all rows (KS and chi-square are O(n log n)); only the
 Evidently report, which is a picture, is drawn from a uniform sample of ``report_rows`` rows.
@@ -34,7 +39,8 @@ History: one row per (run, batch), kept in an append-only log with the index as 
 (:mod:`~nbtrail.practices.monitoring.history`).
 
 Modules, one concept each: ``config`` (thresholds), ``verdict`` (checks, verdicts, what a
-scheduler does with them), ``drift`` (per-column tests, BH), ``quality``, ``performance``,
+scheduler does with them), ``task`` (task names, metrics, prediction columns), ``drift``
+(per-column tests, BH), ``quality``, ``baselines``, ``performance``,
 ``check`` (one batch's verdict), ``batch_sources`` (files, folders, datasets), ``sampling``,
 ``report`` (Evidently), ``history`` and ``history_plot``. The demo batches the monitor stage
 fabricates are stage glue: :mod:`nbtrail.stages.monitor`.
@@ -42,6 +48,12 @@ fabricates are stage glue: :mod:`nbtrail.stages.monitor`.
 
 from __future__ import annotations
 
+from nbtrail.practices.monitoring.baselines import (
+    Baseline,
+    evaluation_baselines,
+    metric_value,
+    resolve_baselines,
+)
 from nbtrail.practices.monitoring.batch_sources import (
     BATCH_SUFFIXES,
     batch_sources,
@@ -49,7 +61,13 @@ from nbtrail.practices.monitoring.batch_sources import (
 )
 from nbtrail.practices.monitoring.check import MIN_LABELS, check_batch, check_batches
 from nbtrail.practices.monitoring.config import MonitorConfig
-from nbtrail.practices.monitoring.drift import bh_threshold, column_kinds, column_tests, drift_table
+from nbtrail.practices.monitoring.drift import (
+    as_numbers,
+    bh_threshold,
+    column_kinds,
+    column_tests,
+    drift_table,
+)
 from nbtrail.practices.monitoring.history import (
     format_history,
     load_history,
@@ -57,14 +75,32 @@ from nbtrail.practices.monitoring.history import (
     record_history,
 )
 from nbtrail.practices.monitoring.history_plot import plot_history
-from nbtrail.practices.monitoring.performance import performance_check
-from nbtrail.practices.monitoring.quality import feature_columns, quality_check
+from nbtrail.practices.monitoring.performance import (
+    metric_check,
+    performance_check,
+    performance_checks,
+)
+from nbtrail.practices.monitoring.quality import align_times, feature_columns, quality_check
 from nbtrail.practices.monitoring.report import drift_report
 from nbtrail.practices.monitoring.sampling import sample_rows, sampling_error_bound
+from nbtrail.practices.monitoring.task import (
+    BINARY,
+    CLASSIFICATION,
+    ERROR_METRICS,
+    MULTICLASS,
+    REGRESSION,
+    TASK_METRICS,
+    TASKS,
+    monitor_task,
+    prediction_columns,
+    target_task,
+)
 from nbtrail.practices.monitoring.verdict import (
+    CONFIDENCE,
     FAIL,
     PASS,
     PREDICTION,
+    PREDICTION_COLUMNS,
     WARN,
     Check,
     Verdict,
@@ -75,14 +111,26 @@ from nbtrail.practices.monitoring.verdict import (
 
 __all__ = [
     "BATCH_SUFFIXES",
+    "BINARY",
+    "CLASSIFICATION",
+    "Baseline",
+    "CONFIDENCE",
+    "Check",
+    "ERROR_METRICS",
     "FAIL",
     "MIN_LABELS",
+    "MULTICLASS",
+    "MonitorConfig",
     "PASS",
     "PREDICTION",
-    "WARN",
-    "Check",
-    "MonitorConfig",
+    "PREDICTION_COLUMNS",
+    "REGRESSION",
+    "TASKS",
+    "TASK_METRICS",
     "Verdict",
+    "WARN",
+    "align_times",
+    "as_numbers",
     "batch_sources",
     "bh_threshold",
     "check_batch",
@@ -92,17 +140,25 @@ __all__ = [
     "column_tests",
     "drift_report",
     "drift_table",
+    "evaluation_baselines",
     "feature_columns",
     "format_history",
     "load_history",
+    "metric_check",
+    "metric_value",
+    "monitor_task",
     "performance_check",
+    "performance_checks",
     "plot_history",
+    "prediction_columns",
     "quality_check",
     "raise_for_verdicts",
     "read_batch_file",
     "rebuild",
     "record_history",
+    "resolve_baselines",
     "sample_rows",
     "sampling_error_bound",
+    "target_task",
     "verdict_frame",
 ]

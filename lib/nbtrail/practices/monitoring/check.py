@@ -10,19 +10,75 @@ import numpy as np
 import pandas as pd
 
 from nbtrail.core.errors import DataError
+from nbtrail.practices.monitoring.baselines import Baseline, metric_value, resolve_baselines
 from nbtrail.practices.monitoring.config import MonitorConfig
 from nbtrail.practices.monitoring.drift import column_kinds, drift_table
-from nbtrail.practices.monitoring.performance import performance_check
-from nbtrail.practices.monitoring.quality import feature_columns, quality_check
-from nbtrail.practices.monitoring.verdict import FAIL, PASS, PREDICTION, WARN, Check, Verdict
+from nbtrail.practices.monitoring.performance import performance_checks
+from nbtrail.practices.monitoring.quality import align_times, feature_columns, quality_check
+from nbtrail.practices.monitoring.task import (
+    ERROR_METRICS,
+    monitor_task,
+    predict,
+    prediction_columns,
+)
+from nbtrail.practices.monitoring.verdict import (
+    FAIL,
+    PASS,
+    PREDICTION_COLUMNS,
+    WARN,
+    Check,
+    Verdict,
+)
 
-MIN_LABELS = 10  # fewer labelled rows in a batch: no performance check
+MIN_LABELS = 10  # fewer labelled rows in a batch (or the reference): no performance check
+
+BaselineSpec = float | Baseline | Mapping[str, float | Baseline] | None
 
 
-def _predict(model: Any, frame: pd.DataFrame, features: Sequence[str]) -> tuple[Any, Any]:
-    x = frame[list(features)]
-    proba = model.predict_proba(x)[:, 1] if hasattr(model, "predict_proba") else None
-    return proba, model.predict(x)
+def _labels(frame: pd.DataFrame, target: str | None) -> np.ndarray | None:
+    """Which rows of ``frame`` have a label (None: fewer than ``MIN_LABELS``)."""
+    if target is None or target not in frame.columns:
+        return None
+    has = frame[target].notna().to_numpy()
+    return has if int(has.sum()) >= MIN_LABELS else None
+
+
+def _reference_metric(
+    model: Any, reference: pd.DataFrame, features: Sequence[str], target: str | None
+) -> Any:
+    """``measure(metric)``: the model's metric on the labelled reference rows (None if
+    the reference has too few labels)."""
+    cache: dict[str, np.ndarray] = {}
+
+    def measure(metric: str) -> float | None:
+        has = _labels(reference, target)
+        if has is None:
+            return None
+        if "pred" not in cache:
+            cache["pred"] = predict(model, reference, features)
+        y = reference[target].to_numpy()[has]
+        return metric_value(metric, y, cache["pred"][has])
+
+    return measure
+
+
+def _prediction_check(table: pd.DataFrame, min_effect: float) -> Check | None:
+    rows = table[table["column"].isin(PREDICTION_COLUMNS)]
+    if rows.empty:
+        return None
+    parts = [
+        f"{r.column} {'KS D' if r.test == 'ks' else 'chi-square TV'}={r.effect:.3f}, "
+        f"BH-adjusted p={r.p_adjusted:.2g}"
+        for r in rows.itertuples()
+    ]
+    drifted = bool(rows["drifted"].any())
+    return Check(
+        "prediction_drift",
+        FAIL if drifted else PASS,
+        "; ".join(parts),
+        float(rows["effect"].max()),
+        min_effect,
+    )
 
 
 def check_batch(
@@ -33,16 +89,20 @@ def check_batch(
     name: str = "batch",
     target: str | None = "target",
     model: Any = None,
-    baseline: float | None = None,
+    baseline: BaselineSpec = None,
     features: Sequence[str] | None = None,
+    task: str | None = None,
 ) -> Verdict:
     """Compare one batch with the reference and return its :class:`Verdict`.
 
     ``features``: the monitored columns (default: every reference column but ``target`` and
-    ``_``-prefixed ones). ``model`` (optional) adds prediction drift (a classifier's
-    probability of the positive class) and, when at least ``MIN_LABELS`` rows of the batch
-    have a label in ``target``, accuracy on those rows against ``baseline`` (default: the
-    model's accuracy on the reference).
+    ``_``-prefixed ones). ``model`` (optional) adds prediction drift
+    (:func:`~nbtrail.practices.monitoring.task.prediction_columns`) and, when at least
+    ``MIN_LABELS`` rows of the batch have a label in ``target``, the task's performance
+    metrics on those rows against ``baseline``: a number (the task's headline metric:
+    accuracy, or MAE for a regression), a :class:`Baseline`, or a mapping from metric to
+    either; metrics it leaves out are measured on the reference. ``task``: ``binary``,
+    ``multiclass``, ``regression`` or ``classification`` (default: the model's).
     """
     cfg = config or MonitorConfig()
     if len(reference) == 0:
@@ -52,30 +112,28 @@ def check_batch(
             f"batch {name!r} is empty (0 rows)", hint="check the file or dataset version given"
         )
     features = list(features) if features is not None else feature_columns(reference, target)
+    task = monitor_task(model, task)
+    batch = align_times(reference, batch, features)
     quality, findings, testable = quality_check(
         reference, batch, features, target, cfg.fail_on_extra_columns
     )
-    labelled = (
-        model is not None
-        and hasattr(model, "predict_proba")
-        and target is not None
-        and target in batch.columns
-        and int(batch[target].notna().sum()) >= MIN_LABELS
-        and quality.status != FAIL
-    )
+    usable = model is not None and task is not None and quality.status != FAIL
+    has_label = _labels(batch, target) if usable else None
+    baselines: dict[str, Baseline] = {}
+    if has_label is not None and task is not None:
+        measure = _reference_metric(model, reference, features, target)
+        baselines = resolve_baselines(task, baseline, measure)
+    labelled = bool(baselines)
     alpha_each = cfg.alpha / 2 if labelled else cfg.alpha
     ref_t, cur_t = reference[testable], batch[testable]
     kinds = column_kinds(reference, testable)
-    pred = ref_pred = None
-    if model is not None and quality.status != FAIL:
-        ref_p, ref_pred = _predict(model, reference, features)
-        cur_p, pred = _predict(model, batch, features)
-        if ref_p is not None:
-            ref_t = ref_t.assign(**{PREDICTION: ref_p})
-            cur_t = cur_t.assign(**{PREDICTION: cur_p})
-            kinds = {**kinds, PREDICTION: "num"}
+    if usable and task is not None:
+        ref_p, pred_kinds = prediction_columns(model, reference, features, task)
+        cur_p, _ = prediction_columns(model, batch, features, task)
+        ref_t, cur_t = ref_t.assign(**ref_p), cur_t.assign(**cur_p)
+        kinds = {**kinds, **pred_kinds}
     table = drift_table(ref_t, cur_t, kinds, alpha_each, cfg.min_effect)
-    feats = table[table["column"] != PREDICTION]
+    feats = table[~table["column"].isin(PREDICTION_COLUMNS)]
     drifted = feats.loc[feats["drifted"], "column"].tolist()
     drifted = sorted(drifted, key=lambda c: -float(feats.set_index("column").loc[c, "effect"]))
     share = len(drifted) / len(feats) if len(feats) else 0.0
@@ -89,39 +147,29 @@ def check_batch(
         else f"no drift in {len(feats)} columns"
     ) + f" (BH at {alpha_each:g}, min effect {cfg.min_effect:g})"
     checks = [quality, Check("data_drift", dstatus, ddetail, share, cfg.drift_share_fail)]
-    pred_row = table[table["column"] == PREDICTION]
-    pred_drift = bool(len(pred_row) and pred_row["drifted"].iloc[0])
-    if len(pred_row):
-        r = pred_row.iloc[0]
-        checks.append(
-            Check(
-                "prediction_drift",
-                FAIL if pred_drift else PASS,
-                f"prediction KS D={r['effect']:.3f}, BH-adjusted p={r['p_adjusted']:.2g}",
-                float(r["effect"]),
-                cfg.min_effect,
-            )
-        )
-    perf = None
-    if labelled:
-        has_label = batch[target].notna().to_numpy()
-        y_true, pred = batch[target].to_numpy()[has_label], np.asarray(pred)[has_label]
-        if baseline is None:
-            baseline = float(np.mean(reference[target].to_numpy() == ref_pred))
-        perf = performance_check(y_true, pred, float(baseline), cfg.max_drop, alpha_each)
-        checks.append(perf)
+    pred_check = _prediction_check(table, cfg.min_effect)
+    pred_drift = pred_check is not None and pred_check.status == FAIL
+    if pred_check is not None:
+        checks.append(pred_check)
+    perf: list[Check] = []
+    if labelled and has_label is not None:
+        y_true = batch[target].to_numpy()[has_label]
+        y_pred = predict(model, batch, features)[has_label]
+        perf = performance_checks(y_true, y_pred, baselines, cfg.max_drop, cfg.alpha / 2)
+        checks += perf
     status = FAIL if any(c.status == FAIL for c in checks) else WARN
     if all(c.status == PASS for c in checks):
         status = PASS
     kind = None
     if quality.status == FAIL:
         kind = "data quality"
-    elif perf is not None and perf.status == FAIL:
+    elif any(c.status == FAIL for c in perf):
         kind = "concept drift" if not drifted and not pred_drift else "performance degradation"
     elif dstatus == FAIL:
         kind = "covariate drift"
     elif pred_drift:
         kind = "prediction drift"
+    head = perf[0] if perf else None
     return Verdict(
         batch=name,
         rows=len(batch),
@@ -132,12 +180,21 @@ def check_batch(
         drift=table,
         drift_share=share,
         drifted_columns=drifted,
-        metric="accuracy" if perf is not None else None,
-        metric_value=perf.value if perf is not None else None,
-        baseline=float(baseline) if perf is not None and baseline is not None else None,
+        metric=head.metric if head is not None else None,
+        metric_value=head.value if head is not None else None,
+        baseline=baselines[head.metric].value if head is not None and head.metric else None,
         quality=findings,
         alpha=alpha_each,
+        task=task,
+        metrics={str(c.metric): float(c.value) for c in perf if c.value is not None},
+        baselines={m: b.value for m, b in baselines.items()},
     )
+
+
+def _number(metric: str | None, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if metric in ERROR_METRICS else f"{value:.3f}"
 
 
 def _summary(
@@ -149,14 +206,20 @@ def _summary(
     pred_drift: bool,
 ) -> str:
     by = {c.name: c for c in checks}
+    perf = [c for c in checks if c.name == "performance"]
     head = f"batch {name}: {status.upper()}"
     if kind == "data quality":
         return f"{head} - data quality: {by['data_quality'].detail}"
     parts = []
     if kind in ("concept drift", "performance degradation"):
-        p = by["performance"]
+        worse = [
+            f"{c.metric} {_number(c.metric, c.value)} "
+            f"{'>' if c.metric in ERROR_METRICS else '<'} {_number(c.metric, c.bound)}"
+            for c in perf
+            if c.status == FAIL
+        ]
         stable = " while inputs are stable" if kind == "concept drift" else ""
-        parts.append(f"{kind}: accuracy {p.value:.3f} < {p.bound:.3f}{stable}")
+        parts.append(f"{kind}: {', '.join(worse)}{stable}")
     if drifted:
         shown = ", ".join(drifted[:8]) + (
             f" (+{len(drifted) - 8} more)" if len(drifted) > 8 else ""
@@ -168,8 +231,10 @@ def _summary(
         parts.append("prediction drift")
     if not parts:
         parts.append(by["data_drift"].detail)
-        if "performance" in by:
-            parts.append(by["performance"].detail.split(" (")[0])
+        parts += [
+            f"{c.metric} {_number(c.metric, c.value)} (bound {_number(c.metric, c.bound)})"
+            for c in perf
+        ]
     if by["data_quality"].status == WARN:
         parts.append(by["data_quality"].detail)
     return f"{head} - " + "; ".join(parts)

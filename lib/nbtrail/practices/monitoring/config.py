@@ -16,7 +16,10 @@ class MonitorConfig:
     alpha: float = 0.05  # false-alarm rate of a batch verdict (BH level for the columns)
     min_effect: float = 0.1  # a drifted column also needs KS D / TV distance >= this
     drift_share_fail: float = 0.0  # fail when >= this share of columns drifted (0: any)
-    max_drop: float = 0.05  # accuracy may fall this far below the baseline
+    # degradation allowed before a labelled batch fails: accuracy / balanced accuracy may fall
+    # this far below the baseline (absolute); MAE / RMSE may rise this much above it (relative:
+    # 0.05 = 5% larger errors)
+    max_drop: float = 0.05
     fail_on_extra_columns: bool = False
     report_rows: int = 50_000  # rows sampled (per dataset) for the Evidently report
     top_k: int = 5  # most drifted columns kept in the history

@@ -11,13 +11,31 @@ from scipy import stats
 
 
 def column_kinds(df: pd.DataFrame, columns: Sequence[str]) -> dict[str, str]:
-    """``num`` for numeric (not boolean) columns, ``cat`` for everything else."""
+    """``num`` for numeric (not boolean) columns, ``time`` for datetimes (tested as numbers,
+    seconds since the epoch), ``cat`` for everything else (text, booleans, categories)."""
     out = {}
     for c in columns:
         s = df[c]
-        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-        out[c] = "num" if numeric else "cat"
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[c] = "time"
+        elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            out[c] = "num"
+        else:
+            out[c] = "cat"
     return out
+
+
+def as_numbers(s: pd.Series) -> np.ndarray:
+    """A numeric or datetime column as floats (datetimes: seconds since the epoch, UTC),
+    missing values as NaN."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        if getattr(s.dtype, "tz", None) is not None:
+            s = s.dt.tz_convert(None)
+        ns = s.to_numpy(dtype="datetime64[ns]")
+        out = ns.astype("int64").astype(float) / 1e9
+        out[np.isnat(ns)] = np.nan
+        return out
+    return s.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _cat_test(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float, float]:
@@ -36,9 +54,10 @@ def _cat_test(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float, float]:
 
 
 def _values(s: pd.Series, kind: str) -> np.ndarray:
-    """The non-null values of a column as floats (numeric) or strings (categorical)."""
-    if kind == "num":
-        a = s.to_numpy(dtype=float, na_value=np.nan)
+    """The non-null values of a column as floats (numeric, datetime) or strings
+    (categorical)."""
+    if kind in ("num", "time"):
+        a = as_numbers(s)
         return a[~np.isnan(a)]
     a = s.to_numpy(dtype=object)
     return a[~pd.isna(a)].astype(str)
@@ -49,14 +68,15 @@ def column_tests(
 ) -> pd.DataFrame:
     """One drift test per column: ``column, kind, test, statistic, p_value, effect``.
 
-    Numeric: ``scipy.stats.ks_2samp`` (effect: the KS statistic D). Categorical: chi-square
-    test of homogeneity on the 2 x k table of counts (effect: total variation distance).
+    Numeric and datetime: ``scipy.stats.ks_2samp`` (effect: the KS statistic D). Categorical:
+    chi-square test of homogeneity on the 2 x k table of counts (effect: total variation
+    distance).
     Nulls are left out (all-null columns are a data-quality finding, not tested here).
     """
     rows = []
     for col, kind in kinds.items():
         ref, cur = _values(reference[col], kind), _values(batch[col], kind)
-        if kind == "num":
+        if kind in ("num", "time"):
             res = stats.ks_2samp(ref, cur)
             stat, p, effect, test = (
                 float(res.statistic),

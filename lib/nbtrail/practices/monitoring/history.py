@@ -175,11 +175,14 @@ def format_history(history: pd.DataFrame) -> str:
     """The history as text lines (for ``nbtrail runs --stage monitor`` or a log)."""
     if history.empty:
         return "no monitoring history yet"
-    lines = [f"{'created':19s}  {'run':30s}  {'batch':18s}  {'status':6s}  share  accuracy  top"]
+    lines = [
+        f"{'created':19s}  {'run':30s}  {'batch':18s}  {'status':6s}  share  {'metric':16s}  top"
+    ]
     for r in history.itertuples():
-        acc = "" if pd.isna(r.metric_value) else f"{r.metric_value:.3f}"
+        shown = "" if pd.isna(r.metric_value) else f"{r.metric or ''} {r.metric_value:.4g}"
         lines.append(
             f"{r.created[:19]:19s}  {r.run_id:30s}  {r.batch[:18]:18s}  {r.status:6s}  "
-            f"{r.drift_share:5.0%}  {acc:8s}  {', '.join(r.top_columns[: min(3, r.n_drifted)])}"
+            f"{r.drift_share:5.0%}  {shown[:16]:16s}  "
+            f"{', '.join(r.top_columns[: min(3, r.n_drifted)])}"
         )
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""The monitoring history drawn: drift share and accuracy per batch, colored by verdict."""
+"""The monitoring history drawn: drift share and the performance metric per batch, colored by
+verdict."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from nbtrail.practices.monitoring.task import ERROR_METRICS
 from nbtrail.practices.monitoring.verdict import FAIL, PASS, WARN
 
 if TYPE_CHECKING:
@@ -14,7 +16,9 @@ if TYPE_CHECKING:
 
 
 def plot_history(history: pd.DataFrame, *, drift_share_fail: float = 0.0) -> Figure:
-    """Drift share and accuracy per batch over time, colored by verdict, top columns named."""
+    """Drift share and the headline performance metric per batch over time, colored by
+    verdict, top columns named. The lower panel shows the metric of the latest labelled batch
+    (accuracy, MAE, ...) for the batches measured on it."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 5.5), layout="constrained")
@@ -52,18 +56,18 @@ def plot_history(history: pd.DataFrame, *, drift_share_fail: float = 0.0) -> Fig
     ax1.set_ylim(0, top)
     ax1.set_title("monitoring history (red: failed, orange: warning, green: passed)")
     has = history["metric_value"].notna().to_numpy()
+    metric = str(history.loc[has, "metric"].iloc[-1]) if has.any() else "accuracy"
+    has = has & (history["metric"] == metric).to_numpy()
     if has.any():
-        ax2.plot(x[has], history.loc[has, "metric_value"], "-", color="lightgrey", zorder=1)
-        ax2.scatter(
-            x[has],
-            history.loc[has, "metric_value"],
-            c=np.array(colors)[has],
-            zorder=2,
-            label="batch accuracy",
-        )
+        values = history.loc[has, "metric_value"]
+        ax2.plot(x[has], values, "-", color="lightgrey", zorder=1)
+        ax2.scatter(x[has], values, c=np.array(colors)[has], zorder=2, label=f"batch {metric}")
         ax2.plot(x[has], history.loc[has, "baseline"], "k--", lw=1, label="baseline")
         ax2.legend(loc="lower left")
-    ax2.set_ylabel("accuracy")
-    ax2.set_ylim(0, 1.02)
+    ax2.set_ylabel(metric)
+    if metric in ERROR_METRICS:
+        ax2.set_ylim(bottom=0)
+    else:
+        ax2.set_ylim(0, 1.02)
     ax2.set_xticks(x, labels, fontsize=7, rotation=30, ha="right")
     return fig

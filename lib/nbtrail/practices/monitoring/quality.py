@@ -8,12 +8,37 @@ from typing import Any
 import pandas as pd
 
 from nbtrail.practices.monitoring.drift import column_kinds
-from nbtrail.practices.monitoring.verdict import FAIL, PASS, PREDICTION, WARN, Check
+from nbtrail.practices.monitoring.verdict import FAIL, PASS, PREDICTION_COLUMNS, WARN, Check
 
 
 def feature_columns(reference: pd.DataFrame, target: str | None) -> list[str]:
     """The reference's columns that are monitored: all but the target and ``_``-prefixed ones."""
-    return [c for c in reference.columns if c != target and c != PREDICTION and c[:1] != "_"]
+    return [
+        c
+        for c in reference.columns
+        if c != target and c not in PREDICTION_COLUMNS and str(c)[:1] != "_"
+    ]
+
+
+def align_times(
+    reference: pd.DataFrame, batch: pd.DataFrame, features: Sequence[str]
+) -> pd.DataFrame:
+    """``batch`` with its text columns parsed as datetimes where the reference's column is a
+    datetime and every non-null value parses (a CSV batch stores datetimes as text); other
+    columns as they are (a text column that does not parse stays a dtype change)."""
+    ref_kinds = column_kinds(reference, [c for c in features if c in batch.columns])
+    parsed = {}
+    for c, kind in ref_kinds.items():
+        s = batch[c]
+        if kind != "time" or not (
+            pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)
+        ):
+            continue
+        utc = getattr(reference[c].dtype, "tz", None) is not None
+        t = pd.to_datetime(s, errors="coerce", utc=utc, format="mixed")
+        if int(t.notna().sum()) == int(s.notna().sum()):
+            parsed[c] = t
+    return batch.assign(**parsed) if parsed else batch
 
 
 def quality_check(
@@ -28,7 +53,7 @@ def quality_check(
     extra = [
         c
         for c in batch.columns
-        if c not in features and c != target and c != PREDICTION and str(c)[:1] != "_"
+        if c not in features and c != target and c not in PREDICTION_COLUMNS and str(c)[:1] != "_"
     ]
     present = [c for c in features if c in batch.columns]
     ref_kinds = column_kinds(reference, present)

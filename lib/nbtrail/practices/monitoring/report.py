@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from nbtrail.practices.monitoring.config import MonitorConfig
-from nbtrail.practices.monitoring.drift import bh_threshold
-from nbtrail.practices.monitoring.quality import feature_columns
+from nbtrail.practices.monitoring.drift import as_numbers, bh_threshold
+from nbtrail.practices.monitoring.quality import align_times, feature_columns
 from nbtrail.practices.monitoring.sampling import sample_rows
-from nbtrail.practices.monitoring.verdict import PREDICTION, Verdict
+from nbtrail.practices.monitoring.task import prediction_columns
+from nbtrail.practices.monitoring.verdict import PREDICTION_COLUMNS, Verdict
 
 if TYPE_CHECKING:
     from evidently.core.report import Snapshot
@@ -29,7 +30,8 @@ def drift_report(
     model: Any = None,
     features: Sequence[str] | None = None,
 ) -> Snapshot:
-    """An Evidently report of the batch (drift of the tested columns and the prediction).
+    """An Evidently report of the batch (drift of the tested columns and the prediction
+    columns of the verdict's task).
 
     Every column gets the verdict's Benjamini-Hochberg threshold as its Evidently drift
     threshold, so for numeric columns (same KS p-value) Evidently's per-column pass/fail is the
@@ -46,17 +48,23 @@ def drift_report(
     cols = t["column"].tolist()
     ref_s = sample_rows(reference, cfg.report_rows, cfg.seed)
     cur_s = sample_rows(batch, cfg.report_rows, cfg.seed + 1)
-    features = [c for c in cols if c != PREDICTION]
-    ref, cur = ref_s[features].copy(), cur_s[features].copy()
-    if PREDICTION in cols and model is not None:
+    tested = [c for c in cols if c not in PREDICTION_COLUMNS]
+    cur_s = align_times(ref_s, cur_s, tested)
+    ref, cur = ref_s[tested].copy(), cur_s[tested].copy()
+    predicted = [c for c in cols if c in PREDICTION_COLUMNS]
+    if predicted and model is not None and verdict.task is not None:
         feats = list(features) if features is not None else feature_columns(reference, target)
-        ref[PREDICTION] = model.predict_proba(ref_s[feats])[:, 1]
-        cur[PREDICTION] = model.predict_proba(cur_s[feats])[:, 1]
+        ref = ref.assign(**prediction_columns(model, ref_s, feats, verdict.task)[0])
+        cur = cur.assign(**prediction_columns(model, cur_s, feats, verdict.task)[0])
+        ref, cur = ref[cols], cur[cols]
     else:
-        cols = features
+        cols = tested
     kinds = dict(zip(t["column"], t["kind"], strict=True))
+    for c in cols:  # datetimes as the numbers the verdict tested (seconds since the epoch)
+        if kinds[c] == "time":
+            ref[c], cur[c] = as_numbers(ref[c]), as_numbers(cur[c])
     definition = DataDefinition(
-        numerical_columns=[c for c in cols if kinds[c] == "num"],
+        numerical_columns=[c for c in cols if kinds[c] in ("num", "time")],
         categorical_columns=[c for c in cols if kinds[c] == "cat"],
     )
     alpha = verdict.alpha

@@ -15,7 +15,9 @@ import pandas as pd
 
 from nbtrail.core.errors import VerdictFailed
 
-PREDICTION = "prediction"  # the model's predicted probability, tested as one more column
+PREDICTION = "prediction"  # the model's prediction, tested as one more column (see ``task``)
+CONFIDENCE = "prediction_confidence"  # a multiclass model's largest class probability
+PREDICTION_COLUMNS = (PREDICTION, CONFIDENCE)
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
 
@@ -28,6 +30,12 @@ class Check:
     detail: str
     value: float | None = None
     bound: float | None = None
+    metric: str | None = None  # a performance check's metric (accuracy, mae, ...)
+
+    @property
+    def label(self) -> str:
+        """The name, with the metric of a performance check: ``performance (mae)``."""
+        return f"{self.name} ({self.metric})" if self.metric else self.name
 
 
 @dataclass
@@ -43,11 +51,14 @@ class Verdict:
     drift: pd.DataFrame
     drift_share: float
     drifted_columns: list[str]
-    metric: str | None = None
+    metric: str | None = None  # the headline performance metric (the task's first)
     metric_value: float | None = None
     baseline: float | None = None
     quality: dict[str, Any] = field(default_factory=dict)
     alpha: float = 0.05  # the level the drift family was tested at (BH)
+    task: str | None = None  # binary, multiclass, regression (None: no model)
+    metrics: dict[str, float] = field(default_factory=dict)  # every performance metric
+    baselines: dict[str, float] = field(default_factory=dict)  # and what it was held to
 
     @property
     def passed(self) -> bool:
@@ -58,7 +69,7 @@ class Verdict:
         if self.drift.empty:
             return []
         t = self.drift.sort_values(["drifted", "effect"], ascending=[False, False])
-        return [c for c in t["column"].head(k) if c != PREDICTION]
+        return [c for c in t["column"].head(k) if c not in PREDICTION_COLUMNS]
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "drift"}
@@ -88,7 +99,8 @@ def check_expected(verdicts: Sequence[Verdict], expected: Mapping[str, str]) -> 
 
 
 def verdict_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
-    """One row per batch: status, kind, drift share, metric and summary (for display)."""
+    """One row per batch: status, kind, drift share, headline metric and summary (for
+    display)."""
     return pd.DataFrame(
         [
             {
@@ -98,7 +110,8 @@ def verdict_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
                 "kind": v.kind or "",
                 "drift_share": round(v.drift_share, 3),
                 "drifted": ", ".join(v.drifted_columns),
-                "accuracy": v.metric_value,
+                "metric": v.metric or "",
+                "value": v.metric_value,
                 "baseline": v.baseline,
                 "summary": v.summary,
             }
