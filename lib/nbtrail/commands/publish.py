@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", metavar="DIR", help="the site folder (default: workspace/site)")
     p.add_argument(
-        "--with-code", action="store_true", help="show the notebooks' code cells (hidden by default)"
+        "--with-code",
+        action="store_true",
+        help="show the notebooks' code cells (hidden by default)",
     )
     p.add_argument(
         "--stage", action="append", default=[], metavar="S", help="only runs of stage S (repeat)"

@@ -133,9 +133,11 @@ def differing_params(runs: Iterable[RunRecord]) -> dict[str, set[str]]:
             )
     out: dict[str, set[str]] = {}
     for stage, params in values.items():
-        out[stage] = {
-            k for k, seen in params.items() if len(seen) > 1 or _missing_somewhere(k, stage, runs)
-        } if counts[stage] > 1 else set()
+        out[stage] = (
+            {k for k, seen in params.items() if len(seen) > 1 or _missing_somewhere(k, stage, runs)}
+            if counts[stage] > 1
+            else set()
+        )
     return out
 
 

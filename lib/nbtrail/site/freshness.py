@@ -76,13 +76,19 @@ def site_key(ws: Workspace, options: dict[str, Any]) -> str:
     exports = []
     if ws.exports_dir.is_dir():
         for card in sorted(ws.exports_dir.glob("*/*/model_card.html")):
-            exports.append([card.parent.as_posix(), _stat(card), _stat(card.with_name("manifest.json"))])
+            exports.append(
+                [card.parent.as_posix(), _stat(card), _stat(card.with_name("manifest.json"))]
+            )
     logs = [_stat(p) for p in (ws.registry_log, ws.monitoring_log, ws.pipeline_file)]
     return digest([code_key(), options, runs, exports, logs])
 
 
-def run_key(ws: Workspace, run_id: str, lineage: Iterable[tuple[str, bool]], options: dict[str, Any]) -> str:
+def run_key(
+    ws: Workspace, run_id: str, lineage: Iterable[tuple[str, bool]], options: dict[str, Any]
+) -> str:
     """The key of one run's pages: ``lineage`` is (run id, published?) for each run its
     lineage graph shows."""
-    others = [[rid, shown, _stat(ws.run_dir(rid) / "record.json")] for rid, shown in sorted(lineage)]
+    others = [
+        [rid, shown, _stat(ws.run_dir(rid) / "record.json")] for rid, shown in sorted(lineage)
+    ]
     return digest([code_key(), options, run_id, _tree(ws.run_dir(run_id)), others])

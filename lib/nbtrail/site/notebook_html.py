@@ -106,7 +106,9 @@ def render_notebook(path: Path, *, with_code: bool) -> RenderedNotebook:
         body, _ = exporter.from_notebook_node(nb)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        return RenderedNotebook(error=f"the executed notebook {path.name} could not be rendered: {first}")
+        return RenderedNotebook(
+            error=f"the executed notebook {path.name} could not be rendered: {first}"
+        )
     chunks = re.split(rf"<p>{token}-\d+</p>", body)
     if len(chunks) != len(reports) + 1:  # a slot lost in rendering: show no report there
         return RenderedNotebook(chunks=["".join(chunks)], reports=[])

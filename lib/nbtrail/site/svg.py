@@ -85,9 +85,11 @@ def layout(nodes: Sequence[Node], edges: Sequence[tuple[str, str]]) -> Layout:
     rank: dict[str, float] = {}
     for c in sorted(columns):
         if c > 0:
+
             def centre(n: str, c: int = c) -> float:
                 ps = [rank[s] for s, d in edges if d == n and s in rank and layer[s] < c]
                 return sum(ps) / len(ps) if ps else float(columns[c].index(n))
+
             columns[c].sort(key=centre)
         for k, n in enumerate(columns[c]):
             rank[n] = float(k)
@@ -96,9 +98,9 @@ def layout(nodes: Sequence[Node], edges: Sequence[tuple[str, str]]) -> Layout:
     )
     box_w = width * CHAR_W + 2 * PAD
     out = Layout(layers=layer)
-    x = PAD
+    x: float = PAD
     for c in sorted(columns):
-        y = PAD
+        y: float = PAD
         for n in columns[c]:
             h = len(by_id[n].lines or [""]) * LINE_H + PAD
             out.boxes[n] = (x, y, box_w, h)
@@ -114,7 +116,9 @@ def _edge(a: tuple[float, float, float, float], b: tuple[float, float, float, fl
     x2, y2 = b[0], b[1] + b[3] / 2
     if x2 <= x1:  # same or earlier layer: go round below
         x2, y2 = b[0] + b[2] / 2, b[1] + b[3]
-        return f"M{x1:.1f},{y1:.1f} C{x1 + 30:.1f},{y1:.1f} {x2:.1f},{y2 + 30:.1f} {x2:.1f},{y2:.1f}"
+        return (
+            f"M{x1:.1f},{y1:.1f} C{x1 + 30:.1f},{y1:.1f} {x2:.1f},{y2 + 30:.1f} {x2:.1f},{y2:.1f}"
+        )
     mid = (x1 + x2) / 2
     return f"M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
 

@@ -20,7 +20,10 @@ def compare_name(a: str, b: str) -> str:
 
 def pairs(site: Site) -> list[tuple[str, str, str]]:
     """(a, b, why) for every comparison page: consecutive runs of a stage, named pairs."""
-    out = [(a["run_id"], b["run_id"], f"{b['stage']}: consecutive") for a, b in consecutive_pairs(site.content.runs)]
+    out = [
+        (a["run_id"], b["run_id"], f"{b['stage']}: consecutive")
+        for a, b in consecutive_pairs(site.content.runs)
+    ]
     seen = {(a, b) for a, b, _ in out}
     for a, b in named_pairs(site.content.named):
         if (a, b) not in seen:

@@ -26,7 +26,11 @@ def _dag(site: Site) -> tuple[Any, str | None]:
     for stage in pipeline.order:
         rec = site.content.latest(stage)
         if rec is not None:
-            latest[stage] = {"run_id": rec["run_id"], "status": rec["status"], "started": rec["started"]}
+            latest[stage] = {
+                "run_id": rec["run_id"],
+                "status": rec["status"],
+                "started": rec["started"],
+            }
     return pipeline_dag(pipeline, latest, lambda rid: site.run_href(rid, "")), None
 
 

@@ -40,7 +40,7 @@ def _artifacts(site: Site, rec: RunRecord, root: str, copied: dict[str, str]) ->
             "ref": a.get("ref") or "",
             "digest": a["digest"],
             "stage": a.get("stage") or "",
-            "run_id": a.get("run_id") or (rec["upstream"].get(a["stage"]) if a.get("stage") else None),
+            "run_id": a.get("run_id") or rec["upstream"].get(a.get("stage") or ""),
             "path": a.get("path") or "",
         }
         for a in rec["inputs"]
@@ -137,7 +137,11 @@ def notebook_of(site: Site, rec: RunRecord) -> RenderedNotebook:
     """The run's executed notebook rendered (or why it cannot be)."""
     path = executed_notebook(site.ws, rec)
     if path is None:
-        why = "this run reused another run's results" if rec.get("cached_from") else "none was recorded"
+        why = (
+            "this run reused another run's results"
+            if rec.get("cached_from")
+            else "none was recorded"
+        )
         return RenderedNotebook(error=f"no executed notebook: {why}")
     return render_notebook(path, with_code=site.with_code)
 

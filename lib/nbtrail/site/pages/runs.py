@@ -32,7 +32,7 @@ def scatter_points(site: Site) -> list[dict[str, Any]]:
                 num = _numeric(v)
                 if num is not None:
                     params[f"{src['stage']}.{k}"] = num
-        metrics = {k: float(v) for k, v in r["metrics"].items() if _numeric(v) is not None}
+        metrics = {k: num for k, v in r["metrics"].items() if (num := _numeric(v)) is not None}
         if params and metrics:
             points.append(
                 {
