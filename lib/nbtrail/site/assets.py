@@ -1,9 +1,10 @@
 """The site's static files under ``assets/``: its stylesheet and script (package files in
-``static/``), the code-highlighting rules, and one copy of Evidently's bundle and icon font
+``static/``), the code-highlighting rules, a blank ``favicon.ico``, and one copy of Evidently's bundle and icon font
 that every report page of the site loads."""
 
 from __future__ import annotations
 
+import base64
 from importlib import resources
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from nbtrail.site.writer import SiteWriter
 
 ASSETS = "assets"
 STATIC = ("site.css", "site.js")
+# A 1x1 transparent PNG served as /favicon.ico: a browser asks a host for it on pages that
+# name no icon (Evidently's, the model cards), and a 404 there is a console error.
+FAVICON = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
 
 
 def static_text(name: str) -> str:
@@ -25,6 +31,7 @@ def write_static(writer: SiteWriter) -> None:
     for name in STATIC:
         writer.write(f"{ASSETS}/{name}", static_text(name))
     writer.write(f"{ASSETS}/highlight.css", highlight_css())
+    writer.write("favicon.ico", FAVICON)
 
 
 def write_evidently(writer: SiteWriter, ws_assets: Path, bundles: set[str]) -> list[str]:

@@ -15,6 +15,7 @@ set: the run's page says so and the rest of the site builds.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -59,6 +60,32 @@ def _report_src(html_text: str) -> str | None:
     return src if isinstance(src, str) and src else None
 
 
+_SCRIPTED = ("application/javascript", "application/vnd.jupyter.widget-view+json")
+
+
+def _joined(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def _make_safe(data: dict[str, Any]) -> None:
+    """Outputs that could carry markup unescaped, made HTML that :func:`clean_html` checks:
+    Markdown (whose raw HTML nbconvert would pass through) rendered with its markup as text, SVG shown as an
+    image (where it cannot run a script), scripts and widget views dropped."""
+    for key in _SCRIPTED:
+        data.pop(key, None)
+    if "text/html" in data:
+        return
+    if "text/markdown" in data:
+        from nbconvert.filters import markdown2html
+
+        # raw HTML in the Markdown becomes text: "<" and "&" are entities before rendering
+        md = _joined(data.pop("text/markdown")).replace("&", "&amp;").replace("<", "&lt;")
+        data["text/html"] = clean_html(markdown2html(md))
+    elif "image/svg+xml" in data:
+        svg = base64.b64encode(_joined(data.pop("image/svg+xml")).encode()).decode()
+        data["text/html"] = f'<img src="data:image/svg+xml;base64,{svg}" alt="figure">'
+
+
 def _prepare_outputs(nb: Any, token: str) -> list[str]:
     """Replace each report snippet by a slot paragraph and clean every other HTML output;
     return the reports' ``src``."""
@@ -66,6 +93,7 @@ def _prepare_outputs(nb: Any, token: str) -> list[str]:
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data") or {}
+            _make_safe(data)
             text = data.get("text/html")
             if text is None:
                 continue
