@@ -44,3 +44,28 @@ def wait_drawn(frames, timeout_s: float = 30) -> list[int]:
         time.sleep(0.5)
         counts = [drawn(f) for f in frames]
     return counts
+
+
+def chromium_context(profile: Path):
+    """A persistent Chromium context (fresh user-data dir ``profile``), closed on exit; fails
+    the test with one line when Debian's chromium is missing."""
+    import pytest
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
+            "(apt-get install chromium); .ci/run installs it"
+        )
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            yield context
+        finally:
+            context.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _browser import CHROMIUM, CHROMIUM_ARGS, MIN_DRAWN, wait_drawn
+from _browser import MIN_DRAWN, chromium_context, wait_drawn
 from _project import make_project, nbtrail
 
 pytestmark = pytest.mark.slow
@@ -27,25 +27,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """A Chromium context with a fresh user-data dir."""
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
-            "(apt-get install chromium); .ci/run installs it"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    yield from chromium_context(tmp_path_factory.mktemp("chromium-profile"))
 
 
 @pytest.fixture(scope="module")

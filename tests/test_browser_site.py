@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from _browser import CHROMIUM, CHROMIUM_ARGS, MIN_DRAWN, wait_drawn
+from _browser import MIN_DRAWN, chromium_context, wait_drawn
 from _project import make_project, nbtrail
 
 pytestmark = pytest.mark.slow
@@ -57,22 +57,7 @@ def published(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """A Chromium context with a fresh user-data dir."""
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    yield from chromium_context(tmp_path_factory.mktemp("chromium-profile"))
 
 
 class Watch:

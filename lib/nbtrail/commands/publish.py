@@ -26,16 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="show the notebooks' code cells (hidden by default)",
     )
-    p.add_argument(
-        "--stage", action="append", default=[], metavar="S", help="only runs of stage S (repeat)"
-    )
-    p.add_argument(
-        "--run",
-        action="append",
-        default=[],
-        metavar="RUN",
-        help="include this run and compare every pair of the runs named (repeat)",
-    )
+    for flag, meta, text in (
+        ("--stage", "S", "only runs of stage S (repeat)"),
+        ("--run", "RUN", "include this run and compare every pair of the runs named (repeat)"),
+    ):
+        p.add_argument(flag, action="append", default=[], metavar=meta, help=text)
     p.add_argument("--single", metavar="RUN", help="write only this run, as one HTML file (-o)")
     p.add_argument("-o", "--output", metavar="FILE.html", help="the file --single writes")
     p.set_defaults(func=handle)

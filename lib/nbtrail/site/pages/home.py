@@ -53,6 +53,18 @@ def _champions(site: Site) -> list[dict[str, Any]]:
     return rows
 
 
+# What the decision table shows of each metric of the offline A/B test (ab_offline.json).
+_EFFECT_FIELDS = (
+    "challenger",
+    "champion",
+    "difference",
+    "level",
+    "effect_size",
+    "p_adjusted",
+    "test",
+)
+
+
 def _ci(ci: Any) -> str:
     if isinstance(ci, list | tuple) and len(ci) == 2:
         return f"[{fmt(ci[0])}, {fmt(ci[1])}]"
@@ -70,31 +82,21 @@ def _decision(site: Site) -> dict[str, Any] | None:
     for name, m in sorted((offline.get("metrics") or {}).items()):
         if not isinstance(m, dict):
             continue
-        metrics.append(
-            {
-                "metric": name,
-                "primary": name == offline.get("primary"),
-                "challenger": fmt(m.get("challenger")),
-                "champion": fmt(m.get("champion")),
-                "difference": fmt(m.get("difference")),
-                "ci": _ci(m.get("ci")),
-                "level": fmt(m.get("level")),
-                "effect_size": fmt(m.get("effect_size")),
-                "p_adjusted": fmt(m.get("p_adjusted")),
-                "test": fmt(m.get("test")),
-                "better": "higher" if m.get("higher_is_better") else "lower",
-            }
+        row = {k: fmt(m.get(k)) for k in _EFFECT_FIELDS}
+        row.update(
+            metric=name,
+            primary=name == offline.get("primary"),
+            ci=_ci(m.get("ci")),
+            better="higher" if m.get("higher_is_better") else "lower",
         )
+        metrics.append(row)
     mc = offline.get("mcnemar") if isinstance(offline.get("mcnemar"), dict) else None
+    facts = {k: fmt(decision.get(k)) for k in ("decision", "opponent", "reason")}
+    facts.update({k: fmt(offline.get(k)) for k in ("correction", "alpha", "n")})
     return {
+        **facts,
         "run_id": rec["run_id"],
-        "decision": fmt(decision.get("decision")),
-        "opponent": fmt(decision.get("opponent")),
         "online": fmt(decision.get("online_decision")),
-        "reason": fmt(decision.get("reason")),
-        "correction": fmt(offline.get("correction")),
-        "alpha": fmt(offline.get("alpha")),
-        "n": fmt(offline.get("n")),
         "metrics": metrics,
         "mcnemar": {k: fmt(v) for k, v in mc.items()} if mc else None,
     }
