@@ -5,7 +5,7 @@ monitoring history. Only what runs recorded is read: records, their JSON outputs
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,7 +121,7 @@ def key_metrics(rec: RunRecord, n: int = 4) -> list[tuple[str, Any]]:
     return [(k, rec["metrics"][k]) for k in wanted if k in rec["metrics"]]
 
 
-def differing_params(runs: Iterable[RunRecord]) -> dict[str, set[str]]:
+def differing_params(runs: Sequence[RunRecord]) -> dict[str, set[str]]:
     """For each stage, the parameters whose value is not the same in all its runs."""
     values: dict[str, dict[str, set[str]]] = {}
     counts: dict[str, int] = {}
@@ -141,7 +141,7 @@ def differing_params(runs: Iterable[RunRecord]) -> dict[str, set[str]]:
     return out
 
 
-def _missing_somewhere(key: str, stage: str, runs: Iterable[RunRecord]) -> bool:
+def _missing_somewhere(key: str, stage: str, runs: Sequence[RunRecord]) -> bool:
     return any(r["stage"] == stage and key not in r["params"] for r in runs)
 
 
