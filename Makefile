@@ -22,8 +22,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies
 
-run: $(STAMP) ## run the whole pipeline on the bundled default dataset
+run: $(STAMP) ## run the whole pipeline on the bundled default dataset, then publish the site
 	$(BIN)/nbtrail run
+	$(BIN)/nbtrail publish
 
 test: lint chromium ## lint, then every test
 	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)

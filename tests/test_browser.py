@@ -18,68 +18,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _browser import MIN_DRAWN, chromium_context, wait_drawn
 from _project import make_project, nbtrail
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-MIN_DRAWN = 50  # elements in Evidently's root once it rendered (a drift report draws ~380)
-DRAWN_JS = (
-    "() => { const r = document.querySelector('[id^=root_]');"
-    " return r ? r.querySelectorAll('*').length : -1; }"
-)
-
-
-def drawn(frame) -> int:
-    """Elements Evidently drew into its root in ``frame``; -1 when there is no root."""
-    try:
-        return frame.evaluate(DRAWN_JS)
-    except Exception:  # a frame still navigating or detached
-        return -2
-
-
-def wait_drawn(frames, timeout_s: float = 30) -> list[int]:
-    """Poll until every frame's report rendered (or the time is up); the last counts."""
-    end = time.monotonic() + timeout_s
-    counts = [drawn(f) for f in frames]
-    while time.monotonic() < end and not all(c > MIN_DRAWN for c in counts):
-        time.sleep(0.5)
-        counts = [drawn(f) for f in frames]
-    return counts
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """A Chromium context with a fresh user-data dir."""
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
-            "(apt-get install chromium); .ci/run installs it"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    yield from chromium_context(tmp_path_factory.mktemp("chromium-profile"))
 
 
 @pytest.fixture(scope="module")
