@@ -28,11 +28,14 @@ EXTRA_HINT = "more overrides, one per line: NAME=VALUE or NAME.KEY=VALUE (a mapp
 
 
 def _input(f: param_form.Field) -> w.Widget:
+    box = w.Layout(width="320px", flex="0 0 320px")
     if f.type == "bool" and isinstance(f.value, bool):
-        return w.Checkbox(value=f.value, indent=False)
+        return w.Checkbox(value=f.value, indent=False, layout=box)
     if f.choices:
-        return w.Dropdown(options=list(dict.fromkeys([*f.choices, f.text])), value=f.text)
-    return w.Text(value=f.text, placeholder=f.type, layout=w.Layout(width="320px"))
+        return w.Dropdown(
+            options=list(dict.fromkeys([*f.choices, f.text])), value=f.text, layout=box
+        )
+    return w.Text(value=f.text, placeholder=f.type, layout=box)
 
 
 def _text(widget: w.Widget) -> str:
@@ -65,7 +68,7 @@ class ParamsForm(StaticBox):
         rows = [
             w.HBox([
                 w.HTML(f"<code>{h.esc(f.name)}</code> <small>{h.esc(f.type)}</small>",
-                       layout=w.Layout(width="220px")),
+                       layout=w.Layout(width="200px", flex="0 0 200px")),
                 self.inputs[f.name],
                 w.HTML(f"<small>{h.esc(f.source)}{' · ' + h.esc(f.comment) if f.comment else ''}</small>"),
             ])
