@@ -18,13 +18,14 @@ the folder holding ``params/pipeline.yaml`` above the kernel's working folder).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from nbtrail.core.errors import NotFound
 from nbtrail.core.workspace import Workspace
 
 if TYPE_CHECKING:
     from nbtrail.widgets.progress_bar import ProgressBar
+    from nbtrail.widgets.run_table import FilterFields
     from nbtrail.widgets.static import StaticBox
 
 __all__ = ["ab", "compare", "monitoring", "params", "progress", "runs", "workspace_line"]
@@ -36,27 +37,14 @@ def _ws(root: Root) -> Workspace:
     return root if isinstance(root, Workspace) else Workspace.find(root)
 
 
-def runs(
-    stage: str | None = None,
-    *,
-    status: str | None = None,
-    params: str = "",
-    metrics: str = "",
-    sort_by: str | None = None,
-    ascending: bool = False,
-    limit: int = 25,
-    ws: Root = None,
-) -> StaticBox:
-    """The run browser, starting with these filters (``params="C=0.5"``,
-    ``metrics="roc_auc>0.9"``, as ``nbtrail runs --param/--metric`` take them)."""
+def runs(stage: str | None = None, *, ws: Root = None, **fields: Unpack[FilterFields]) -> StaticBox:
+    """The run browser, starting with these filters: ``status``, ``params="C=0.5"``,
+    ``metrics="roc_auc>0.9"`` (as ``nbtrail runs --param/--metric`` take them), ``sort_by`` a
+    metric, ``ascending``, ``limit`` (the page size, 25)."""
     from nbtrail.widgets.run_browser import RunBrowser
     from nbtrail.widgets.run_table import RunFilter
 
-    flt = RunFilter.of(
-        stage=stage, status=status, params=params, metrics=metrics, sort_by=sort_by,
-        ascending=ascending, limit=limit,
-    )  # fmt: skip
-    return RunBrowser(_ws(ws), flt=flt)
+    return RunBrowser(_ws(ws), flt=RunFilter.of(stage=stage, **fields))
 
 
 def compare(

@@ -79,7 +79,7 @@ def compare_figure(frame: pd.DataFrame, metric: str, stage: str) -> Figure:
         right.set_axis_off()
         return fig
     y = frame[metric].astype(float).to_numpy()
-    left.plot(np.arange(len(y)), y, "-o", ms=3, lw=1)
+    left.plot(np.arange(len(y)), y, "-o" if len(y) <= 200 else "-", ms=3, lw=1)
     left.set_xlabel("run (oldest to newest)")
     left.set_ylabel(metric)
     left.set_title(f"{stage}: {metric} across {len(y)} run{'s' if len(y) != 1 else ''}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from nbtrail.core.errors import NbtrailError
 from nbtrail.core.humanize import human
@@ -45,6 +45,17 @@ def split_terms(text: str) -> tuple[str, ...]:
         current.append(ch)
     terms.append("".join(current))
     return tuple(t.strip() for t in terms if t.strip())
+
+
+class FilterFields(TypedDict, total=False):
+    """The browser's fields as keywords (``widgets.runs(status="failed", metrics="auc>0.9")``)."""
+
+    status: str | None
+    params: str  # "C=0.5, model=linear"
+    metrics: str  # "roc_auc>0.9"
+    sort_by: str | None
+    ascending: bool
+    limit: int
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from nbtrail.core.errors import NotFound, ParameterError
 from nbtrail.core.workspace import Workspace
@@ -240,23 +240,31 @@ def query_runs(
         con.close()
 
 
-def query_page(
-    ws: Workspace,
-    *,
-    stage: str | None = None,
-    status: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    metrics: Iterable[str | tuple[str, str, float]] = (),
-    sort_by: str | None = None,
-    ascending: bool = False,
-    limit: int = 20,
-    origin: str | None = None,
-) -> RunPage:
+class RunQuery(TypedDict, total=False):
+    """:func:`query_runs`' filters and sort, as keywords (:func:`query_page` takes them)."""
+
+    stage: str | None
+    status: str | None
+    params: Mapping[str, Any] | None
+    metrics: Iterable[str | tuple[str, str, float]]
+    sort_by: str | None
+    ascending: bool
+    origin: str | None
+
+
+def query_page(ws: Workspace, *, limit: int = 20, **query: Unpack[RunQuery]) -> RunPage:
     """:func:`query_runs`' first ``limit`` runs, and how many runs match in all (a count,
     not a read of every match: the run browser redraws this on every filter change)."""
     ensure(ws)
-    metrics = list(metrics)
-    where, args = _where(stage, status, params, metrics, origin)
+    status, sort_by = query.get("status"), query.get("sort_by")
+    ascending = query.get("ascending", False)
+    where, args = _where(
+        query.get("stage"),
+        status,
+        query.get("params"),
+        query.get("metrics", ()),
+        query.get("origin"),
+    )
     con = connect(ws)
     try:
         if status in ("running", "interrupted"):
