@@ -413,6 +413,7 @@ def test_home_notebook_widgets_live_in_jupyterlab(browser, monitored, lab, tmp_p
     assert "Error displaying widget" not in body
     assert tables >= 4 and pictures >= 3, (tables, pictures)
     assert all(run_id in body for run_id in before)
-    # the Evidently comparison (A/B) and the clicked batch's drift report, as they were shown
-    assert reports == ["drift_covariate_drift.html", "evidently_ab.html"], reports
+    # the A/B view's Evidently comparison renders there too (the static rendering is the state
+    # a view was displayed in: the batch clicked later is not part of it)
+    assert reports == ["evidently_ab.html"], reports
     assert all(c > MIN_DRAWN for c in drawn_counts), drawn_counts
