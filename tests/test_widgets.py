@@ -4,6 +4,7 @@ parameters form) and the widgets driven as a click would, over an index of synth
 from __future__ import annotations
 
 import html
+import json
 import subprocess
 import sys
 import time
@@ -278,3 +279,35 @@ def test_progress_outside_a_notebook_is_a_text_bar(capsys):
     bar(100, 100)
     time.sleep(0.01)
     assert "bootstrap" in capsys.readouterr().err and bar.line().startswith("bootstrap: 100 of 100")
+
+
+def test_a_running_stage_shows_its_own_outputs_so_far(ws, monkeypatch):
+    """Under the runner a run's record gets its outputs at the end; until then state.json
+    has them, so a stage notebook can show ``widgets.ab(run.run_id)`` of itself."""
+    import numpy as np
+
+    from nbtrail import abtest
+    from nbtrail.core.hashing import hash_file
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    champion = np.clip(y * 0.3 + rng.uniform(0, 0.7, 300), 0, 1)
+    challenger = np.clip(y * 0.6 + rng.uniform(0, 0.4, 300), 0, 1)
+    comparison = abtest.compare_offline(y, champion, challenger, n_boot=200)
+    f = Factory(ws)
+    rec = f.write(f.record("evaluate", status="running"))
+    run_dir = ws.run_dir(rec["run_id"])
+    out = run_dir / "outputs" / "ab_offline.json"
+    out.parent.mkdir(parents=True)
+    out.write_text(json.dumps(comparison))
+    art = {"name": "ab_offline", "kind": "json", "path": ws.relative(out), "digest": hash_file(out)}
+    state = {"inputs": [], "outputs": {"ab_offline": art}, "metrics": {}, "verdicts": {}}
+    (run_dir / "state.json").write_text(json.dumps(state))
+    monkeypatch.setenv("NBTRAIL_RUN_DIR", str(run_dir))  # as the runner sets it in the kernel
+    view = widgets.ab(rec["run_id"], ws=ws)
+    assert comparison["decision"] in view.sections[0]
+    assert all(f">{m}</td>" in view.sections[0] for m in comparison["metrics"])
+    assert "no online experiment" in view.sections[1]
+    from nbtrail.widgets import html as h
+
+    assert h.link(out, "it") == '<a href="outputs/ab_offline.json" target="_blank">it</a>'

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from nbtrail.core.errors import NotFound
 from nbtrail.core.workspace import Workspace
 from nbtrail.practices import abtest as ab
-from nbtrail.runs import index, records
 from nbtrail.widgets import html as h
+from nbtrail.widgets.run_detail import recorded
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,7 +38,7 @@ class Outcome:
 
 def load(ws: Workspace, ref: str) -> Outcome:
     """The A/B outcome of run ``ref`` (an id, a prefix or a stage name: its latest run)."""
-    rec = records.load(ws, index.resolve_run_id(ws, ref))
+    rec = recorded(ws, ref)
     found: dict[str, Any] = {}
     for name in OUTPUTS:
         art = rec["outputs"].get(name)

@@ -34,7 +34,7 @@ class ABView(StaticBox):
         self.report_html = ""
         report = w.Output()
         if outcome.report is not None:
-            view = show_report(outcome.report, ws, notebook_dir=start or Path.cwd())
+            view = show_report(outcome.report, ws, notebook_dir=start or h.notebook_dir())
             self.report_html = view._repr_html_()
             report.append_display_data(view)
         else:

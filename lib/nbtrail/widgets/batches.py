@@ -11,8 +11,9 @@ import pandas as pd
 from nbtrail.core.workspace import Workspace
 from nbtrail.practices import monitoring as mon
 from nbtrail.practices.reports import show_report
-from nbtrail.runs import index, records
+from nbtrail.runs import index
 from nbtrail.widgets import html as h
+from nbtrail.widgets.run_detail import recorded
 
 BUTTON_STYLES = {mon.PASS: "success", mon.WARN: "warning", mon.FAIL: "danger"}
 
@@ -57,7 +58,7 @@ def history_html(hist: pd.DataFrame) -> str:
 
 def batch_html(ws: Workspace, run_id: str, batch: str, *, start: Path | None = None) -> str:
     """One batch: its recorded verdict, and its drift report shown inline (when saved)."""
-    rec = records.load(ws, run_id)
+    rec = recorded(ws, run_id)
     verdict: dict[str, Any] = dict(rec["verdicts"].get(f"monitor_{batch}", {}))
     status = str(verdict.get("status") or ("pass" if verdict.get("passed") else "fail"))
     parts = [
@@ -76,7 +77,7 @@ def batch_html(ws: Workspace, run_id: str, batch: str, *, start: Path | None = N
     art = rec["outputs"].get(f"drift_{batch}")
     page = ws.root / str(art["path"]) if art and art.get("path") else None
     if page is not None and page.is_file():
-        parts.append(show_report(page, ws, notebook_dir=start or Path.cwd())._repr_html_())
+        parts.append(show_report(page, ws, notebook_dir=start or h.notebook_dir())._repr_html_())
     else:
         parts.append(h.para("no drift report saved for this batch", muted=True))
     return "".join(parts)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbtrail.core.humanize import human
+from nbtrail.runs.runfolder import RUN_DIR_ENV
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -102,9 +103,17 @@ def img(png: bytes, alt: str) -> str:
     return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}" style="max-width:100%"/>'
 
 
+def notebook_dir() -> Path:
+    """The folder of the notebook a view is shown in: the run folder of a stage the runner
+    executes (the executed notebook is written there), else the kernel's working folder
+    (JupyterLab starts a kernel in its notebook's folder)."""
+    managed = os.environ.get(RUN_DIR_ENV)
+    return Path(managed) if managed else Path.cwd()
+
+
 def link(target: str | os.PathLike[str], text: str, *, start: Path | None = None) -> str:
     """A link to ``target`` relative to ``start`` (the folder of the notebook showing it,
-    default the kernel's working folder): JupyterLab resolves it against the notebook's URL,
-    an exported page against its own folder."""
-    rel = Path(os.path.relpath(Path(target).resolve(), (start or Path.cwd()).resolve()))
+    default :func:`notebook_dir`): JupyterLab resolves it against the notebook's URL, an
+    exported page against its own folder."""
+    rel = Path(os.path.relpath(Path(target).resolve(), (start or notebook_dir()).resolve()))
     return f'<a href="{esc(rel.as_posix())}" target="_blank">{esc(text)}</a>'

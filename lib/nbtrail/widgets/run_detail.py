@@ -10,9 +10,23 @@ from typing import Any
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs import index, lineage, records, rundiff
 from nbtrail.runs.record_types import RunRecord
+from nbtrail.runs.runfolder import STATE_FILE
 from nbtrail.widgets import html as h
 
 DIFF_SECTIONS = ("stage", "params", "inputs", "notebook", "git", "environment", "outputs")
+
+
+def recorded(ws: Workspace, ref: str) -> RunRecord:
+    """The record of run ``ref`` with what it recorded so far: a run the runner is still
+    executing keeps its outputs, metrics and verdicts in ``state.json`` until it ends (so a
+    stage notebook can show its own run)."""
+    rec = records.load(ws, index.resolve_run_id(ws, ref))
+    state = ws.run_dir(rec["run_id"]) / STATE_FILE
+    if rec["status"] == "running" and state.is_file():
+        so_far = json.loads(state.read_text())
+        for key in ("outputs", "metrics", "verdicts"):
+            rec[key] = so_far.get(key) or rec[key]
+    return rec
 
 
 def _value(v: Any) -> Any:
@@ -54,7 +68,7 @@ def verdict_rows(rec: RunRecord) -> list[list[Any]]:
 
 def run_html(ws: Workspace, run_id: str, *, start: Path | None = None) -> str:
     """Everything about one run a person looks at first."""
-    rec = records.load(ws, index.resolve_run_id(ws, run_id))
+    rec = recorded(ws, run_id)
     secs = rec.get("duration_s")
     parts = [
         h.heading(f"run {rec['run_id']}"),
