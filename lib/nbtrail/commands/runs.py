@@ -83,25 +83,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_rebuild)
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _parse_params(items: list[str]) -> dict[str, Any]:
-    from nbtrail.core.errors import ParameterError
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ParameterError(f"bad --param {item!r}", hint="write NAME=VALUE")
-        out[key.strip()] = _parse_value(value)
-    return out
-
-
 def _warn_problems(ws: Any) -> None:
     from nbtrail.runs import index
 
@@ -134,7 +115,7 @@ def _runs(args: argparse.Namespace, ws: Any) -> int:
         ws,
         stage=args.stage,
         status=args.status,
-        params=_parse_params(args.param),
+        params=index.parse_param_filters(args.param),
         metrics=metric_filters,
         sort_by=args.sort,
         ascending=args.asc,
