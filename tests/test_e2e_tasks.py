@@ -17,6 +17,8 @@ import yaml
 from _project import by_stage, make_project, nbtrail
 from sklearn.datasets import load_diabetes, load_wine
 
+from nbtrail.practices import export as export_practice
+
 pytestmark = pytest.mark.slow
 
 
@@ -90,9 +92,18 @@ def test_every_stage_runs_each_task_on_a_csv_and_shows_the_ab(task, tmp_path):
         out = nbtrail(root, "run", "--stage", stage)  # gets its expected verdict
         assert out.returncode == 0, (stage, out.stderr[-3000:])
     (export,) = by_stage(root)["export"]
-    bundle = json.loads((root / "workspace" / "exports" / "mine" / "1" / "bundle.json").read_text())
+    folder = root / "workspace" / "exports" / "mine" / "1"
+    bundle = json.loads((folder / "bundle.json").read_text())
     assert bundle["task"] == ("regression" if task == "regression" else "classification")
     assert bundle["parity"]["max_abs_diff"] <= 1e-5, bundle["parity"]
+    # the bundle alone, in a fresh `python -I`: ONNX Runtime agrees with the skops model
+    onnx, skops = (export_practice.smoke_test(folder, engine=e) for e in ("onnx", "skops"))
+    for got, want in zip(onnx["predictions"], skops["predictions"], strict=True):
+        if task == "regression":
+            assert got["prediction"] == pytest.approx(want["prediction"], rel=1e-5)
+        else:
+            assert got["label"] == want["label"]
+            np.testing.assert_allclose(got["probabilities"], want["probabilities"], atol=1e-5)
     (monitor,) = by_stage(root)["monitor"]
     assert monitor["status"] == "completed" and export["status"] == "completed"
 
