@@ -58,7 +58,6 @@ _EFFECT_FIELDS = (
     "challenger",
     "champion",
     "difference",
-    "level",
     "effect_size",
     "p_adjusted",
     "test",
@@ -79,14 +78,18 @@ def _decision(site: Site) -> dict[str, Any] | None:
         return None
     offline = read_json_output(site.ws, rec, "ab_offline") or {}
     metrics = []
+    adjusted = offline.get("adjusted_intervals") or {}
     for name, m in sorted((offline.get("metrics") or {}).items()):
         if not isinstance(m, dict):
             continue
+        # the interval at the Holm level: it excludes 0 exactly when the adjusted p < alpha
+        shown = adjusted.get(name) if isinstance(adjusted.get(name), dict) else m
         row = {k: fmt(m.get(k)) for k in _EFFECT_FIELDS}
         row.update(
             metric=name,
             primary=name == offline.get("primary"),
-            ci=_ci(m.get("ci")),
+            ci=_ci(shown.get("ci")),
+            level=fmt(shown.get("level")),
             better="higher" if m.get("higher_is_better") else "lower",
         )
         metrics.append(row)
@@ -96,7 +99,10 @@ def _decision(site: Site) -> dict[str, Any] | None:
     return {
         **facts,
         "run_id": rec["run_id"],
-        "online": fmt(decision.get("online_decision")),
+        "opponent_kind": "baseline"
+        if str(decision.get("opponent", "")).startswith("baseline")
+        else "champion",
+        "online": fmt(decision.get("online_decision")) if decision.get("online_decision") else None,
         "metrics": metrics,
         "mcnemar": {k: fmt(v) for k, v in mc.items()} if mc else None,
     }
