@@ -2,8 +2,8 @@
 
 The remote keeps a run as ``runs/<run_id>.json`` (this manifest) beside the data's
 ``objects/``: each file of the run folder (record, executed notebook, source copy, context,
-state, kernel log, ``outputs/``), and any output the record names elsewhere under
-``workspace/``, is one object there, stored once however many runs share it. The manifest
+state, kernel log, ``outputs/``), any output the record names elsewhere under ``workspace/``
+(the export bundle it published), and the shared ``workspace/assets`` files its saved reports load, is one object there, stored once however many runs share it. The manifest
 also lists the runs the run read from (``upstream``) and the dataset versions it read or
 wrote, so a pull can fetch what the run's reuse and reproduction need.
 
@@ -113,13 +113,15 @@ def _folder_files(folder: Path) -> list[Path]:
 
 
 def _output_files(ws: Workspace, record: RunRecord) -> list[Path]:
-    """Outputs the record names under ``workspace/`` but outside its own run folder."""
+    """Outputs the record names under ``workspace/`` but outside its own run folder, and the
+    export bundle it published (``extra.bundle.path``, e.g. ``workspace/exports/NAME/V``)."""
     out: list[Path] = []
     folder = ws.run_dir(record["run_id"]).resolve()
     top = ws.workspace_dir.resolve()
-    for art in record["outputs"].values():
-        rel = art.get("path")
-        if not rel:
+    bundle = record.get("extra", {}).get("bundle")
+    published = [bundle.get("path")] if isinstance(bundle, dict) else []
+    for rel in [*(a.get("path") for a in record["outputs"].values()), *published]:
+        if not isinstance(rel, str) or not rel:
             continue
         p = (ws.root / rel).resolve()
         if folder in p.parents or top not in p.parents:
@@ -131,13 +133,29 @@ def _output_files(ws: Workspace, record: RunRecord) -> list[Path]:
     return out
 
 
+def _asset_files(ws: Workspace, files: list[Path]) -> list[Path]:
+    """The shared files under ``workspace/assets`` (Evidently's script) that the run's saved
+    reports load, so they render where the run is pulled."""
+    try:
+        assets = sorted(p for p in ws.assets_dir.iterdir() if p.is_file())
+    except FileNotFoundError:
+        return []
+    wanted: set[Path] = set()
+    for f in files:
+        if f.suffix == ".html":
+            text = f.read_text(errors="replace")
+            wanted |= {a for a in assets if f"assets/{a.name}" in text}
+    return sorted(wanted)
+
+
 def build(ws: Workspace, record: RunRecord) -> RunManifest:
     """Hash every file of the run; an output whose bytes no longer match the digest its
     record holds raises :class:`IntegrityError` (corrupted outputs are never published)."""
     run_id = record["run_id"]
     files: dict[str, str] = {}
     sizes: dict[str, int] = {}
-    for p in [*_folder_files(ws.run_dir(run_id)), *_output_files(ws, record)]:
+    found = [*_folder_files(ws.run_dir(run_id)), *_output_files(ws, record)]
+    for p in [*found, *_asset_files(ws, found)]:
         rel = ws.relative(p)
         files[rel] = hash_file(p)
         sizes[rel] = p.stat().st_size

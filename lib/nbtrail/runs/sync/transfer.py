@@ -211,14 +211,24 @@ def _clean_staging(ws: Workspace) -> None:
     for d in ws.runs_dir.iterdir():
         pid = d.name[len(_STAGING) :].split(".", 1)[0]
         if d.name.startswith(_STAGING) and pid.isdigit() and not pid_alive(int(pid)):
-            shutil.rmtree(d, ignore_errors=True)
+            if d.is_dir():
+                shutil.rmtree(d, ignore_errors=True)
+            else:
+                d.unlink(missing_ok=True)
 
 
 def _stage(
-    ws: Workspace, fs: Any, root: str, url: str, m: RunManifest, report: SyncReport
+    ws: Workspace,
+    fs: Any,
+    root: str,
+    url: str,
+    m: RunManifest,
+    report: SyncReport,
+    fetched: dict[str, Path],
 ) -> tuple[Path, list[tuple[str, Path]]]:
     """Download and verify every file of ``m``: the run folder into a staging folder, other
-    outputs into temp files. Returns (staging folder, [(destination, temp file)])."""
+    outputs into temp files. Returns (staging folder, [(destination, temp file)]).
+    ``fetched`` (digest -> a verified copy from this pull) spares downloading bytes twice."""
     ws.runs_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}.", dir=ws.runs_dir))
     elsewhere: list[tuple[str, Path]] = []
@@ -236,8 +246,13 @@ def _stage(
                 dest = staging.with_name(staging.name + f".{len(elsewhere)}.part")
                 elsewhere.append((rel, dest))
             dest.parent.mkdir(parents=True, exist_ok=True)
+            if digest in fetched:
+                shutil.copyfile(fetched[digest], dest)
+                report.objects_present += 1
+                continue
             report.bytes_sent += fetch_object(fs, root, digest, dest, url=url, what=what)
             report.objects_sent += 1
+            fetched[digest] = dest
         try:
             rec = json.loads((staging / records.RECORD_FILE).read_bytes())
         except ValueError as exc:
@@ -281,9 +296,10 @@ def pull_runs(
         else:
             incoming.append(m)
     staged: list[tuple[RunManifest, Path, list[tuple[str, Path]]]] = []
+    fetched: dict[str, Path] = {}
     try:
         for m in incoming:
-            staged.append((m, *_stage(ws, fs, root, rem.url, m, report)))
+            staged.append((m, *_stage(ws, fs, root, rem.url, m, report, fetched)))
         names = set().union(*(dataset_names(m.datasets) for m in incoming)) if incoming else set()
         if names:
             got = data_remote.pull(ws, rem, names=sorted(names))
