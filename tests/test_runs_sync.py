@@ -122,6 +122,16 @@ def test_runs_travel_through_s3(
     with pytest.raises(NotFound, match="has no run 'nope-1'"):
         pull_inputs_for(c, s3_remote, ["nope-1"])
 
+    # A tampered object in the bucket is refused, naming it and its run.
+    digest = next(r for r in records(project_a) if r["run_id"] == train)["outputs"]["model"]
+    digest = digest["digest"]
+    fs, root = s3_remote.filesystem()
+    fs.pipe_file(f"{root}/objects/{digest[:2]}/{digest[2:]}", b"not the model")
+    d = Workspace(_two_stage(tmp_path / "d"))
+    with pytest.raises(IntegrityError, match=f"object {digest} .*of run {train}"):
+        pull_runs(d, s3_remote)
+    assert _run_folders(d.root) == []
+
 
 def test_a_tampered_object_is_refused_naming_it(project_a: Path, tmp_path: Path) -> None:
     remote = tmp_path / "remote"

@@ -239,6 +239,18 @@ def upload_file(fs: Any, local_path: str, dest: str) -> None:
     _put(fs, dest, lambda target: fs.put_file(local_path, target))
 
 
+def upload_files(fs: Any, pairs: list[tuple[str, str]]) -> None:
+    """Send many ``(local path, dest)`` files: one concurrent batch on an object store (an S3
+    PUT is atomic by itself), one atomic write after another on a folder."""
+    if not pairs:
+        return
+    if _is_local(fs):
+        for src, dest in pairs:
+            upload_file(fs, src, dest)
+        return
+    fs.put([src for src, _ in pairs], [dest for _, dest in pairs])
+
+
 def upload_bytes(fs: Any, data: bytes, dest: str) -> None:
     """Write ``data`` to ``dest`` (no reader ever sees half of it)."""
     _put(fs, dest, lambda target: fs.pipe_file(target, data))
@@ -331,7 +343,12 @@ def fetch_object(fs: Any, root: str, digest: str, dest: Path, *, url: str, what:
         fs.get_file(object_key(root, digest), str(dest))
     except FileNotFoundError as exc:
         raise DataError(f"remote {url} lacks object {digest} used by {what}") from exc
-    got = hash_file(dest)
+    _check_fetched(dest, digest, url=url, what=what)
+    return dest.stat().st_size
+
+
+def _check_fetched(dest: Path, digest: str, *, url: str, what: str) -> None:
+    got = hash_file(dest) if dest.is_file() else "nothing"
     if got != digest:
         raise IntegrityError(
             f"remote {url}: object {digest} ({what}) "
@@ -340,4 +357,22 @@ def fetch_object(fs: Any, root: str, digest: str, dest: Path, *, url: str, what:
             digest=digest,
             what=what,
         )
-    return dest.stat().st_size
+
+
+def fetch_objects(fs: Any, root: str, wanted: list[tuple[str, Path, str]], *, url: str) -> int:
+    """:func:`fetch_object` for many ``(digest, dest, what)`` at once (one concurrent batch
+    on an object store); every object is checked. Returns the bytes fetched."""
+    if not wanted:
+        return 0
+    if _is_local(fs) or len(wanted) == 1:
+        return sum(fetch_object(fs, root, d, dest, url=url, what=w) for d, dest, w in wanted)
+    try:
+        fs.get([object_key(root, d) for d, _, _ in wanted], [str(p) for _, p, _ in wanted])
+    except FileNotFoundError:
+        # name the missing object: one at a time, each raising with its user
+        return sum(fetch_object(fs, root, d, dest, url=url, what=w) for d, dest, w in wanted)
+    total = 0
+    for digest, dest, what in wanted:
+        _check_fetched(dest, digest, url=url, what=what)
+        total += dest.stat().st_size
+    return total

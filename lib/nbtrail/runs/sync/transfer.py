@@ -36,7 +36,7 @@ from nbtrail.core.hashing import hash_file
 from nbtrail.core.processes import pid_alive
 from nbtrail.core.workspace import Workspace
 from nbtrail.data import remote as data_remote
-from nbtrail.data.remote import Remote, fetch_object, list_objects, upload_bytes, upload_file
+from nbtrail.data.remote import Remote, fetch_objects, list_objects, upload_bytes, upload_files
 from nbtrail.runs import records
 from nbtrail.runs.record_types import RunRecord
 from nbtrail.runs.sync import logs as shared_logs
@@ -131,6 +131,7 @@ def push_runs(
     there = _remote_runs(fs, root)
     have = list_objects(fs, root)
     pending: list[RunManifest] = []
+    uploads: list[tuple[str, str]] = []
     for rec in chosen:
         if rec["status"] == "running":
             report.skipped.append(rec["run_id"])
@@ -144,11 +145,12 @@ def push_runs(
             if digest in have:
                 report.objects_present += 1
                 continue
-            upload_file(fs, str(ws.root / rel), data_remote.object_key(root, digest))
+            uploads.append((str(ws.root / rel), data_remote.object_key(root, digest)))
             have.add(digest)
             report.objects_sent += 1
             report.bytes_sent += m.sizes.get(rel, 0)
         pending.append(m)
+    upload_files(fs, uploads)
     names = set().union(*(dataset_names(m.datasets) for m in pending)) if pending else set()
     if names:
         sent = data_remote.push(ws, rem, names=sorted(names))
@@ -232,6 +234,8 @@ def _stage(
     ws.runs_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}.", dir=ws.runs_dir))
     elsewhere: list[tuple[str, Path]] = []
+    wanted: list[tuple[str, Path, str]] = []
+    copies: list[tuple[Path, Path]] = []
     try:
         for rel, digest in sorted(m.files.items()):
             what = f"{rel} of run {m.run_id}"
@@ -247,12 +251,15 @@ def _stage(
                 elsewhere.append((rel, dest))
             dest.parent.mkdir(parents=True, exist_ok=True)
             if digest in fetched:
-                shutil.copyfile(fetched[digest], dest)
-                report.objects_present += 1
+                copies.append((fetched[digest], dest))
                 continue
-            report.bytes_sent += fetch_object(fs, root, digest, dest, url=url, what=what)
-            report.objects_sent += 1
+            wanted.append((digest, dest, what))
             fetched[digest] = dest
+        report.bytes_sent += fetch_objects(fs, root, wanted, url=url)
+        report.objects_sent += len(wanted)
+        for src, dest in copies:  # bytes this pull already fetched and checked
+            shutil.copyfile(src, dest)
+        report.objects_present += len(copies)
         try:
             rec = json.loads((staging / records.RECORD_FILE).read_bytes())
         except ValueError as exc:
