@@ -12,7 +12,7 @@ import yaml
 from _project import make_project, nbtrail, records
 
 from nbtrail.core.applog import log_writer, read_log
-from nbtrail.core.errors import IntegrityError, NotFound
+from nbtrail.core.errors import DataError, IntegrityError, NotFound
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.remote import Remote
 from nbtrail.practices import registry
@@ -151,6 +151,14 @@ def test_a_tampered_object_is_refused_naming_it(project_a: Path, tmp_path: Path)
     r = nbtrail(b, "runs", "pull", "--remote", str(remote))
     assert r.returncode == 5 and len(r.stderr.strip().splitlines()) == 1
     assert digest in r.stderr and train["run_id"] in r.stderr
+
+    # A remote holding another run under the same id is refused, not overwritten.
+    manifest = remote / "runs" / f"{train['run_id']}.json"
+    body = json.loads(manifest.read_text())
+    body["files"][f"workspace/runs/{train['run_id']}/kernel.log"] = "1" * 64
+    manifest.write_text(json.dumps(body))
+    with pytest.raises(DataError, match=f"different run {train['run_id']} .*kernel.log differs"):
+        push_runs(Workspace(project_a), str(remote))
 
 
 def _model(ws: Workspace, name: str, body: bytes) -> int:

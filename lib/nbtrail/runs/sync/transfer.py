@@ -319,7 +319,17 @@ def pull_runs(
                 target = ws.root / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, target)
-            os.rename(staging, ws.run_dir(m.run_id))
+            try:
+                os.rename(staging, ws.run_dir(m.run_id))
+            except OSError as exc:
+                if not (ws.run_dir(m.run_id) / records.RECORD_FILE).is_file():
+                    raise DataError(
+                        f"cannot place run {m.run_id}: {ws.relative(ws.run_dir(m.run_id))} "
+                        f"exists here without a record ({exc.strerror})",
+                        hint="move that folder away and pull again",
+                    ) from exc
+                report.runs_present += 1  # a concurrent pull placed it first
+                continue
             index.upsert(ws, records.load(ws, m.run_id))
             report.runs_sent += 1
             report.runs.append(m.run_id)
