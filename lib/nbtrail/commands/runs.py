@@ -1,6 +1,7 @@
 """Query verbs over the run index: ``runs``, ``show``, ``diff``, ``lineage``, ``impact``,
 ``index rebuild``; and ``runs push`` / ``runs pull`` (:mod:`nbtrail.runs.sync`). Each handler
-calls one function of :mod:`nbtrail.index`, :mod:`nbtrail.lineage` or the sync and prints; imports are lazy so ``nbtrail --help`` stays fast."""
+calls one function of :mod:`nbtrail.index`, :mod:`nbtrail.lineage` or the sync and prints;
+imports are lazy so ``nbtrail --help`` stays fast."""
 
 from __future__ import annotations
 
