@@ -83,7 +83,8 @@ def _decision(site: Site) -> dict[str, Any] | None:
         if not isinstance(m, dict):
             continue
         # the interval at the Holm level: it excludes 0 exactly when the adjusted p < alpha
-        shown = adjusted.get(name) if isinstance(adjusted.get(name), dict) else m
+        held = adjusted.get(name)
+        shown: dict[str, Any] = held if isinstance(held, dict) else m
         row = {k: fmt(m.get(k)) for k in _EFFECT_FIELDS}
         row.update(
             metric=name,
