@@ -78,15 +78,18 @@ def test_a_shift_that_does_not_hurt_the_model_keeps_false_alarms_within_alpha(bi
     pred, raw = est.scores(big)
     expected = float(np.mean(est.calibrator.calibrate(raw)[np.arange(len(big)), pred]))
     sharp, usual = 0, 0
-    for _ in range(reps):
-        batch = draw(rng, 300, x2_shift=1.0)
-        e = est.estimate(batch.drop(columns=["target"]), draws=20)  # intervals unused here
+    batches = draw(rng, reps * 300, x2_shift=1.0)  # scored at once, cut into 600 batches
+    pred, raw = est.scores(batches)
+    for i in range(reps):
+        rows = slice(i * 300, (i + 1) * 300)
+        e = est.from_scores(pred[rows], raw[rows], rng=rng, draws=0)  # no intervals needed
         sharp += (
             m.estimate_checks(e, {"accuracy": m.Baseline(expected)}, 0.0, alpha)[0].status == m.FAIL
         )
         base = {"accuracy": m.Baseline(realised_accuracy(model, ref), 0.01)}
         usual += m.estimate_checks(e, base, 0.05, alpha)[0].status == m.FAIL
-    assert 0.02 <= sharp / reps <= alpha + 0.015, sharp / reps  # measured 0.045
+    print(f"false alarms: {sharp / reps:.3f} at the bound, {usual / reps:.3f} at max_drop 0.05")
+    assert 0.02 <= sharp / reps <= alpha + 0.015, sharp / reps  # measured 0.038
     assert usual / reps <= alpha + 0.015, usual / reps  # measured 0
 
 
@@ -103,11 +106,10 @@ def test_estimated_accuracy_and_auc_track_the_realised_ones(binary):
         auc_err.append(abs(e.metrics["roc_auc"]["value"] - real["roc_auc"]))
         a = e.metrics["accuracy"]
         covered += a["low"] <= real["accuracy"] <= a["high"]
-    # measured (references of seeds 10-13): mean |error| of accuracy 0.012-0.015, 95% intervals
-    # covering 0.85-1.0 of the batches; the reference of seed 0 is a 3-SE outlier (its accuracy
-    # 0.018 above the population's) and gives 0.026 and 0.73: a calibration is only as good as
-    # its reference
-    assert np.mean(acc_err) < 0.035 and np.mean(auc_err) < 0.03, (
+    # measured: mean |error| 0.012 (accuracy), 0.007 (ROC AUC), 59 of 60 intervals cover the
+    # realised accuracy (other references, seeds 11-13: 0.013-0.015 and 0.85-1.0; the reference
+    # of seed 0 is a 3-SE outlier, its accuracy 0.018 above the population's, and gives 0.026)
+    assert np.mean(acc_err) < 0.025 and np.mean(auc_err) < 0.02, (
         np.mean(acc_err),
         np.mean(auc_err),
     )

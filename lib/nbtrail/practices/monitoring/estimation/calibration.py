@@ -50,14 +50,21 @@ def ece(confidence: np.ndarray, correct: np.ndarray) -> np.ndarray:
     return total
 
 
-def _fit_one(method: str, p: np.ndarray, y: np.ndarray) -> Any:
+def _fit_one(method: str, p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A monotone map as two arrays: isotonic's thresholds and values (applied by linear
+    interpolation, clipped at the ends, as scikit-learn's ``predict`` does), or the sigmoid's
+    slope and intercept on the log-odds."""
     if method == ISOTONIC:
         from sklearn.isotonic import IsotonicRegression
 
-        return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
+        return np.asarray(iso.X_thresholds_, dtype=float), np.asarray(
+            iso.y_thresholds_, dtype=float
+        )
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=1e6).fit(_logit(p)[:, None], y)
+    lr = LogisticRegression(C=1e6).fit(_logit(p)[:, None], y)
+    return np.asarray(lr.coef_[0], dtype=float), np.asarray(lr.intercept_, dtype=float)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -65,10 +72,11 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(q / (1 - q))
 
 
-def _apply_one(method: str, fitted: Any, p: np.ndarray) -> np.ndarray:
+def _apply_one(method: str, fitted: tuple[np.ndarray, np.ndarray], p: np.ndarray) -> np.ndarray:
+    a, b = fitted
     if method == ISOTONIC:
-        return np.asarray(fitted.predict(p), dtype=float)
-    return np.asarray(fitted.predict_proba(_logit(p)[:, None])[:, 1], dtype=float)
+        return np.interp(p, a, b)
+    return 1.0 / (1.0 + np.exp(-(a[0] * _logit(p) + b[0])))
 
 
 def _fit_maps(method: str, proba: np.ndarray, y: np.ndarray) -> list[Any]:

@@ -17,7 +17,10 @@ Two intervals go with each estimate:
 
 - **where the realised value will fall** (``low``, ``high``): labels drawn from the calibrated
   probabilities ``draws`` times, the metric computed on each draw exactly as it will be on the
-  real labels (:func:`confusion_metrics`, :func:`roc_auc`), and the percentile interval;
+  real labels (:func:`confusion_metrics`, :func:`roc_auc`), and the percentile interval, widened
+  (in quadrature) by the calibration's own error: the standard deviation of the estimate under
+  calibrations refitted on bootstrap resamples of the reference
+  (:meth:`~.calibration.Calibrator.calibrate_resampled`; the estimator does this);
 - **the estimate's standard error** (``se``) over batches of this size, what the verdict tests
   with: for accuracy ``sd(c) / sqrt(n)`` with ``c_i = p[i, pred_i]``; for the others a Poisson
   bootstrap of the rows (each row weighted by a Poisson(1) count, the expected confusion matrix
@@ -95,7 +98,8 @@ def _draw_confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(idx.ravel(), minlength=b * k * k).reshape(b, k, k)
 
 
-def _ranks(score: np.ndarray) -> np.ndarray:
+def ranks_of(score: np.ndarray) -> np.ndarray:
+    """Average ranks of each class's scores (ties share their mean rank)."""
     return stats.rankdata(score, axis=0)
 
 
@@ -126,12 +130,14 @@ def _auc_columns(k: int) -> list[int]:
     return [1] if k == 2 else list(range(k))
 
 
-def expected_metrics(p: np.ndarray, pred: np.ndarray, score: np.ndarray) -> dict[str, float]:
+def expected_metrics(
+    p: np.ndarray, pred: np.ndarray, score: np.ndarray, ranks: np.ndarray | None = None
+) -> dict[str, float]:
     """The expected accuracy, balanced accuracy, F1 and ROC AUC of a batch: calibrated
     probabilities ``p`` (n, classes), predicted class indices ``pred``, raw scores ``score``
-    (n, classes) that order the rows for the AUC."""
+    (n, classes) that order the rows for the AUC (``ranks``: theirs, if already computed)."""
     out = {m: float(v[0]) for m, v in confusion_metrics(expected_confusion(p, pred)).items()}
-    ranks = _ranks(score)
+    ranks = ranks_of(score) if ranks is None else ranks
     aucs = [expected_roc_auc(p[:, t], ranks[:, t]) for t in _auc_columns(p.shape[1])]
     out["roc_auc"] = float(np.nanmean(aucs)) if not np.isnan(aucs).all() else float("nan")
     return out
@@ -142,7 +148,7 @@ def realised_metrics(y: np.ndarray, pred: np.ndarray, score: np.ndarray) -> dict
     k = score.shape[1]
     c = _draw_confusion(np.asarray(y)[None], pred, k)
     out = {m: float(v[0]) for m, v in confusion_metrics(c).items()}
-    ranks = _ranks(score)
+    ranks = ranks_of(score)
     aucs = np.array([roc_auc(np.asarray(y)[None] == t, ranks[:, t])[0] for t in _auc_columns(k)])
     out["roc_auc"] = float(np.nanmean(aucs)) if not np.isnan(aucs).all() else float("nan")
     return out
@@ -161,7 +167,7 @@ def realised_draws(
     """Each metric on ``draws`` label sets drawn from the calibrated probabilities: the spread
     of the realised value around the estimate if the calibration holds."""
     k, n = p.shape[1], p.shape[0]
-    ranks = _ranks(score)
+    ranks = ranks_of(score)
     parts: dict[str, list[np.ndarray]] = {m: [] for m in CLASSIFIER_METRICS}
     for size in _chunks(draws, n * (k if k > 2 else 1)):
         y = _sample_labels(p, size, rng)
@@ -177,7 +183,8 @@ def estimate_se(
     p: np.ndarray, pred: np.ndarray, rng: np.random.Generator, draws: int = DRAWS
 ) -> dict[str, float]:
     """Standard errors of the expected accuracy, balanced accuracy and F1 over batches of this
-    size: accuracy's ``sd(c) / sqrt(n)``, the others' by a Poisson bootstrap of the rows."""
+    size: accuracy's ``sd(c) / sqrt(n)``, the others' by a Poisson bootstrap of the rows
+    (``draws`` resamples; none, and no standard error for them, when ``draws`` is 0)."""
     n = p.shape[0]
     c = p[np.arange(n), pred]
     out = {"accuracy": float(np.std(c, ddof=1) / np.sqrt(n)) if n > 1 else 0.0}
@@ -188,5 +195,6 @@ def estimate_se(
         for m in parts:
             parts[m].append(values[m])
     for m, v in parts.items():
-        out[m] = float(np.std(np.concatenate(v), ddof=1))
+        if v:
+            out[m] = float(np.std(np.concatenate(v), ddof=1))
     return out

@@ -118,20 +118,35 @@ class PerformanceEstimator:
             return Estimate(
                 REGRESSION, len(batch), self.loss.trusted, "dle", metrics, self.loss.to_dict()
             )
-        assert self.calibrator is not None
         pred, raw = self.scores(batch)
+        return self.from_scores(pred, raw, rng=rng, draws=draws)
+
+    def from_scores(
+        self, pred: np.ndarray, raw: np.ndarray, *, rng: np.random.Generator, draws: int
+    ) -> Estimate:
+        """CBPE on scores already computed (:meth:`scores`). ``draws = 0`` gives the point
+        estimates and accuracy's standard error only (no intervals: ``low = high = value``)."""
+        assert self.calibrator is not None
         p = self.calibrator.calibrate(raw)
-        values = cbpe.expected_metrics(p, pred, raw)
-        draws_of = cbpe.realised_draws(p, pred, raw, rng, draws)
+        ranks = cbpe.ranks_of(raw)
+        values = cbpe.expected_metrics(p, pred, raw, ranks)
         se = cbpe.estimate_se(p, pred, rng, draws)
-        # the calibration's own error: the estimates under calibrations refitted on resamples
-        resampled = [
-            cbpe.expected_metrics(q, pred, raw) for q in self.calibrator.calibrate_resampled(raw)
-        ]
         out: dict[str, dict[str, float]] = {}
+        if draws > 0:
+            draws_of = cbpe.realised_draws(p, pred, raw, rng, draws)
+            # the calibration's own error: the estimates under calibrations refitted on resamples
+            resampled = [
+                cbpe.expected_metrics(q, pred, raw, ranks)
+                for q in self.calibrator.calibrate_resampled(raw)
+            ]
         z = float(stats.norm.ppf(0.5 + LEVEL / 2))
         lo, hi = 100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2
         for m, v in values.items():
+            out[m] = {"value": v, "low": v, "high": v}
+            if m in se:  # the verdict's metrics (ROC AUC is estimated, not tested)
+                out[m]["se"] = se[m]
+            if draws == 0:
+                continue
             d = draws_of[m][np.isfinite(draws_of[m])]
             low, high = (
                 (float(np.percentile(d, lo)), float(np.percentile(d, hi))) if len(d) else (v, v)
@@ -139,13 +154,10 @@ class PerformanceEstimator:
             # where the realised value falls: the labels' own spread and the calibration's error
             boots = np.array([r[m] for r in resampled], dtype=float)
             cal = z * float(np.nanstd(boots, ddof=1)) if np.isfinite(boots).sum() > 1 else 0.0
-            below = float(np.hypot(v - low, cal))
-            above = float(np.hypot(high - v, cal))
-            out[m] = {"value": v, "low": v - below, "high": v + above}
-            if m in se:  # the verdict's metrics (ROC AUC is estimated, not tested)
-                out[m]["se"] = se[m]
+            out[m]["low"] = max(0.0, v - float(np.hypot(v - low, cal)))
+            out[m]["high"] = min(1.0, v + float(np.hypot(high - v, cal)))
         return Estimate(
-            self.task, len(batch), self.calibrator.trusted, "cbpe", out, self.calibrator.to_dict()
+            self.task, len(pred), self.calibrator.trusted, "cbpe", out, self.calibrator.to_dict()
         )
 
 
