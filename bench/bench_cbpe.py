@@ -9,7 +9,9 @@ and the time per batch (estimation only; fitting on the reference timed apart).
 Run each engine in its own environment (NannyML never goes into the project's lock):
 
     .venv/bin/python bench/bench_cbpe.py --engine nbtrail
-    /tmp/nannyvenv/bin/python bench/bench_cbpe.py --engine nannyml
+    NML_DISABLE_USAGE_LOGGING=1 /tmp/nannyvenv/bin/python bench/bench_cbpe.py --engine nannyml
+
+(``--rows 5000`` for larger batches; NannyML sends usage telemetry unless the variable is set.)
 
 Both draw the same batches (numpy's default_rng, seed 10) and fit the same scikit-learn model.
 """
@@ -37,12 +39,12 @@ def draw(rng: np.random.Generator, n: int, *, x1_sd: float = 2.0, x2_shift: floa
     return pd.DataFrame({"x1": x1, "x2": x2, "target": y})
 
 
-def world():
+def world(rows: int = ROWS):
     rng = np.random.default_rng(10)
     train, ref = draw(rng, 3000), draw(rng, 2000)
     model = LogisticRegression().fit(train[FEATURES], train["target"])
     batches = [
-        draw(rng, ROWS, x1_sd=[0.5, 1.0, 2.0, 3.0][i % 4], x2_shift=i % 3 - 1.0)
+        draw(rng, rows, x1_sd=[0.5, 1.0, 2.0, 3.0][i % 4], x2_shift=i % 3 - 1.0)
         for i in range(BATCHES)
     ]
     return model, ref, batches
@@ -100,8 +102,9 @@ def nannyml_engine(model, ref, batches):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--engine", choices=("nbtrail", "nannyml"), required=True)
+    ap.add_argument("--rows", type=int, default=ROWS, help="rows per batch")
     args = ap.parse_args()
-    model, ref, batches = world()
+    model, ref, batches = world(args.rows)
     engine = nbtrail_engine if args.engine == "nbtrail" else nannyml_engine
     fit, out = engine(model, ref, batches)
     real_acc, real_auc = [], []
@@ -118,7 +121,7 @@ def main() -> None:
             {
                 "engine": args.engine,
                 "batches": BATCHES,
-                "rows": ROWS,
+                "rows": args.rows,
                 "accuracy_mae": round(float(acc_err.mean()), 4),
                 "roc_auc_mae": round(float(auc_err.mean()), 4),
                 "accuracy_interval_coverage": round(float(covered), 3),

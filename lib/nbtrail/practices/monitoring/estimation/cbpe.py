@@ -17,10 +17,11 @@ Two intervals go with each estimate:
 
 - **where the realised value will fall** (``low``, ``high``): labels drawn from the calibrated
   probabilities ``draws`` times, the metric computed on each draw exactly as it will be on the
-  real labels (:func:`confusion_metrics`, :func:`roc_auc`), and the percentile interval, widened
-  (in quadrature) by the calibration's own error: the standard deviation of the estimate under
-  calibrations refitted on bootstrap resamples of the reference
-  (:meth:`~.calibration.Calibrator.calibrate_resampled`; the estimator does this);
+  real labels (:func:`confusion_metrics`, :func:`roc_auc`); their standard deviation, added in
+  quadrature to the calibration's own error (the standard deviation of the estimate under
+  calibrations refitted on bootstrap resamples of the reference,
+  :meth:`~.calibration.Calibrator.calibrate_resampled`), gives ``value +- z sd`` (the estimator
+  does this);
 - **the estimate's standard error** (``se``) over batches of this size, what the verdict tests
   with: for accuracy ``sd(c) / sqrt(n)`` with ``c_i = p[i, pred_i]``; for the others a Poisson
   bootstrap of the rows (each row weighted by a Poisson(1) count, the expected confusion matrix
@@ -38,7 +39,9 @@ import numpy as np
 from scipy import stats
 
 CLASSIFIER_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc")
-DRAWS = 200  # label draws (and bootstrap resamples) per batch
+DRAWS = 200  # label draws per batch (fewer for a large one: DRAW_CELLS / rows, at least 50)
+DRAW_CELLS = 200_000
+SE_DRAWS = 50  # Poisson bootstrap resamples for a standard error (its own error about 10%)
 MAX_CELLS = 2_000_000  # draws x rows held in memory at once
 
 
@@ -92,10 +95,10 @@ def expected_confusion(
 
 
 def _draw_confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
-    """Hard confusion matrices of label rows ``y`` (draws, n) against ``pred``."""
-    b = y.shape[0]
-    idx = (np.arange(b)[:, None] * k + y) * k + pred[None, :]
-    return np.bincount(idx.ravel(), minlength=b * k * k).reshape(b, k, k)
+    """Hard confusion matrices of label rows ``y`` (draws, n) against ``pred``: one matrix
+    product per true class."""
+    hot = _onehot(pred, k)
+    return np.stack([(y == t).astype(float) @ hot for t in range(k)], axis=1)
 
 
 def ranks_of(score: np.ndarray) -> np.ndarray:
@@ -156,6 +159,8 @@ def realised_metrics(y: np.ndarray, pred: np.ndarray, score: np.ndarray) -> dict
 
 def _sample_labels(p: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """``size`` label rows drawn from the rows' class probabilities (draws, n)."""
+    if p.shape[1] == 2:
+        return (rng.random((size, p.shape[0])) < p[:, 1]).astype(np.int64)
     cum = np.cumsum(p, axis=1)
     u = rng.random((size, p.shape[0], 1))
     return np.minimum((u > cum[None, :, :]).sum(axis=2), p.shape[1] - 1)
@@ -184,12 +189,13 @@ def estimate_se(
 ) -> dict[str, float]:
     """Standard errors of the expected accuracy, balanced accuracy and F1 over batches of this
     size: accuracy's ``sd(c) / sqrt(n)``, the others' by a Poisson bootstrap of the rows
-    (``draws`` resamples; none, and no standard error for them, when ``draws`` is 0)."""
+    (``SE_DRAWS`` resamples at most; none, and no standard error for them, when ``draws`` is
+    0)."""
     n = p.shape[0]
     c = p[np.arange(n), pred]
     out = {"accuracy": float(np.std(c, ddof=1) / np.sqrt(n)) if n > 1 else 0.0}
     parts: dict[str, list[np.ndarray]] = {"balanced_accuracy": [], "f1": []}
-    for size in _chunks(draws, n * p.shape[1]):
+    for size in _chunks(min(draws, SE_DRAWS), n * p.shape[1]):
         w = rng.poisson(1.0, size=(size, n)).astype(float)
         values = confusion_metrics(expected_confusion(p, pred, w))
         for m in parts:

@@ -69,11 +69,18 @@ class Estimate:
         }
 
 
+def _sd(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
+
+
 def class_index(classes: Sequence[Any], values: Any) -> np.ndarray:
     """Each value's index in ``classes`` (-1 for a value that is not one of them)."""
-    lookup = {c: i for i, c in enumerate(classes)}
-    lookup.update({str(c): i for i, c in enumerate(classes)})
-    return np.array([lookup.get(v, lookup.get(str(v), -1)) for v in values], dtype=int)
+    index = pd.Index(list(classes)).get_indexer(pd.Index(values))
+    if (index < 0).any():  # labels read back as text (a CSV) for numeric classes, or the reverse
+        text = pd.Index([str(c) for c in classes]).get_indexer(pd.Index([str(v) for v in values]))
+        index = np.where(index < 0, text, index)
+    return np.asarray(index, dtype=int)
 
 
 @dataclass
@@ -133,29 +140,26 @@ class PerformanceEstimator:
         se = cbpe.estimate_se(p, pred, rng, draws)
         out: dict[str, dict[str, float]] = {}
         if draws > 0:
-            draws_of = cbpe.realised_draws(p, pred, raw, rng, draws)
+            # fewer label draws for a large batch: the interval comes from their spread
+            many = int(np.clip(cbpe.DRAW_CELLS // max(len(pred), 1), 50, draws))
+            draws_of = cbpe.realised_draws(p, pred, raw, rng, many)
             # the calibration's own error: the estimates under calibrations refitted on resamples
             resampled = [
                 cbpe.expected_metrics(q, pred, raw, ranks)
                 for q in self.calibrator.calibrate_resampled(raw)
             ]
         z = float(stats.norm.ppf(0.5 + LEVEL / 2))
-        lo, hi = 100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2
         for m, v in values.items():
             out[m] = {"value": v, "low": v, "high": v}
             if m in se:  # the verdict's metrics (ROC AUC is estimated, not tested)
                 out[m]["se"] = se[m]
             if draws == 0:
                 continue
-            d = draws_of[m][np.isfinite(draws_of[m])]
-            low, high = (
-                (float(np.percentile(d, lo)), float(np.percentile(d, hi))) if len(d) else (v, v)
-            )
-            # where the realised value falls: the labels' own spread and the calibration's error
-            boots = np.array([r[m] for r in resampled], dtype=float)
-            cal = z * float(np.nanstd(boots, ddof=1)) if np.isfinite(boots).sum() > 1 else 0.0
-            out[m]["low"] = max(0.0, v - float(np.hypot(v - low, cal)))
-            out[m]["high"] = min(1.0, v + float(np.hypot(high - v, cal)))
+            # where the realised value falls: the labels' own spread (the sd of the metric over
+            # the label draws) and the calibration's error (over the refitted calibrations)
+            half = z * float(np.hypot(_sd(draws_of[m]), _sd(np.array([r[m] for r in resampled]))))
+            out[m]["low"] = max(0.0, v - half)
+            out[m]["high"] = min(1.0, v + half)
         return Estimate(
             self.task, len(pred), self.calibrator.trusted, "cbpe", out, self.calibrator.to_dict()
         )
