@@ -84,6 +84,7 @@ def take_ids(
 
 def keep_scored(
     run: Run,
+    verdicts: Sequence[mon.Verdict],
     batches: Mapping[str, pd.DataFrame],
     ids: Mapping[str, pd.Series | None],
     model: Any,
@@ -93,10 +94,20 @@ def keep_scored(
     task: str | None,
     id_column: str,
 ) -> None:
-    """Each batch's scored rows saved as ``scored_<batch>`` (ids, predictions, probabilities)."""
+    """Each batch's scored rows saved as ``scored_<batch>`` (ids, predictions, probabilities);
+    a batch that failed its data quality check (a missing column, a changed type) is not
+    scored."""
     if model is None or task is None:
         return
+    broken = {
+        v.batch
+        for v in verdicts
+        if any(c.name == "data_quality" and c.status == mon.FAIL for c in v.checks)
+    }
     for name, frame in batches.items():
+        if name in broken:
+            print(f"{name}: not scored (data quality failed), so no labels can be joined to it")
+            continue
         given = ids.get(name)
         rows = frame if given is None else frame.assign(**{id_column: given.to_numpy()})
         scored = late_labels.scored_rows(
