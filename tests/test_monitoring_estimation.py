@@ -204,6 +204,7 @@ def _monitored(root: Path, binary) -> tuple[Workspace, pd.DataFrame]:
     verdicts = m.check_batches(ref, frames, model=model, estimator=est, features=FEATURES)
     monitor_estimates.keep_scored(
         run,
+        verdicts,
         frames,
         ids,
         model,
