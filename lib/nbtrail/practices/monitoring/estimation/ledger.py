@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 
-from nbtrail.core import db
 from nbtrail.core.applog import LogCache, log_size
 from nbtrail.core.workspace import Workspace
 from nbtrail.practices.monitoring.task import ERROR_METRICS
@@ -126,14 +125,7 @@ def _cache(ws: Workspace) -> LogCache:
 
 
 def _connect(ws: Workspace) -> Any:
-    con = db.connect(ws.index_path)
-    try:
-        con.execute(_SCHEMA)
-        _cache(ws).sync(con)
-    except BaseException:
-        con.close()
-        raise
-    return con
+    return _cache(ws).open(ws.index_path, _SCHEMA)
 
 
 def rebuild_estimates(ws: Workspace) -> int:
