@@ -48,7 +48,8 @@ Modules, one concept each: ``config`` (thresholds), ``verdict`` (checks, verdict
 scheduler does with them), ``task`` (task names, metrics, prediction columns), ``drift``
 (per-column tests, BH), ``quality``, ``baselines``, ``performance``,
 ``check`` (one batch's verdict), ``batch_sources`` (files, folders, datasets), ``sampling``,
-``report`` (Evidently), ``history`` and ``history_plot``. The demo batches the monitor stage
+``report`` (Evidently), ``history`` and ``history_plot``; ``estimation/`` (performance
+without labels, late labels: its own map in its ``__init__``). The demo batches the monitor stage
 fabricates are stage glue: :mod:`nbtrail.stages.monitor`.
 """
 
