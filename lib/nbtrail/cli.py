@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "registry",
     "export",
     "publish",
+    "monitor",
 )
 
 

@@ -290,6 +290,7 @@ def _rebuild(args: argparse.Namespace, ws: Any) -> int:
     report = index.rebuild(ws)
     events = registry.rebuild(ws)
     batches = monitoring.rebuild(ws)
+    monitoring.rebuild_estimates(ws)
     print(f"indexed {report.indexed} run(s) into {ws.relative(ws.index_path)}")
     print(
         f"replayed {events} registry event(s) from {ws.relative(ws.registry_log)} and "
