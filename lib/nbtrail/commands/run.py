@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=2,
         help="stages that do not depend on each other run at the same time, up to N (default 2)",
     )
+    p.add_argument(
+        "--alert-url",
+        metavar="URL",
+        help="the monitor stage POSTs a failed verdict to this webhook (monitor.alert_url)",
+    )
     p.set_defaults(func=handle)
 
 
@@ -40,7 +46,10 @@ def handle(args: argparse.Namespace, ws: Workspace) -> int:
     from nbtrail.pipeline.runner import PipelineFailed, Runner
     from nbtrail.pipeline.summary import format_summary
 
-    rp = plan(ws, stage=args.stage, overrides=args.param, params_file=args.params)
+    overrides = list(args.param)
+    if args.alert_url:
+        overrides.append(f"monitor.alert_url={json.dumps(args.alert_url)}")
+    rp = plan(ws, stage=args.stage, overrides=overrides, params_file=args.params)
     for s in args.force_stage:
         rp.pipeline.stage(s)
     runner = Runner(

@@ -18,6 +18,11 @@ Each batch is compared with the reference (the ``reference`` split of the data s
    rejects anything is at most ``alpha`` (Simes), so a batch drawn from the reference
    distribution raises a drift alarm at most ``alpha`` of the time; the effect floor only
    lowers that. ``tests/test_monitoring.py`` measures it by simulation.
+   **Multivariate drift** (:mod:`~.multivariate`): the reconstruction error of a PCA fitted
+   on the reference, tested against held-out reference rows (one-sided Mann-Whitney), catches
+   a change in the joint distribution no column shows (a correlation flip) and names the
+   columns holding most of the excess error; its p-value is one more hypothesis in the same
+   Benjamini-Hochberg family, so the drift family's false-alarm rate stays ``alpha``.
 3. **Performance** (when the batch has labels), per task (:mod:`~.task`): accuracy for a
    binary classifier, accuracy and balanced accuracy for a multiclass one, MAE and RMSE for a
    regression, each against the evaluation stage's baseline with a one-sided test of "no
@@ -40,14 +45,16 @@ History: one row per (run, batch), kept in an append-only log with the index as 
 
 Modules, one concept each: ``config`` (thresholds), ``verdict`` (checks, verdicts, what a
 scheduler does with them), ``task`` (task names, metrics, prediction columns), ``drift``
-(per-column tests, BH), ``quality``, ``baselines``, ``performance``,
+(per-column tests, BH), ``multivariate`` (the joint test), ``quality``, ``baselines``, ``performance``,
 ``check`` (one batch's verdict), ``batch_sources`` (files, folders, datasets), ``sampling``,
-``report`` (Evidently), ``history`` and ``history_plot``. The demo batches the monitor stage
+``report`` (Evidently), ``history``, ``history_plot`` and ``alerts`` (the failed verdict
+POSTed to a webhook). The demo batches the monitor stage
 fabricates are stage glue: :mod:`nbtrail.stages.monitor`.
 """
 
 from __future__ import annotations
 
+from nbtrail.practices.monitoring.alerts import alert_line, alert_payload, send_alert
 from nbtrail.practices.monitoring.baselines import (
     Baseline,
     evaluation_baselines,
@@ -75,6 +82,7 @@ from nbtrail.practices.monitoring.history import (
     record_history,
 )
 from nbtrail.practices.monitoring.history_plot import plot_history
+from nbtrail.practices.monitoring.multivariate import MultivariateResult, multivariate_test
 from nbtrail.practices.monitoring.performance import (
     metric_check,
     performance_check,
@@ -98,6 +106,8 @@ from nbtrail.practices.monitoring.task import (
 from nbtrail.practices.monitoring.verdict import (
     CONFIDENCE,
     FAIL,
+    MULTIVARIATE,
+    NOT_COLUMNS,
     PASS,
     PREDICTION,
     PREDICTION_COLUMNS,
@@ -105,6 +115,7 @@ from nbtrail.practices.monitoring.verdict import (
     Check,
     Verdict,
     check_expected,
+    multivariate_frame,
     raise_for_verdicts,
     verdict_frame,
 )
@@ -120,6 +131,9 @@ __all__ = [
     "FAIL",
     "MIN_LABELS",
     "MULTICLASS",
+    "MULTIVARIATE",
+    "MultivariateResult",
+    "NOT_COLUMNS",
     "MonitorConfig",
     "PASS",
     "PREDICTION",
@@ -129,6 +143,8 @@ __all__ = [
     "TASK_METRICS",
     "Verdict",
     "WARN",
+    "alert_line",
+    "alert_payload",
     "align_times",
     "as_numbers",
     "batch_sources",
@@ -147,6 +163,8 @@ __all__ = [
     "metric_check",
     "metric_value",
     "monitor_task",
+    "multivariate_frame",
+    "multivariate_test",
     "performance_check",
     "performance_checks",
     "plot_history",
@@ -159,6 +177,7 @@ __all__ = [
     "resolve_baselines",
     "sample_rows",
     "sampling_error_bound",
+    "send_alert",
     "target_task",
     "verdict_frame",
 ]

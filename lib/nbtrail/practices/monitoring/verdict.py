@@ -18,6 +18,8 @@ from nbtrail.core.errors import VerdictFailed
 PREDICTION = "prediction"  # the model's prediction, tested as one more column (see ``task``)
 CONFIDENCE = "prediction_confidence"  # a multiclass model's largest class probability
 PREDICTION_COLUMNS = (PREDICTION, CONFIDENCE)
+MULTIVARIATE = "_multivariate"  # the joint test's hypothesis in the BH family (``multivariate``)
+NOT_COLUMNS = (*PREDICTION_COLUMNS, MULTIVARIATE)  # drift-table rows that are no input column
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
 
@@ -25,7 +27,7 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 class Check:
     """One check of a batch: its name, status, a one-line detail, and its value and bound."""
 
-    name: str  # data_quality, data_drift, prediction_drift, performance
+    name: str  # data_quality, data_drift, multivariate_drift, prediction_drift, performance
     status: str  # pass, warn, fail
     detail: str
     value: float | None = None
@@ -59,6 +61,9 @@ class Verdict:
     task: str | None = None  # binary, multiclass, regression (None: no model)
     metrics: dict[str, float] = field(default_factory=dict)  # every performance metric
     baselines: dict[str, float] = field(default_factory=dict)  # and what it was held to
+    # the joint test (``multivariate.MultivariateResult`` as a dict, with its BH-adjusted
+    # p-value, ``drifted`` and ``top_columns``; empty: not run). Not a row of ``drift``.
+    multivariate: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -69,7 +74,7 @@ class Verdict:
         if self.drift.empty:
             return []
         t = self.drift.sort_values(["drifted", "effect"], ascending=[False, False])
-        return [c for c in t["column"].head(k) if c not in PREDICTION_COLUMNS]
+        return [c for c in t["column"].head(k) if c not in NOT_COLUMNS]
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "drift"}
@@ -118,3 +123,26 @@ def verdict_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
             for v in verdicts
         ]
     )
+
+
+def multivariate_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
+    """One row per batch the joint test ran on: its status, AUC, error ratio, BH-adjusted
+    p-value and the columns holding most of the excess error (for display)."""
+    rows = []
+    for v in verdicts:
+        check = next((c for c in v.checks if c.name == "multivariate_drift"), None)
+        mv = v.multivariate
+        if check is None or not mv:
+            continue
+        rows.append(
+            {
+                "batch": v.batch,
+                "status": check.status,
+                "auc": round(float(mv["auc"]), 3),
+                "error_ratio": round(float(mv["error_ratio"]), 3),
+                "p_adjusted": float(mv["p_adjusted"]),
+                "columns": ", ".join(mv["top_columns"]),
+            }
+        )
+    cols = ["batch", "status", "auc", "error_ratio", "p_adjusted", "columns"]
+    return pd.DataFrame(rows, columns=cols)
