@@ -11,6 +11,8 @@ import pytest
 
 from nbtrail.practices import monitoring as m
 
+ON = m.MonitorConfig(multivariate=True)  # the monitor stage's default (off in MonitorConfig())
+
 
 def correlated(rng: np.random.Generator, n: int, rho: float) -> pd.DataFrame:
     """``a`` and ``b`` standard normal with correlation ``rho`` (marginals do not depend on
@@ -28,7 +30,7 @@ def correlated(rng: np.random.Generator, n: int, rho: float) -> pd.DataFrame:
 def test_a_correlation_flip_fails_only_the_multivariate_check_and_names_its_columns():
     rng = np.random.default_rng(3)
     ref, flipped = correlated(rng, 600, 0.9), correlated(rng, 300, -0.9)
-    v = m.check_batch(ref, flipped, target=None)
+    v = m.check_batch(ref, flipped, ON, target=None)
     by = {c.name: c for c in v.checks}
     assert not v.drift["drifted"].any(), v.drift  # every univariate test passes
     assert by["data_drift"].status == m.PASS and v.drifted_columns == []
@@ -47,10 +49,10 @@ def test_a_correlation_flip_fails_only_the_multivariate_check_and_names_its_colu
 def test_no_change_passes_and_turning_the_test_off_removes_the_check():
     rng = np.random.default_rng(4)
     ref, same = correlated(rng, 600, 0.9), correlated(rng, 300, 0.9)
-    v = m.check_batch(ref, same, target=None)
+    v = m.check_batch(ref, same, ON, target=None)
     assert v.status == m.PASS, v.summary
     assert [c.status for c in v.checks if c.name == "multivariate_drift"] == [m.PASS]
-    off = m.check_batch(ref, same, m.MonitorConfig(multivariate=False), target=None)
+    off = m.check_batch(ref, same, target=None)
     assert "multivariate_drift" not in {c.name for c in off.checks} and off.multivariate == {}
 
 
@@ -63,8 +65,9 @@ def test_the_joint_test_alarms_at_most_alpha_under_no_change(n_ref):
     kinds = m.column_kinds(correlated(rng, 10, 0.9), ["a", "b", "x0", "x1", "x2", "x3", "colour"])
     reps, alpha = 250, 0.05
     alarms = sum(
-        m.multivariate_test(correlated(rng, n_ref, 0.9), correlated(rng, 200, 0.9), kinds, seed=i)
-        .p_value
+        m.multivariate_test(
+            correlated(rng, n_ref, 0.9), correlated(rng, 200, 0.9), kinds, seed=i
+        ).p_value
         < alpha
         for i in range(reps)
     )
@@ -77,5 +80,5 @@ def test_too_little_to_test_is_no_check():
     assert m.multivariate_test(ref, ref, m.column_kinds(ref, ["a", "b"])) is None
     big = correlated(rng, 200, 0.9)
     assert m.multivariate_test(big, big, m.column_kinds(big, ["a"])) is None  # one column
-    v = m.check_batch(ref, ref, target=None)
+    v = m.check_batch(ref, ref, ON, target=None)
     assert "multivariate_drift" not in {c.name for c in v.checks}

@@ -22,7 +22,9 @@ Each batch is compared with the reference (the ``reference`` split of the data s
    on the reference, tested against held-out reference rows (one-sided Mann-Whitney), catches
    a change in the joint distribution no column shows (a correlation flip) and names the
    columns holding most of the excess error; its p-value is one more hypothesis in the same
-   Benjamini-Hochberg family, so the drift family's false-alarm rate stays ``alpha``.
+   Benjamini-Hochberg family, so the drift family's false-alarm rate stays ``alpha``. On in
+   the monitor stage (its ``multivariate`` parameter); ``MonitorConfig(multivariate=True)``
+   elsewhere.
 3. **Performance** (when the batch has labels), per task (:mod:`~.task`): accuracy for a
    binary classifier, accuracy and balanced accuracy for a multiclass one, MAE and RMSE for a
    regression, each against the evaluation stage's baseline with a one-sided test of "no

@@ -24,7 +24,9 @@ class MonitorConfig:
     report_rows: int = 50_000  # rows sampled (per dataset) for the Evidently report
     top_k: int = 5  # most drifted columns kept in the history
     seed: int = 0
-    multivariate: bool = True  # also test the joint distribution (PCA reconstruction error)
+    # also test the joint distribution (PCA reconstruction error): on in the monitor stage
+    # (its ``multivariate`` parameter), off here so ``check_batch``'s checks are unchanged
+    multivariate: bool = False
 
     def __post_init__(self) -> None:
         for name in ("alpha", "min_effect", "drift_share_fail", "max_drop"):
