@@ -254,7 +254,7 @@ def enforce_verdicts(
             "demo: every batch got its expected verdict (failures above are the point of the demo)"
         )
     elif fail_on_alarm:
-        mon.raise_for_verdicts(verdicts)
+        mon.raise_for_verdicts(verdicts, also=alert_lines(run, sent_only=True))
         print("all batches passed")
     else:
         print("fail_on_alarm is off: verdicts recorded, not enforced")

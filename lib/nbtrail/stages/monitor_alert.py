@@ -51,7 +51,11 @@ def send_alert(
     return alert
 
 
-def alert_lines(run: Run) -> list[str]:
-    """The alert's line for ``nbtrail run``'s summary (none when no alert step ran)."""
+def alert_lines(run: Run, *, sent_only: bool = False) -> list[str]:
+    """The alert's line for ``nbtrail run``'s summary (none when no alert step ran;
+    ``sent_only``: none either when no POST was tried), also put in the VerdictFailed
+    message so a failed delivery shows when the stage fails."""
     alert = run.state.get("extra", {}).get(ALERT_NOTE)
-    return [mon.alert_line(alert)] if isinstance(alert, dict) else []
+    if not isinstance(alert, dict) or (sent_only and not alert.get("sent")):
+        return []
+    return [mon.alert_line(alert)]

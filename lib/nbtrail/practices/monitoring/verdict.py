@@ -82,12 +82,13 @@ class Verdict:
         return d
 
 
-def raise_for_verdicts(verdicts: Sequence[Verdict]) -> None:
-    """Raise :class:`VerdictFailed` (exit code 8) naming every failed batch, if any."""
+def raise_for_verdicts(verdicts: Sequence[Verdict], *, also: Sequence[str] = ()) -> None:
+    """Raise :class:`VerdictFailed` (exit code 8) naming every failed batch, if any (``also``:
+    more facts for its message, such as where the alert went)."""
     failed = [v for v in verdicts if not v.passed]
     if failed:
         raise VerdictFailed(
-            " | ".join(v.summary for v in failed),
+            " | ".join([*(v.summary for v in failed), *also]),
             batches=[v.batch for v in failed],
         )
 
@@ -127,7 +128,8 @@ def verdict_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
 
 def multivariate_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
     """One row per batch the joint test ran on: its status, AUC, error ratio, BH-adjusted
-    p-value and the columns holding most of the excess error (for display)."""
+    p-value and, when it drifted, the columns holding most of the excess error (for
+    display)."""
     rows = []
     for v in verdicts:
         check = next((c for c in v.checks if c.name == "multivariate_drift"), None)
@@ -141,7 +143,7 @@ def multivariate_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
                 "auc": round(float(mv["auc"]), 3),
                 "error_ratio": round(float(mv["error_ratio"]), 3),
                 "p_adjusted": float(mv["p_adjusted"]),
-                "columns": ", ".join(mv["top_columns"]),
+                "columns": ", ".join(mv["top_columns"]) if check.status != PASS else "",
             }
         )
     cols = ["batch", "status", "auc", "error_ratio", "p_adjusted", "columns"]
