@@ -17,9 +17,11 @@ import pytest
 from _project import by_stage, make_project, nbtrail
 from test_alerts import Hook, closed_port
 
+from nbtrail.core.applog import log_writer
+from nbtrail.core.errors import DataError, ParameterError
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.datasets import Datasets
-from nbtrail.pipeline.watch import state_file, watched
+from nbtrail.pipeline.watch import new_files, parse_every, state_file, watched
 from nbtrail.practices import monitoring as m
 
 
@@ -131,3 +133,26 @@ def test_sigterm_in_the_middle_of_a_batch_finishes_and_records_it_whole(project)
     assert history.loc[history["run_id"] == run_id, "batch"].tolist() == ["late"]
     assert state_file(Workspace(project)).read_bytes().endswith(b"\n")
     assert stdout.decode().splitlines()[-1].startswith("late.csv: pass")
+
+
+def test_new_files_are_known_by_name_and_content_and_others_ignored(ws, tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    for name in ("a.csv", "b.parquet", ".part.csv", "notes.txt"):
+        (folder / name).write_text("x\n1\n")
+    assert [p.name for p, _ in new_files(ws, folder)] == ["a.csv", "b.parquet"]
+    (path, digest) = new_files(ws, folder)[0]
+    with log_writer(state_file(ws)) as append:
+        append({"name": path.name, "digest": digest})
+    assert [p.name for p, _ in new_files(ws, folder)] == ["b.parquet"]
+    (folder / "a.csv").write_text("x\n2\n")  # replaced under the same name: new again
+    assert sorted(p.name for p, _ in new_files(ws, folder)) == ["a.csv", "b.parquet"]
+    with pytest.raises(DataError, match="does not exist"):
+        new_files(ws, tmp_path / "nowhere")
+
+
+def test_every_reads_seconds_minutes_and_hours():
+    assert [parse_every(t) for t in ("30s", "10m", "1h", "90")] == [30, 600, 3600, 90]
+    for bad in ("", "0s", "-1m", "soon"):
+        with pytest.raises(ParameterError, match="--every"):
+            parse_every(bad)
