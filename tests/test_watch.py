@@ -21,7 +21,7 @@ from nbtrail.core.applog import log_writer
 from nbtrail.core.errors import DataError, ParameterError
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.datasets import Datasets
-from nbtrail.pipeline.watch import new_files, parse_every, state_file, watched
+from nbtrail.pipeline.watch import new_files, parse_every, state_file, watch, watched
 from nbtrail.practices import monitoring as m
 
 
@@ -149,6 +149,8 @@ def test_new_files_are_known_by_name_and_content_and_others_ignored(ws, tmp_path
     assert sorted(p.name for p, _ in new_files(ws, folder)) == ["a.csv", "b.parquet"]
     with pytest.raises(DataError, match="does not exist"):
         new_files(ws, tmp_path / "nowhere")
+    with pytest.raises(ParameterError, match="sets monitor.batch itself"):
+        watch(ws, folder, once=True, overrides=["monitor.batch=other.csv"])
 
 
 def test_every_reads_seconds_minutes_and_hours():

@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     w = verbs.add_parser(
         "watch", help="run the monitor stage on each new CSV/Parquet file in DIR, once"
     )
-    w.add_argument("folder", metavar="DIR", help="the folder batch files land in")
+    w.add_argument(
+        "folder", metavar="DIR", help="the folder batch files land in (relative: to the root)"
+    )
     w.add_argument("--every", default="10m", help="how often to look (30s, 10m, 1h; default 10m)")
     w.add_argument(
         "--once", action="store_true", help="monitor what is there now and exit (for cron)"

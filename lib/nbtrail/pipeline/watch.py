@@ -171,6 +171,13 @@ def watch(
     recorded; a bad parameter or a missing upstream run raises before anything is recorded.
     A run that failed while a stop was asked (Ctrl-C reaches the kernel too) is not recorded,
     so the next watch monitors that file again."""
+    if any(o.replace(" ", "").startswith(f"{WATCH_STAGE}.batch=") for o in overrides):
+        raise ParameterError(
+            "the watch sets monitor.batch itself (each file in turn)",
+            stage=WATCH_STAGE,
+            parameter="batch",
+            hint="drop -p monitor.batch; name the folder instead",
+        )
     where = Path(folder) if Path(folder).is_absolute() else ws.root / folder
     stop = stop or threading.Event()
     say = on_event or (lambda msg: None)

@@ -45,7 +45,6 @@ MAX_LEVELS = 20  # one-hot columns per categorical column (the rest: "other")
 MIN_REFERENCE_ROWS = 30
 MIN_BATCH_ROWS = 5
 _MISSING = "\x00missing"
-_OTHER = "\x00other"
 
 
 @dataclass
@@ -55,7 +54,7 @@ class MultivariateResult:
     p_value: float
     auc: float  # P(a batch row's error > a reference row's error)
     effect: float  # 2 auc - 1
-    error_ratio: float  # the batch's mean error over the reference's (out of fold)
+    error_ratio: float  # the batch mean error over the held-out reference rows
     components: int  # kept by the PCA
     columns: int  # encoded columns (after one-hot)
     contributions: dict[str, float] = field(default_factory=dict)  # column -> share of excess
@@ -68,7 +67,7 @@ class MultivariateResult:
         return [c for c, share in ranked[:k] if share > even]
 
     def row(self) -> dict[str, object]:
-        """Its row in the batch's drift table (``statistic``: the error ratio)."""
+        """Its hypothesis in the BH family, shaped as a drift-table row (statistic: error ratio)."""
         return {
             "column": MULTIVARIATE,
             "kind": "joint",
