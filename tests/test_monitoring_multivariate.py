@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nbtrail.core.errors import ParameterError
 from nbtrail.practices import monitoring as m
 
 ON = m.MonitorConfig(multivariate=True)  # the monitor stage's default (off in MonitorConfig())
@@ -82,3 +83,17 @@ def test_too_little_to_test_is_no_check():
     assert m.multivariate_test(big, big, m.column_kinds(big, ["a"])) is None  # one column
     v = m.check_batch(ref, ref, ON, target=None)
     assert "multivariate_drift" not in {c.name for c in v.checks}
+
+
+def test_the_domain_classifier_catches_the_flip_too_and_passes_no_change():
+    rng = np.random.default_rng(3)
+    cfg = m.MonitorConfig(multivariate=True, multivariate_method="classifier")
+    ref, flipped, same = (correlated(rng, n, r) for n, r in ((600, 0.9), (300, -0.9), (300, 0.9)))
+    v = m.check_batch(ref, flipped, cfg, target=None)
+    assert not v.drift["drifted"].any() and v.kind == "multivariate drift", v.summary
+    assert v.multivariate["method"] == "classifier" and v.multivariate["auc"] > 0.8
+    assert set(v.multivariate["top_columns"]) == {"a", "b"}, v.multivariate
+    assert "domain classifier AUC" in v.summary
+    assert m.check_batch(ref, same, cfg, target=None).status == m.PASS
+    with pytest.raises(ParameterError, match="multivariate_method"):
+        m.MonitorConfig(multivariate_method="magic")

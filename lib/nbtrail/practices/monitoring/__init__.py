@@ -24,7 +24,9 @@ Each batch is compared with the reference (the ``reference`` split of the data s
    columns holding most of the excess error; its p-value is one more hypothesis in the same
    Benjamini-Hochberg family, so the drift family's false-alarm rate stays ``alpha``. On in
    the monitor stage (its ``multivariate`` parameter); ``MonitorConfig(multivariate=True)``
-   elsewhere.
+   elsewhere. ``multivariate_method = "classifier"``: a domain classifier (gradient boosted
+   trees telling batch rows from reference rows, held-out AUC, the same exact test) in its
+   place (:mod:`~.domain_classifier`), which also sees joint changes that are not linear.
 3. **Performance** (when the batch has labels), per task (:mod:`~.task`): accuracy for a
    binary classifier, accuracy and balanced accuracy for a multiclass one, MAE and RMSE for a
    regression, each against the evaluation stage's baseline with a one-sided test of "no
@@ -70,6 +72,7 @@ from nbtrail.practices.monitoring.batch_sources import (
 )
 from nbtrail.practices.monitoring.check import MIN_LABELS, check_batch, check_batches
 from nbtrail.practices.monitoring.config import MonitorConfig
+from nbtrail.practices.monitoring.domain_classifier import domain_classifier_test
 from nbtrail.practices.monitoring.drift import (
     as_numbers,
     bh_threshold,
@@ -84,7 +87,11 @@ from nbtrail.practices.monitoring.history import (
     record_history,
 )
 from nbtrail.practices.monitoring.history_plot import plot_history
-from nbtrail.practices.monitoring.multivariate import MultivariateResult, multivariate_test
+from nbtrail.practices.monitoring.multivariate import (
+    ColumnEncoder,
+    MultivariateResult,
+    multivariate_test,
+)
 from nbtrail.practices.monitoring.performance import (
     metric_check,
     performance_check,
@@ -128,6 +135,7 @@ __all__ = [
     "CLASSIFICATION",
     "Baseline",
     "CONFIDENCE",
+    "ColumnEncoder",
     "Check",
     "ERROR_METRICS",
     "FAIL",
@@ -156,6 +164,7 @@ __all__ = [
     "check_expected",
     "column_kinds",
     "column_tests",
+    "domain_classifier_test",
     "drift_report",
     "drift_table",
     "evaluation_baselines",

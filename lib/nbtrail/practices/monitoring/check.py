@@ -13,6 +13,7 @@ import pandas as pd
 from nbtrail.core.errors import DataError
 from nbtrail.practices.monitoring.baselines import Baseline, metric_value, resolve_baselines
 from nbtrail.practices.monitoring.config import MonitorConfig
+from nbtrail.practices.monitoring.domain_classifier import domain_classifier_test
 from nbtrail.practices.monitoring.drift import column_kinds, drift_table
 from nbtrail.practices.monitoring.multivariate import MultivariateResult, multivariate_test
 from nbtrail.practices.monitoring.performance import performance_checks
@@ -85,6 +86,17 @@ def _prediction_check(table: pd.DataFrame, min_effect: float) -> Check | None:
     )
 
 
+def _multivariate(
+    reference: pd.DataFrame, batch: pd.DataFrame, kinds: Mapping[str, str], cfg: MonitorConfig
+) -> MultivariateResult | None:
+    """The joint test ``cfg`` asks for (None: off, or too little to test)."""
+    if not cfg.multivariate:
+        return None
+    if cfg.multivariate_method == "classifier":
+        return domain_classifier_test(reference, batch, kinds, seed=cfg.seed)
+    return multivariate_test(reference, batch, kinds, seed=cfg.seed)
+
+
 def _multivariate_check(
     joint: pd.DataFrame, mv: MultivariateResult | None, cfg: MonitorConfig
 ) -> Check | None:
@@ -95,11 +107,15 @@ def _multivariate_check(
         return None
     row = joint.iloc[0]
     named = mv.top(3)
-    detail = (
-        f"reconstruction error x{mv.error_ratio:.2f} the reference's (AUC {mv.auc:.3f}, "
-        f"BH-adjusted p={row['p_adjusted']:.2g}; {mv.components} components of {mv.columns})"
-        + (f"; most from {', '.join(named)}" if named and row["drifted"] else "")
-    )
+    p = f"BH-adjusted p={row['p_adjusted']:.2g}"
+    if mv.error_ratio is not None:
+        how = (
+            f"reconstruction error x{mv.error_ratio:.2f} the reference's (AUC {mv.auc:.3f}, "
+            f"{p}; {mv.components} components of {mv.columns})"
+        )
+    else:
+        how = f"domain classifier AUC {mv.auc:.3f} on held-out rows ({p})"
+    detail = how + (f"; most from {', '.join(named)}" if named and row["drifted"] else "")
     status = PASS if not row["drifted"] else FAIL if cfg.drift_share_fail == 0 else WARN
     return Check("multivariate_drift", status, detail, mv.effect, cfg.min_effect)
 
@@ -150,7 +166,7 @@ def check_batch(
     alpha_each = cfg.alpha / 2 if labelled else cfg.alpha
     ref_t, cur_t = reference[testable], batch[testable]
     kinds = column_kinds(reference, testable)
-    mv = multivariate_test(ref_t, cur_t, kinds, seed=cfg.seed) if cfg.multivariate else None
+    mv = _multivariate(ref_t, cur_t, kinds, cfg)
     if usable and task is not None:
         ref_p, pred_kinds = prediction_columns(model, reference, features, task)
         cur_p, _ = prediction_columns(model, batch, features, task)

@@ -21,7 +21,8 @@ data reconstruction drift, with a test in place of its fixed threshold):
    reference row out of fold, K-fold, uses more rows but is not exact: on a 60-row
    reference it alarmed 7% of the time at level 5%.)
 
-The test becomes one more hypothesis (:data:`~.verdict.MULTIVARIATE`) in the batch's
+``multivariate_method = "classifier"`` tests with a domain classifier instead
+(:mod:`~.domain_classifier`). The test becomes one more hypothesis (:data:`~.verdict.MULTIVARIATE`) in the batch's
 Benjamini-Hochberg family, so the drift family keeps its false-alarm rate. Columns are named
 by their share of the batch's excess squared error over the reference's (one-hot columns
 summed back to the column they came from).
@@ -54,10 +55,11 @@ class MultivariateResult:
     p_value: float
     auc: float  # P(a batch row's error > a reference row's error)
     effect: float  # 2 auc - 1
-    error_ratio: float  # the batch mean error over the held-out reference rows
-    components: int  # kept by the PCA
+    error_ratio: float | None  # the batch mean error over the held-out reference rows (PCA)
+    components: int  # kept by the PCA (0: the domain classifier)
     columns: int  # encoded columns (after one-hot)
     contributions: dict[str, float] = field(default_factory=dict)  # column -> share of excess
+    method: str = "pca"  # pca (reconstruction error) or classifier (:mod:`.domain_classifier`)
 
     def top(self, k: int = 5) -> list[str]:
         """The (at most ``k``) columns holding more than an equal share of the excess error,
@@ -71,7 +73,7 @@ class MultivariateResult:
         return {
             "column": MULTIVARIATE,
             "kind": "joint",
-            "test": "pca",
+            "test": self.method,
             "statistic": self.error_ratio,
             "p_value": self.p_value,
             "effect": self.effect,
@@ -79,8 +81,9 @@ class MultivariateResult:
 
 
 @dataclass
-class _Encoder:
-    """Column encoding fitted on one frame (medians, levels, means and scales)."""
+class ColumnEncoder:
+    """Column encoding fitted on one frame (medians, levels, means and scales): numbers as
+    they are (missing: the median), categories one-hot, then standardised."""
 
     kinds: Mapping[str, str]
     medians: dict[str, float] = field(default_factory=dict)
@@ -89,7 +92,8 @@ class _Encoder:
     scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
     owners: list[str] = field(default_factory=list)
 
-    def fit(self, frame: pd.DataFrame) -> _Encoder:
+    def fit(self, frame: pd.DataFrame) -> ColumnEncoder:
+        """Learn the encoding from ``frame``; returns itself."""
         for col, kind in self.kinds.items():
             if kind == "cat":
                 values, counts = np.unique(_categories(frame[col]), return_counts=True)
@@ -122,6 +126,7 @@ class _Encoder:
         return np.column_stack(blocks), owners
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """``frame`` encoded: one row per row, one column per entry of ``owners``."""
         raw, _ = self._raw(frame)
         return (raw - self.mean) / self.scale
 
@@ -167,7 +172,7 @@ def multivariate_test(
     order = np.random.default_rng(seed).permutation(len(reference))
     cut = int(len(reference) * FIT_SHARE)
     fit_rows, held = reference.iloc[np.sort(order[:cut])], reference.iloc[np.sort(order[cut:])]
-    enc = _Encoder(cols).fit(fit_rows)
+    enc = ColumnEncoder(cols).fit(fit_rows)
     if len(enc.owners) < 2:
         return None
     x_fit = enc.transform(fit_rows)

@@ -141,10 +141,11 @@ def multivariate_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
                 "batch": v.batch,
                 "status": check.status,
                 "auc": round(float(mv["auc"]), 3),
-                "error_ratio": round(float(mv["error_ratio"]), 3),
+                "method": mv.get("method", "pca"),
+                "error_ratio": None if mv["error_ratio"] is None else round(mv["error_ratio"], 3),
                 "p_adjusted": float(mv["p_adjusted"]),
                 "columns": ", ".join(mv["top_columns"]) if check.status != PASS else "",
             }
         )
-    cols = ["batch", "status", "auc", "error_ratio", "p_adjusted", "columns"]
+    cols = ["batch", "status", "method", "auc", "error_ratio", "p_adjusted", "columns"]
     return pd.DataFrame(rows, columns=cols)
