@@ -34,9 +34,9 @@ from nbtrail.core.applog import log_writer, read_log
 from nbtrail.core.errors import Busy, DataError, ParameterError
 from nbtrail.core.hashing import hash_file
 from nbtrail.core.workspace import Workspace
+from nbtrail.practices.monitoring.batch_sources import BATCH_SUFFIXES
 
 WATCH_STAGE = "monitor"
-SUFFIXES = (".csv", ".parquet", ".pq")
 VERDICT_FAILED = 8  # VerdictFailed's exit code: the batch was monitored and failed
 
 
@@ -86,7 +86,7 @@ def new_files(ws: Workspace, folder: Path) -> list[tuple[Path, str]]:
     files = [
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
+        if p.is_file() and p.suffix.lower() in BATCH_SUFFIXES and not p.name.startswith(".")
     ]
     out = []
     for p in sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name)):
