@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from nbtrail.core.workspace import Workspace
@@ -38,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the cell each stage is executing: one updating line (a terminal), a plain line "
         "per cell (auto when stdout is not a terminal, e.g. CI logs), or nothing",
     )
+    p.add_argument(
+        "--alert-url",
+        metavar="URL",
+        help="the monitor stage POSTs a failed verdict to this webhook (monitor.alert_url)",
+    )
     p.set_defaults(func=handle)
 
 
@@ -47,7 +53,10 @@ def handle(args: argparse.Namespace, ws: Workspace) -> int:
     from nbtrail.pipeline.runner import PipelineFailed, Runner
     from nbtrail.pipeline.summary import format_summary
 
-    rp = plan(ws, stage=args.stage, overrides=args.param, params_file=args.params)
+    overrides = list(args.param)
+    if args.alert_url:
+        overrides.append(f"monitor.alert_url={json.dumps(args.alert_url)}")
+    rp = plan(ws, stage=args.stage, overrides=overrides, params_file=args.params)
     for s in args.force_stage:
         rp.pipeline.stage(s)
     live = {"auto": None, "line": True, "plain": False, "off": False}[args.progress]

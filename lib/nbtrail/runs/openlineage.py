@@ -189,26 +189,17 @@ def _append(path: Path, event: dict[str, Any]) -> None:
 
 
 def _post(cfg: Config, event: dict[str, Any]) -> str | None:
-    import urllib.error
-    import urllib.request
+    from nbtrail.core.webhook import post_json
 
     target = cfg.http_target
     assert target is not None
-    headers = {"Content-Type": "application/json"}
-    if cfg.api_key:
-        headers["Authorization"] = f"Bearer {cfg.api_key}"
-    req = urllib.request.Request(
-        target, data=json.dumps(event, default=str).encode(), headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=cfg.timeout_s) as resp:
-            resp.read()
-    except urllib.error.HTTPError as exc:
-        return f"OpenLineage endpoint {target} answered {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return f"OpenLineage endpoint {target} unreachable: {reason}"
-    return None
+    headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
+    sent = post_json(target, event, headers=headers, timeout_s=cfg.timeout_s, retries=0)
+    if sent.ok:
+        return None
+    if sent.unreachable:
+        return f"OpenLineage endpoint {target} {sent.error}"
+    return f"OpenLineage endpoint {target} answered {str(sent.error).removeprefix('HTTP ')}"
 
 
 def emit(ws: Workspace, event: dict[str, Any], cfg: Config | None = None) -> list[str]:

@@ -27,6 +27,7 @@ from nbtrail.stages.demo_batches import (
     demo_batches,
     demo_plan,
 )
+from nbtrail.stages.monitor_alert import alert_lines, send_alert
 
 __all__ = [
     "DEMO",
@@ -46,6 +47,7 @@ __all__ = [
     "monitor_baselines",
     "record_verdicts",
     "save_reports",
+    "send_alert",
     "show_column_tests",
     "update_history",
     "worst_batch_metrics",
@@ -244,7 +246,7 @@ def enforce_verdicts(
     demo = batch == DEMO
     run.summarize(
         metrics=["batches", "batches_failed", "max_drift_share"],
-        lines=[DEMO_LINE] if demo else [],
+        lines=[*([DEMO_LINE] if demo else []), *alert_lines(run)],
     )
     if demo:
         mon.check_expected(verdicts, DEMO_EXPECTED)
@@ -252,7 +254,7 @@ def enforce_verdicts(
             "demo: every batch got its expected verdict (failures above are the point of the demo)"
         )
     elif fail_on_alarm:
-        mon.raise_for_verdicts(verdicts)
+        mon.raise_for_verdicts(verdicts, also=alert_lines(run, sent_only=True))
         print("all batches passed")
     else:
         print("fail_on_alarm is off: verdicts recorded, not enforced")

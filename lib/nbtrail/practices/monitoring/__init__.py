@@ -18,6 +18,15 @@ Each batch is compared with the reference (the ``reference`` split of the data s
    rejects anything is at most ``alpha`` (Simes), so a batch drawn from the reference
    distribution raises a drift alarm at most ``alpha`` of the time; the effect floor only
    lowers that. ``tests/test_monitoring.py`` measures it by simulation.
+   **Multivariate drift** (:mod:`~.multivariate`): the reconstruction error of a PCA fitted
+   on the reference, tested against held-out reference rows (one-sided Mann-Whitney), catches
+   a change in the joint distribution no column shows (a correlation flip) and names the
+   columns holding most of the excess error; its p-value is one more hypothesis in the same
+   Benjamini-Hochberg family, so the drift family's false-alarm rate stays ``alpha``. On in
+   the monitor stage (its ``multivariate`` parameter); ``MonitorConfig(multivariate=True)``
+   elsewhere. ``multivariate_method = "classifier"``: a domain classifier (gradient boosted
+   trees telling batch rows from reference rows, held-out AUC, the same exact test) in its
+   place (:mod:`~.domain_classifier`), which also sees joint changes that are not linear.
 3. **Performance** (when the batch has labels), per task (:mod:`~.task`): accuracy for a
    binary classifier, accuracy and balanced accuracy for a multiclass one, MAE and RMSE for a
    regression, each against the evaluation stage's baseline with a one-sided test of "no
@@ -46,15 +55,17 @@ History: one row per (run, batch), kept in an append-only log with the index as 
 
 Modules, one concept each: ``config`` (thresholds), ``verdict`` (checks, verdicts, what a
 scheduler does with them), ``task`` (task names, metrics, prediction columns), ``drift``
-(per-column tests, BH), ``quality``, ``baselines``, ``performance``,
+(per-column tests, BH), ``multivariate`` (the joint test), ``quality``, ``baselines``, ``performance``,
 ``check`` (one batch's verdict), ``batch_sources`` (files, folders, datasets), ``sampling``,
-``report`` (Evidently), ``history`` and ``history_plot``; ``estimation/`` (performance
-without labels, late labels: its own map in its ``__init__``). The demo batches the monitor stage
+``report`` (Evidently), ``history``, ``history_plot`` and ``alerts`` (the failed verdict
+POSTed to a webhook); ``estimation/`` (performance without labels, late labels: its own map in
+its ``__init__``). The demo batches the monitor stage
 fabricates are stage glue: :mod:`nbtrail.stages.monitor`.
 """
 
 from __future__ import annotations
 
+from nbtrail.practices.monitoring.alerts import alert_line, alert_payload, send_alert
 from nbtrail.practices.monitoring.baselines import (
     Baseline,
     evaluation_baselines,
@@ -68,6 +79,7 @@ from nbtrail.practices.monitoring.batch_sources import (
 )
 from nbtrail.practices.monitoring.check import MIN_LABELS, check_batch, check_batches
 from nbtrail.practices.monitoring.config import MonitorConfig
+from nbtrail.practices.monitoring.domain_classifier import domain_classifier_test
 from nbtrail.practices.monitoring.drift import (
     as_numbers,
     bh_threshold,
@@ -96,6 +108,11 @@ from nbtrail.practices.monitoring.history import (
     record_history,
 )
 from nbtrail.practices.monitoring.history_plot import plot_history
+from nbtrail.practices.monitoring.multivariate import (
+    ColumnEncoder,
+    MultivariateResult,
+    multivariate_test,
+)
 from nbtrail.practices.monitoring.performance import (
     metric_check,
     performance_check,
@@ -119,6 +136,8 @@ from nbtrail.practices.monitoring.task import (
 from nbtrail.practices.monitoring.verdict import (
     CONFIDENCE,
     FAIL,
+    MULTIVARIATE,
+    NOT_COLUMNS,
     PASS,
     PREDICTION,
     PREDICTION_COLUMNS,
@@ -126,6 +145,7 @@ from nbtrail.practices.monitoring.verdict import (
     Check,
     Verdict,
     check_expected,
+    multivariate_frame,
     raise_for_verdicts,
     verdict_frame,
 )
@@ -136,6 +156,7 @@ __all__ = [
     "CLASSIFICATION",
     "Baseline",
     "CONFIDENCE",
+    "ColumnEncoder",
     "Check",
     "ESTIMATED",
     "Estimate",
@@ -145,6 +166,9 @@ __all__ = [
     "FAIL",
     "MIN_LABELS",
     "MULTICLASS",
+    "MULTIVARIATE",
+    "MultivariateResult",
+    "NOT_COLUMNS",
     "MonitorConfig",
     "PASS",
     "PREDICTION",
@@ -154,6 +178,8 @@ __all__ = [
     "TASK_METRICS",
     "Verdict",
     "WARN",
+    "alert_line",
+    "alert_payload",
     "align_times",
     "as_numbers",
     "batch_sources",
@@ -163,6 +189,7 @@ __all__ = [
     "check_expected",
     "column_kinds",
     "column_tests",
+    "domain_classifier_test",
     "drift_report",
     "drift_table",
     "estimate_checks",
@@ -176,6 +203,8 @@ __all__ = [
     "metric_check",
     "metric_value",
     "monitor_task",
+    "multivariate_frame",
+    "multivariate_test",
     "performance_check",
     "performance_checks",
     "plot_estimates",
@@ -191,6 +220,7 @@ __all__ = [
     "resolve_baselines",
     "sample_rows",
     "sampling_error_bound",
+    "send_alert",
     "target_task",
     "verdict_frame",
 ]

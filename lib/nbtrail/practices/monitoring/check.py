@@ -4,6 +4,7 @@ the kind of problem they add up to (data quality, covariate drift, concept drift
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -12,12 +13,14 @@ import pandas as pd
 from nbtrail.core.errors import DataError
 from nbtrail.practices.monitoring.baselines import Baseline, metric_value, resolve_baselines
 from nbtrail.practices.monitoring.config import MonitorConfig
+from nbtrail.practices.monitoring.domain_classifier import domain_classifier_test
 from nbtrail.practices.monitoring.drift import column_kinds, drift_table
 from nbtrail.practices.monitoring.estimation.estimator import (
     ESTIMATED,
     PerformanceEstimator,
     estimate_checks,
 )
+from nbtrail.practices.monitoring.multivariate import MultivariateResult, multivariate_test
 from nbtrail.practices.monitoring.performance import performance_checks
 from nbtrail.practices.monitoring.quality import align_times, feature_columns, quality_check
 from nbtrail.practices.monitoring.task import (
@@ -28,6 +31,8 @@ from nbtrail.practices.monitoring.task import (
 )
 from nbtrail.practices.monitoring.verdict import (
     FAIL,
+    MULTIVARIATE,
+    NOT_COLUMNS,
     PASS,
     PREDICTION_COLUMNS,
     WARN,
@@ -86,6 +91,40 @@ def _prediction_check(table: pd.DataFrame, min_effect: float) -> Check | None:
     )
 
 
+def _multivariate(
+    reference: pd.DataFrame, batch: pd.DataFrame, kinds: Mapping[str, str], cfg: MonitorConfig
+) -> MultivariateResult | None:
+    """The joint test ``cfg`` asks for (None: off, or too little to test)."""
+    if not cfg.multivariate:
+        return None
+    if cfg.multivariate_method == "classifier":
+        return domain_classifier_test(reference, batch, kinds, seed=cfg.seed)
+    return multivariate_test(reference, batch, kinds, seed=cfg.seed)
+
+
+def _multivariate_check(
+    joint: pd.DataFrame, mv: MultivariateResult | None, cfg: MonitorConfig
+) -> Check | None:
+    """The joint test's check: fails when its BH-adjusted p-value is below the family's
+    level and its effect (``2 AUC - 1``) is at least ``min_effect`` (a warning when
+    ``drift_share_fail`` tolerates some drift)."""
+    if mv is None or joint.empty:
+        return None
+    row = joint.iloc[0]
+    named = mv.top(3)
+    p = f"BH-adjusted p={row['p_adjusted']:.2g}"
+    if mv.error_ratio is not None:
+        how = (
+            f"reconstruction error x{mv.error_ratio:.2f} the reference's (AUC {mv.auc:.3f}, "
+            f"{p}; {mv.components} components of {mv.columns})"
+        )
+    else:
+        how = f"domain classifier AUC {mv.auc:.3f} on held-out rows ({p})"
+    detail = how + (f"; most from {', '.join(named)}" if named and row["drifted"] else "")
+    status = PASS if not row["drifted"] else FAIL if cfg.drift_share_fail == 0 else WARN
+    return Check("multivariate_drift", status, detail, mv.effect, cfg.min_effect)
+
+
 def check_batch(
     reference: pd.DataFrame,
     batch: pd.DataFrame,
@@ -141,13 +180,17 @@ def check_batch(
     alpha_each = cfg.alpha / 2 if labelled else cfg.alpha
     ref_t, cur_t = reference[testable], batch[testable]
     kinds = column_kinds(reference, testable)
+    mv = _multivariate(ref_t, cur_t, kinds, cfg)
     if usable and task is not None:
         ref_p, pred_kinds = prediction_columns(model, reference, features, task)
         cur_p, _ = prediction_columns(model, batch, features, task)
         ref_t, cur_t = ref_t.assign(**ref_p), cur_t.assign(**cur_p)
         kinds = {**kinds, **pred_kinds}
-    table = drift_table(ref_t, cur_t, kinds, alpha_each, cfg.min_effect)
-    feats = table[~table["column"].isin(PREDICTION_COLUMNS)]
+    extra = [mv.row()] if mv is not None else []
+    table = drift_table(ref_t, cur_t, kinds, alpha_each, cfg.min_effect, extra=extra)
+    joint = table[table["column"] == MULTIVARIATE]  # corrected with the columns, kept apart
+    table = table[table["column"] != MULTIVARIATE].reset_index(drop=True)
+    feats = table[~table["column"].isin(NOT_COLUMNS)]
     drifted = feats.loc[feats["drifted"], "column"].tolist()
     drifted = sorted(drifted, key=lambda c: -float(feats.set_index("column").loc[c, "effect"]))
     share = len(drifted) / len(feats) if len(feats) else 0.0
@@ -161,6 +204,10 @@ def check_batch(
         else f"no drift in {len(feats)} columns"
     ) + f" (BH at {alpha_each:g}, min effect {cfg.min_effect:g})"
     checks = [quality, Check("data_drift", dstatus, ddetail, share, cfg.drift_share_fail)]
+    mv_check = _multivariate_check(joint, mv, cfg)
+    mv_drift = mv_check is not None and mv_check.status != PASS
+    if mv_check is not None:
+        checks.append(mv_check)
     pred_check = _prediction_check(table, cfg.min_effect)
     pred_drift = pred_check is not None and pred_check.status == FAIL
     if pred_check is not None:
@@ -183,9 +230,12 @@ def check_batch(
     elif any(c.status == FAIL for c in perf) and estimate is not None:
         kind = "estimated degradation"
     elif any(c.status == FAIL for c in perf):
-        kind = "concept drift" if not drifted and not pred_drift else "performance degradation"
+        stable = not drifted and not pred_drift and not mv_drift
+        kind = "concept drift" if stable else "performance degradation"
     elif dstatus == FAIL:
         kind = "covariate drift"
+    elif mv_check is not None and mv_check.status == FAIL:
+        kind = "multivariate drift"
     elif pred_drift:
         kind = "prediction drift"
     measured = perf if estimate is None else []  # estimates live in ``estimate``
@@ -196,6 +246,7 @@ def check_batch(
         status=status,
         kind=kind,
         summary=_summary(name, status, kind, checks, drifted, pred_drift),
+        multivariate=_multivariate_dict(mv, joint, mv_drift),
         checks=checks,
         drift=table,
         drift_share=share,
@@ -249,6 +300,9 @@ def _summary(
         parts.append(
             f"data drift in {len(drifted)} columns ({by['data_drift'].value:.0%}): {shown}"
         )
+    mv = by.get("multivariate_drift")
+    if mv is not None and mv.status != PASS:
+        parts.append(f"multivariate drift: {mv.detail}")
     if pred_drift:
         parts.append("prediction drift")
     if not parts:
@@ -260,6 +314,15 @@ def _summary(
     if by["data_quality"].status == WARN:
         parts.append(by["data_quality"].detail)
     return f"{head} - " + "; ".join(parts)
+
+
+def _multivariate_dict(
+    mv: MultivariateResult | None, joint: pd.DataFrame, drifted: bool
+) -> dict[str, Any]:
+    if mv is None or joint.empty:
+        return {}
+    adjusted = float(joint["p_adjusted"].iloc[0])
+    return {**asdict(mv), "p_adjusted": adjusted, "drifted": drifted, "top_columns": mv.top()}
 
 
 def check_batches(

@@ -8,6 +8,8 @@ from typing import Any
 
 from nbtrail.core.errors import ParameterError
 
+MULTIVARIATE_METHODS = ("pca", "classifier")
+
 
 @dataclass(frozen=True)
 class MonitorConfig:
@@ -24,6 +26,10 @@ class MonitorConfig:
     report_rows: int = 50_000  # rows sampled (per dataset) for the Evidently report
     top_k: int = 5  # most drifted columns kept in the history
     seed: int = 0
+    # also test the joint distribution (PCA reconstruction error): on in the monitor stage
+    # (its ``multivariate`` parameter), off here so ``check_batch``'s checks are unchanged
+    multivariate: bool = False
+    multivariate_method: str = "pca"  # pca (reconstruction error) or classifier (domain)
 
     def __post_init__(self) -> None:
         for name in ("alpha", "min_effect", "drift_share_fail", "max_drop"):
@@ -32,6 +38,12 @@ class MonitorConfig:
                 raise ParameterError(f"{name} must be a number in [0, 1], got {value!r}")
         if not 0 < self.alpha < 1:
             raise ParameterError(f"alpha must be in (0, 1), got {self.alpha!r}")
+        if self.multivariate_method not in MULTIVARIATE_METHODS:
+            raise ParameterError(
+                f"multivariate_method must be one of {', '.join(MULTIVARIATE_METHODS)}, "
+                f"got {self.multivariate_method!r}",
+                parameter="multivariate_method",
+            )
         if int(self.report_rows) < 100:
             raise ParameterError(f"report_rows must be >= 100, got {self.report_rows!r}")
 

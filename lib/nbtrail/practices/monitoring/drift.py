@@ -107,9 +107,15 @@ def drift_table(
     kinds: Mapping[str, str],
     alpha: float,
     min_effect: float,
+    extra: Sequence[Mapping[str, object]] = (),
 ) -> pd.DataFrame:
-    """:func:`column_tests` plus BH-adjusted p-values and the ``drifted`` decision."""
+    """:func:`column_tests` plus BH-adjusted p-values and the ``drifted`` decision.
+
+    ``extra``: more rows of the same columns (the multivariate test) corrected in the same
+    Benjamini-Hochberg family."""
     t = column_tests(reference, batch, kinds)
+    if extra:
+        t = pd.concat([t, pd.DataFrame(list(extra), columns=t.columns)], ignore_index=True)
     if t.empty:
         t["p_adjusted"] = []
         t["drifted"] = []

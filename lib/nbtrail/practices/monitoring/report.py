@@ -68,7 +68,8 @@ def drift_report(
         categorical_columns=[c for c in cols if kinds[c] == "cat"],
     )
     alpha = verdict.alpha
-    threshold = bh_threshold(t["p_value"], alpha)
+    joint = [verdict.multivariate["p_value"]] if verdict.multivariate else []
+    threshold = bh_threshold([*t["p_value"], *joint], alpha)  # the verdict's BH family
     # Evidently flags p < threshold; BH rejects p <= its largest rejected p-value.
     threshold = float(np.nextafter(threshold, 1.0)) if threshold > 0 else alpha / max(len(t), 1)
     preset = DataDriftPreset(

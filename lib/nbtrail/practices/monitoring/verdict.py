@@ -18,6 +18,8 @@ from nbtrail.core.errors import VerdictFailed
 PREDICTION = "prediction"  # the model's prediction, tested as one more column (see ``task``)
 CONFIDENCE = "prediction_confidence"  # a multiclass model's largest class probability
 PREDICTION_COLUMNS = (PREDICTION, CONFIDENCE)
+MULTIVARIATE = "_multivariate"  # the joint test's hypothesis in the BH family (``multivariate``)
+NOT_COLUMNS = (*PREDICTION_COLUMNS, MULTIVARIATE)  # drift-table rows that are no input column
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
 
@@ -25,7 +27,8 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 class Check:
     """One check of a batch: its name, status, a one-line detail, and its value and bound."""
 
-    name: str  # data_quality, data_drift, prediction_drift, performance, estimated_performance
+    name: str  # data_quality, data_drift, multivariate_drift, prediction_drift, performance,
+    # estimated_performance
     status: str  # pass, warn, fail
     detail: str
     value: float | None = None
@@ -60,6 +63,9 @@ class Verdict:
     metrics: dict[str, float] = field(default_factory=dict)  # every performance metric
     baselines: dict[str, float] = field(default_factory=dict)  # and what it was held to
     estimate: dict[str, Any] | None = None  # a batch without labels: its estimated metrics
+    # the joint test (``multivariate.MultivariateResult`` as a dict, with its BH-adjusted
+    # p-value, ``drifted`` and ``top_columns``; empty: not run). Not a row of ``drift``.
+    multivariate: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -70,7 +76,7 @@ class Verdict:
         if self.drift.empty:
             return []
         t = self.drift.sort_values(["drifted", "effect"], ascending=[False, False])
-        return [c for c in t["column"].head(k) if c not in PREDICTION_COLUMNS]
+        return [c for c in t["column"].head(k) if c not in NOT_COLUMNS]
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "drift"}
@@ -78,12 +84,13 @@ class Verdict:
         return d
 
 
-def raise_for_verdicts(verdicts: Sequence[Verdict]) -> None:
-    """Raise :class:`VerdictFailed` (exit code 8) naming every failed batch, if any."""
+def raise_for_verdicts(verdicts: Sequence[Verdict], *, also: Sequence[str] = ()) -> None:
+    """Raise :class:`VerdictFailed` (exit code 8) naming every failed batch, if any (``also``:
+    more facts for its message, such as where the alert went)."""
     failed = [v for v in verdicts if not v.passed]
     if failed:
         raise VerdictFailed(
-            " | ".join(v.summary for v in failed),
+            " | ".join([*(v.summary for v in failed), *also]),
             batches=[v.batch for v in failed],
         )
 
@@ -119,3 +126,28 @@ def verdict_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
             for v in verdicts
         ]
     )
+
+
+def multivariate_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
+    """One row per batch the joint test ran on: its status, AUC, error ratio, BH-adjusted
+    p-value and, when it drifted, the columns holding most of the excess error (for
+    display)."""
+    rows = []
+    for v in verdicts:
+        check = next((c for c in v.checks if c.name == "multivariate_drift"), None)
+        mv = v.multivariate
+        if check is None or not mv:
+            continue
+        rows.append(
+            {
+                "batch": v.batch,
+                "status": check.status,
+                "auc": round(float(mv["auc"]), 3),
+                "method": mv.get("method", "pca"),
+                "error_ratio": None if mv["error_ratio"] is None else round(mv["error_ratio"], 3),
+                "p_adjusted": float(mv["p_adjusted"]),
+                "columns": ", ".join(mv["top_columns"]) if check.status != PASS else "",
+            }
+        )
+    cols = ["batch", "status", "method", "auc", "error_ratio", "p_adjusted", "columns"]
+    return pd.DataFrame(rows, columns=cols)
