@@ -11,7 +11,9 @@ from nbtrail.core.workspace import Workspace
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("monitor", help="monitor batches as they arrive; join labels that arrive later")
+    p = sub.add_parser(
+        "monitor", help="monitor batches as they arrive; join labels that arrive later"
+    )
     verbs = p.add_subparsers(dest="monitor_command", metavar="VERB", required=True)
     w = verbs.add_parser(
         "watch", help="run the monitor stage on each new CSV/Parquet file in DIR, once"
