@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from nbtrail.core.errors import NbtrailError
 
 # Verb modules under nbtrail.commands, in the order `nbtrail --help` lists them.
-COMMANDS: tuple[str, ...] = ("run", "runs", "reproduce", "data", "registry", "export")
+COMMANDS: tuple[str, ...] = (
+    "run",
+    "sweep",
+    "runs",
+    "reproduce",
+    "data",
+    "registry",
+    "export",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -88,12 +88,14 @@ def query_runs(
     ascending: bool = False,
     limit: int | None = None,
     origin: str | None = None,
+    sweep: str | None = None,
 ) -> list[RunRow]:
     """Runs matching every filter, newest first (or by ``sort_by`` metric, best first).
 
     ``params`` compares numbers numerically (``{"C": 1}`` matches ``1.0``) and other values
-    by their JSON form; ``metrics`` holds filters like ``"roc_auc>0.9"``. Runs lacking the
-    sort metric come last.
+    by their JSON form; ``metrics`` holds filters like ``"roc_auc>0.9"``; ``sweep`` keeps
+    the runs a sweep's members executed (``extra.sweep.id`` of their records). Runs lacking
+    the sort metric come last.
     """
     ensure(ws)
     where: list[str] = []
@@ -104,6 +106,9 @@ def query_runs(
     if origin:
         where.append("r.origin = ?")
         args.append(origin)
+    if sweep:
+        where.append("r.run_id IN (SELECT run_id FROM run_sweeps WHERE sweep_id = ?)")
+        args.append(sweep)
     # a stored `running` may really be interrupted: filter those in Python after reading
     post_status = status in ("running", "interrupted")
     if status == "running":
