@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, help="LocalCluster worker processes (default: one per core)"
     )
     p.add_argument("--serial", action="store_true", help="no Dask: members one after another, here")
+    p.add_argument(
+        "--promote-best",
+        action="store_true",
+        help="then run the best member's values through the usual evaluate gates and A/B",
+    )
     p.add_argument("--json", action="store_true", help="print the sweep's record as JSON")
     p.set_defaults(func=handle)
 
@@ -47,6 +52,7 @@ def handle(args: argparse.Namespace, ws: Workspace) -> int:
             scheduler=args.scheduler,
             workers=args.workers,
             serial=args.serial,
+            promote=args.promote_best,
             on_event=lambda msg: print(f"nbtrail: {msg}", file=sys.stderr, flush=True),
         )
     print(json.dumps(rec, indent=2) if args.json else format_table(rec))

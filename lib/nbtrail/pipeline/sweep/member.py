@@ -27,7 +27,8 @@ from nbtrail.core.workspace import Workspace
 
 @dataclass(frozen=True)
 class MemberTask:
-    """What a worker needs to run one member (or the shared prefix, ``member`` None)."""
+    """What a worker needs to run one member, the shared prefix (``role`` prefix, ``member``
+    None) or the best member's values on the pipeline's own parameters (``role`` promote)."""
 
     root: str
     sweep_id: str
@@ -35,6 +36,7 @@ class MemberTask:
     values: dict[str, Any]  # stage.key -> value (fixed and swept)
     stages: tuple[str, ...]
     where: str  # named in parameter errors: the spec file
+    role: str = "member"  # member, prefix or promote
 
 
 @dataclass
@@ -94,7 +96,7 @@ def run_member(task: MemberTask, hooks: MemberHooks | None = None) -> MemberOutc
     try:
         full = plan(ws, typed=(task.values, f"sweep {task.where}"))
         rp = RunPlan(pipeline=full.pipeline, stages=list(task.stages), params=full.params)
-        tags = {"sweep": {"id": task.sweep_id, "member": task.member}}
+        tags = {"sweep": {"id": task.sweep_id, "member": task.member, "role": task.role}}
         results = Runner(ws, jobs=1, tags=tags).run(rp)
     except PipelineFailed as failed:
         results = failed.results

@@ -24,6 +24,7 @@ from nbtrail.core.workspace import Workspace
 from nbtrail.pipeline.sweep.executor import DaskExecutor, Handle, SerialExecutor, open_executor
 from nbtrail.pipeline.sweep.member import MemberOutcome, MemberTask
 from nbtrail.pipeline.sweep.plan import SweepPlan, plan_sweep, range_or_values
+from nbtrail.pipeline.sweep.promote import note_lost_attempts, promote_best
 from nbtrail.practices.sweep import Suggestion, record, suggester
 from nbtrail.practices.sweep.record import Member, MemberStatus, SweepRecord
 
@@ -35,10 +36,16 @@ def run_sweep(
     scheduler: str | None = None,
     workers: int | None = None,
     serial: bool = False,
+    promote: bool = False,
     on_event: Callable[[str], None] | None = None,
 ) -> SweepRecord:
     """Run the sweep of ``spec_path`` and return its record (also written to
-    ``workspace/sweeps/<id>.json``); ``on_event`` receives progress lines."""
+    ``workspace/sweeps/<id>.json``); ``on_event`` receives progress lines.
+
+    ``promote``: afterwards, run the pipeline once more with the best member's swept
+    values on the pipeline's own parameters (the spec's fixed ``params`` are for members
+    only), so the model meets the usual evaluate gates and A/B against the champion, which
+    alone decide whether it is promoted."""
     say = on_event or (lambda _msg: None)
     sp = plan_sweep(ws, spec_path)
     executor = open_executor(scheduler=scheduler, workers=workers, serial=serial)
@@ -51,6 +58,10 @@ def run_sweep(
         )
         _run_prefix(ws, sp, rec, executor, say)
         _run_members(ws, sp, rec, executor, say)
+        note_lost_attempts(ws, rec)
+        record.write(ws, rec)
+        if promote:
+            promote_best(ws, sp, rec, executor, say)
     finally:
         executor.close()
     return rec
@@ -88,6 +99,7 @@ def _task(ws: Workspace, sp: SweepPlan, rec: SweepRecord, s: Suggestion | None) 
         values=sp.member_values({} if s is None else s.values),
         stages=sp.prefix if s is None else sp.stages,
         where=sp.where,
+        role="prefix" if s is None else "member",
     )
 
 

@@ -57,6 +57,7 @@ class SweepRecord(TypedDict):
     members: list[Member]
     best: int | None
     note: str | None
+    promotion: NotRequired[dict[str, Any]]  # --promote-best: how the best member fared
 
 
 def new_sweep_id(name: str) -> str:

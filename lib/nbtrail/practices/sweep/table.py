@@ -46,10 +46,23 @@ def format_table(rec: SweepRecord) -> str:
     )
     best = next((m for m in rec["members"] if m["member"] == rec["best"]), None)
     if best is not None:
-        runs = ", ".join(f"{s} {r}" for s, r in best["runs"].items())
+        order = {s: i for i, s in enumerate(rec.get("stages", []))}
+        runs = ", ".join(
+            f"{s} {r}" for s, r in sorted(best["runs"].items(), key=lambda i: order.get(i[0], 99))
+        )
         lines.append(f"best: member {best['member']} ({metric} = {human(best['metric'])}): {runs}")
     else:
         lines.append("best: none (no member completed with the metric)")
+    for m in rec["members"]:
+        if m.get("interrupted_runs"):
+            lost = ", ".join(m.get("interrupted_runs", []))
+            lines.append(f"member {m['member']}: attempts lost with their worker: {lost}")
+    promo = rec.get("promotion")
+    if promo:
+        how = promo.get("decision") or promo.get("status")
+        lines.append(
+            f"promote-best: {how}" + (f" ({promo['reason']})" if promo.get("reason") else "")
+        )
     if rec.get("note"):
         lines.append(f"note: {rec['note']}")
     return "\n".join(lines)
