@@ -95,7 +95,7 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
-    print("\n| | serial | LocalCluster, %d workers |" % args.workers)
+    print(f"\n| | serial | LocalCluster, {args.workers} workers |")
     print("| --- | ---: | ---: |")
     rows = {
         "members completed": lambda s: f"{s['members']}",

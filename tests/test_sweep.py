@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from _project import make_project, nbtrail
+
 from nbtrail.core.errors import ConfigError, ParameterError
 from nbtrail.core.workspace import Workspace
 from nbtrail.pipeline.sweep import plan_sweep

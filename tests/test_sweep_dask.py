@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from _project import make_project, nbtrail, records
+
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs import index
 from nbtrail.runs.records import effective_status

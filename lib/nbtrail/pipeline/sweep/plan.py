@@ -23,6 +23,7 @@ class SweepPlan:
     where: str  # the spec file, relative to the root
     stages: tuple[str, ...]  # what each member runs: the metric's stage and its upstream
     prefix: tuple[str, ...]  # of those, the stages no swept parameter reaches
+    notebooks: dict[str, str]  # stage -> its notebook, relative to the root
 
     def member_values(self, swept: dict[str, Any]) -> dict[str, Any]:
         """A member's ``stage.key`` values: the spec's fixed ``params``, then its swept ones."""
@@ -55,7 +56,8 @@ def plan_sweep(ws: Workspace, path: Path) -> SweepPlan:
     prefix = tuple(s for s in stages if s not in reached)
     for values in _values_to_check(spec):
         plan(ws, typed=({**spec.params, **values}, f"sweep {where}"))
-    return SweepPlan(spec=spec, where=where, stages=stages, prefix=prefix)
+    notebooks = {s: ws.relative(base.pipeline.stages[s].notebook) for s in stages}
+    return SweepPlan(spec=spec, where=where, stages=stages, prefix=prefix, notebooks=notebooks)
 
 
 def _member_stages(base: RunPlan, spec: SweepSpec, where: str) -> tuple[str, ...]:

@@ -4,14 +4,10 @@ and A/B against the champion decide about promotion (never the sweep)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from nbtrail.core.workspace import Workspace
-from nbtrail.pipeline.sweep.executor import DaskExecutor, SerialExecutor
-from nbtrail.pipeline.sweep.member import MemberTask
-from nbtrail.pipeline.sweep.plan import SweepPlan
-from nbtrail.practices.sweep import record
+from nbtrail.pipeline.sweep.context import Sweep
 from nbtrail.practices.sweep.record import SweepRecord
 
 
@@ -31,36 +27,19 @@ def note_lost_attempts(ws: Workspace, rec: SweepRecord) -> None:
             m["interrupted_runs"] = lost
 
 
-def promote_best(
-    ws: Workspace,
-    sp: SweepPlan,
-    rec: SweepRecord,
-    executor: SerialExecutor | DaskExecutor,
-    say: Callable[[str], None],
-) -> None:
+def promote_best(sw: Sweep) -> None:
     """Run the best member's swept values without the spec's fixed ``params`` (those are for
     members only, e.g. their own model name) and record the A/B decision it met."""
     from nbtrail.runs import records
 
+    ws, rec = sw.ws, sw.rec
     best = next((m for m in rec["members"] if m["member"] == rec["best"]), None)
     if best is None:
         rec["promotion"] = {"status": "skipped", "reason": "no member completed"}
-        record.write(ws, rec)
+        sw.save()
         return
-    say(f"promote-best: member {best['member']}'s values through the usual gates and A/B")
-    task = MemberTask(
-        root=str(ws.root),
-        sweep_id=rec["sweep_id"],
-        member=None,
-        values=dict(best["values"]),
-        stages=sp.stages,
-        where=sp.where,
-        role="promote",
-    )
-    h = executor.submit(task)
-    while not executor.wait_any([h], 1.0):
-        pass
-    out = executor.result(h)
+    sw.say(f"promote-best: member {best['member']}'s values through the usual gates and A/B")
+    out = sw.run_one(sw.task(dict(best["values"]), role="promote"))
     decision: dict[str, Any] = {}
     for run_id in out.runs.values():
         decision = records.load(ws, run_id).get("extra", {}).get("ab_decision") or decision
@@ -71,4 +50,4 @@ def promote_best(
         "decision": decision.get("decision"),
         "reason": out.reason or decision.get("reason"),
     }
-    record.write(ws, rec)
+    sw.save()

@@ -21,8 +21,9 @@ from typing import Any, cast
 
 from nbtrail.core.errors import StageFailed
 from nbtrail.core.workspace import Workspace
-from nbtrail.pipeline.sweep.executor import DaskExecutor, Handle, SerialExecutor, open_executor
-from nbtrail.pipeline.sweep.member import MemberOutcome, MemberTask
+from nbtrail.pipeline.sweep.context import Sweep
+from nbtrail.pipeline.sweep.executor import Handle, open_executor
+from nbtrail.pipeline.sweep.member import MemberOutcome
 from nbtrail.pipeline.sweep.plan import SweepPlan, plan_sweep, range_or_values
 from nbtrail.pipeline.sweep.promote import note_lost_attempts, promote_best
 from nbtrail.practices.sweep import Suggestion, record, suggester
@@ -46,25 +47,28 @@ def run_sweep(
     values on the pipeline's own parameters (the spec's fixed ``params`` are for members
     only), so the model meets the usual evaluate gates and A/B against the champion, which
     alone decide whether it is promoted."""
-    say = on_event or (lambda _msg: None)
     sp = plan_sweep(ws, spec_path)
     executor = open_executor(scheduler=scheduler, workers=workers, serial=serial)
     try:
-        rec = _new_record(sp, executor.describe())
-        record.write(ws, rec)
-        say(
-            f"sweep {rec['sweep_id']}: {sp.spec.kind} over {', '.join(sp.spec.space)} on "
+        sw = Sweep(ws, sp, _new_record(sp, executor.describe()), executor, on_event or _quiet)
+        sw.save()
+        sw.say(
+            f"sweep {sw.rec['sweep_id']}: {sp.spec.kind} over {', '.join(sp.spec.space)} on "
             f"{executor.describe()['kind']} ({executor.capacity()} at a time)"
         )
-        _run_prefix(ws, sp, rec, executor, say)
-        _run_members(ws, sp, rec, executor, say)
-        note_lost_attempts(ws, rec)
-        record.write(ws, rec)
+        _run_prefix(sw)
+        _run_members(sw)
+        note_lost_attempts(ws, sw.rec)
+        sw.save()
         if promote:
-            promote_best(ws, sp, rec, executor, say)
+            promote_best(sw)
     finally:
         executor.close()
-    return rec
+    return sw.rec
+
+
+def _quiet(_msg: str) -> None:
+    """No progress lines."""
 
 
 def _new_record(sp: SweepPlan, executor: dict[str, Any]) -> SweepRecord:
@@ -91,57 +95,31 @@ def _new_record(sp: SweepPlan, executor: dict[str, Any]) -> SweepRecord:
     }
 
 
-def _task(ws: Workspace, sp: SweepPlan, rec: SweepRecord, s: Suggestion | None) -> MemberTask:
-    return MemberTask(
-        root=str(ws.root),
-        sweep_id=rec["sweep_id"],
-        member=None if s is None else s.number,
-        values=sp.member_values({} if s is None else s.values),
-        stages=sp.prefix if s is None else sp.stages,
-        where=sp.where,
-        role="prefix" if s is None else "member",
-    )
-
-
-def _run_prefix(
-    ws: Workspace,
-    sp: SweepPlan,
-    rec: SweepRecord,
-    executor: SerialExecutor | DaskExecutor,
-    say: Callable[[str], None],
-) -> None:
+def _run_prefix(sw: Sweep) -> None:
+    sp = sw.plan
     if not sp.prefix:
         return
-    say(f"shared stages first, once: {', '.join(sp.prefix)}")
-    h = executor.submit(_task(ws, sp, rec, None))
-    while not executor.wait_any([h], 1.0):
-        pass
-    out = executor.result(h)
-    rec["prefix"] = out.runs
+    sw.say(f"shared stages first, once: {', '.join(sp.prefix)}")
+    out = sw.run_one(sw.task(sp.member_values({}), role="prefix", stages=sp.prefix))
+    sw.rec["prefix"] = out.runs
     if out.status != "completed":
-        rec["status"], rec["ended"], rec["note"] = "failed", record.now(), out.reason
-        record.write(ws, rec)
+        sw.rec["status"], sw.rec["ended"], sw.rec["note"] = "failed", record.now(), out.reason
+        sw.save()
         if out.error is not None:
             raise out.error  # the stage's own error (a StageFailed naming cell and notebook)
         raise StageFailed(
             stage=sp.prefix[0],
-            notebook=ws.relative(sp.prefix[0]),
+            notebook=sp.notebooks[sp.prefix[0]],
             cell=None,
             ename="WorkerLost",
             evalue=out.reason or "the worker running the shared stages was lost",
             saved=None,
         )
-    record.write(ws, rec)
+    sw.save()
 
 
-def _run_members(
-    ws: Workspace,
-    sp: SweepPlan,
-    rec: SweepRecord,
-    executor: SerialExecutor | DaskExecutor,
-    say: Callable[[str], None],
-) -> None:
-    spec = sp.spec
+def _run_members(sw: Sweep) -> None:
+    spec, rec, executor, say = sw.plan.spec, sw.rec, sw.executor, sw.say
     ask = suggester(spec)
     deadline = time.monotonic() + spec.budget.max_minutes * 60 if spec.budget.max_minutes else None
     running: dict[int, tuple[Handle, Suggestion]] = {}
@@ -163,7 +141,8 @@ def _run_members(
                     break
                 asked += 1
                 say(f"member {s.number}: {_values_text(s.values)}")
-                running[s.number] = (executor.submit(_task(ws, sp, rec, s)), s)
+                task = sw.task(sw.plan.member_values(s.values), member=s.number)
+                running[s.number] = (executor.submit(task), s)
             if not running:
                 break
             try:
@@ -184,7 +163,7 @@ def _run_members(
                 member = _member(spec.metric_stage, spec.metric_name, s, out)
                 ask.tell(s, member["metric"] if member["status"] == "completed" else None)
                 rec["members"].append(member)
-                record.write(ws, rec)
+                sw.save()
                 say(_member_line(member, spec.metric))
     except KeyboardInterrupt:
         executor.cancel([h for h, _ in running.values()])
@@ -198,11 +177,11 @@ def _run_members(
                 )
             )
         rec["status"], rec["ended"] = "interrupted", record.now()
-        record.write(ws, rec)
+        sw.save()
         raise
     rec["status"] = "interrupted" if stopping else "completed"
     rec["ended"] = record.now()
-    record.write(ws, rec)
+    sw.save()
     if stopping:
         raise KeyboardInterrupt
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from nbtrail.core.errors import ConfigError
+from nbtrail.core.yamlio import refuse_unknown_keys
 
 Kind = Literal["grid", "random", "optuna"]
 _KEYS = {"kind", "metric", "direction", "space", "params", "budget", "seed", "description"}
@@ -94,13 +95,7 @@ def parse_spec(data: Any, *, name: str, where: str) -> SweepSpec:
         raise ConfigError(
             "a sweep spec is a mapping (kind, metric, direction, space, budget)", path=where
         )
-    unknown = set(data) - _KEYS
-    if unknown:
-        raise ConfigError(
-            f"unknown keys {sorted(unknown)}",
-            path=where,
-            hint=f"allowed: {', '.join(sorted(_KEYS))}",
-        )
+    refuse_unknown_keys(data, _KEYS, where=where)
     kind = data.get("kind", "grid")
     if kind not in ("grid", "random", "optuna"):
         raise ConfigError(f"kind {kind!r}: expected grid, random or optuna", path=where)
@@ -166,13 +161,7 @@ def _dimension(key: str, value: Any, kind: str, where: str) -> Dimension:
             path=where,
             hint="list the values, or use kind: random or optuna",
         )
-    unknown = set(value) - _RANGE_KEYS
-    if unknown:
-        raise ConfigError(
-            f"space: {key!r}: unknown keys {sorted(unknown)}",
-            path=where,
-            hint=f"allowed: {', '.join(sorted(_RANGE_KEYS))}",
-        )
+    refuse_unknown_keys(value, _RANGE_KEYS, what=f"space: {key!r}", where=where)
     low, high = value.get("low"), value.get("high")
     if not (_is_number(low) and _is_number(high)):
         raise ConfigError(f"space: {key!r}: low and high must be numbers", path=where)
@@ -200,9 +189,7 @@ def _is_number(v: Any) -> bool:
 def _budget(value: Any, where: str) -> Budget:
     if not isinstance(value, dict) or "max_members" not in value:
         raise ConfigError("budget.max_members is required (how many members at most)", path=where)
-    unknown = set(value) - {"max_members", "max_minutes"}
-    if unknown:
-        raise ConfigError(f"budget: unknown keys {sorted(unknown)}", path=where)
+    refuse_unknown_keys(value, {"max_members", "max_minutes"}, what="budget", where=where)
     n, minutes = value["max_members"], value.get("max_minutes")
     if type(n) is not int or n < 1:
         raise ConfigError(f"budget.max_members must be a positive integer, got {n!r}", path=where)
