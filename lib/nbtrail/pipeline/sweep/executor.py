@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from nbtrail.core.errors import ConfigError, Unreachable
-from nbtrail.pipeline.sweep.member import MemberOutcome, MemberTask, run_member
+from nbtrail.pipeline.sweep.member import MemberHooks, MemberOutcome, MemberTask, run_member
 
 CONNECT_SECONDS = 8  # an unreachable scheduler is reported within 10 s
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ws|wss)://[^\s:/]+(:\d+)?$")
@@ -39,10 +42,12 @@ def lost(task: MemberTask, reason: str) -> MemberOutcome:
     return MemberOutcome(task.member, "failed", reason=reason)
 
 
+@dataclass
 class SerialExecutor:
     """Members one after another in this process: no Dask, no worker."""
 
-    slots = 1
+    hooks: MemberHooks | None = None
+    slots: int = 1
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "serial", "workers": 1}
@@ -51,7 +56,7 @@ class SerialExecutor:
         return 1
 
     def submit(self, task: MemberTask) -> Handle:
-        return Handle(task, outcome=run_member(task))
+        return Handle(task, outcome=run_member(task, self.hooks))
 
     def wait_any(self, handles: Iterable[Handle], timeout: float) -> list[Handle]:
         return list(handles)
@@ -75,7 +80,7 @@ class DaskExecutor:
     cluster: Any = None
     address: str = ""
     slots: int = 1
-    _keys: set[str] = field(default_factory=set)
+    hooks: MemberHooks | None = None  # shipped with every task (the remote-only seam)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -91,7 +96,7 @@ class DaskExecutor:
 
     def submit(self, task: MemberTask) -> Handle:
         key = f"nbtrail-{task.sweep_id}-{'prefix' if task.member is None else task.member}"
-        fut = self.client.submit(run_member, task, key=key, pure=False, retries=1)
+        fut = self.client.submit(run_member, task, self.hooks, key=key, pure=False, retries=1)
         return Handle(task, future=fut)
 
     def wait_any(self, handles: Iterable[Handle], timeout: float) -> list[Handle]:
@@ -126,13 +131,33 @@ class DaskExecutor:
             self.cluster.close()
 
 
+@contextmanager
+def _sigint_ignored_by_children() -> Iterator[None]:
+    """While the LocalCluster's processes start, ignore SIGINT, so they inherit that: a
+    Ctrl-C in the terminal (sent to the whole process group) then reaches this client alone,
+    which decides what happens to started members. Restored at once; main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def open_executor(
-    *, scheduler: str | None = None, workers: int | None = None, serial: bool = False
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    serial: bool = False,
+    hooks: MemberHooks | None = None,
 ) -> SerialExecutor | DaskExecutor:
     """Serial, an existing cluster (``scheduler``), or a new ``LocalCluster`` of ``workers``
-    processes (default: one per core), one thread each."""
+    processes (default: one per core), one thread each. ``hooks`` run around each member on
+    its worker (default: the shared filesystem's, which do nothing)."""
     if serial:
-        return SerialExecutor()
+        return SerialExecutor(hooks)
     from distributed import Client
 
     if scheduler is not None:
@@ -158,12 +183,15 @@ def open_executor(
                 hint="start some with `dask worker " + scheduler + "`",
             ) from None
         slots = sum(client.nthreads().values())
-        return DaskExecutor(client, address=scheduler, slots=max(1, slots))
+        return DaskExecutor(client, address=scheduler, slots=max(1, slots), hooks=hooks)
     from distributed import LocalCluster
 
     n = workers or os.cpu_count() or 1
-    cluster = LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    with _sigint_ignored_by_children():
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+        )
     client = Client(cluster)
-    return DaskExecutor(client, cluster=cluster, address=cluster.scheduler_address, slots=n)
+    return DaskExecutor(
+        client, cluster=cluster, address=cluster.scheduler_address, slots=n, hooks=hooks
+    )

@@ -23,7 +23,7 @@ from nbtrail.core.errors import StageFailed
 from nbtrail.core.workspace import Workspace
 from nbtrail.pipeline.sweep.context import Sweep
 from nbtrail.pipeline.sweep.executor import Handle, open_executor
-from nbtrail.pipeline.sweep.member import MemberOutcome
+from nbtrail.pipeline.sweep.member import MemberHooks, MemberOutcome
 from nbtrail.pipeline.sweep.plan import SweepPlan, plan_sweep, range_or_values
 from nbtrail.pipeline.sweep.promote import note_lost_attempts, promote_best
 from nbtrail.practices.sweep import Suggestion, record, suggester
@@ -38,6 +38,7 @@ def run_sweep(
     workers: int | None = None,
     serial: bool = False,
     promote: bool = False,
+    hooks: MemberHooks | None = None,
     on_event: Callable[[str], None] | None = None,
 ) -> SweepRecord:
     """Run the sweep of ``spec_path`` and return its record (also written to
@@ -46,9 +47,13 @@ def run_sweep(
     ``promote``: afterwards, run the pipeline once more with the best member's swept
     values on the pipeline's own parameters (the spec's fixed ``params`` are for members
     only), so the model meets the usual evaluate gates and A/B against the champion, which
-    alone decide whether it is promoted."""
+    alone decide whether it is promoted.
+
+    ``hooks`` run around each member on its worker: the shared filesystem's by default (they
+    do nothing); workers without a shared disk get hooks that pull the member's inputs and
+    push its results through the remote (see :mod:`nbtrail.pipeline.sweep.member`)."""
     sp = plan_sweep(ws, spec_path)
-    executor = open_executor(scheduler=scheduler, workers=workers, serial=serial)
+    executor = open_executor(scheduler=scheduler, workers=workers, serial=serial, hooks=hooks)
     try:
         sw = Sweep(ws, sp, _new_record(sp, executor.describe()), executor, on_event or _quiet)
         sw.save()
