@@ -111,6 +111,10 @@ def main() -> None:
         f"\nthroughput, members' phase: {speed:.2f}x serial; whole sweep: "
         f"{serial['wall'] / dask['wall']:.2f}x"
     )
+    for label, s in (("serial", serial), ("dask", dask)):
+        for m in s["rec"]["members"]:
+            if m["status"] != "completed":
+                print(f"{label} member {m['member']} {m['status']}: {m['reason']}")
     best = [s["rec"]["best"] for s in (serial, dask)]
     print(f"best member: serial {best[0]}, dask {best[1]}")
 
