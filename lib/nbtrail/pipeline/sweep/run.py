@@ -178,7 +178,7 @@ def _run_members(sw: Sweep) -> None:
                     None,
                     spec.metric_name,
                     s,
-                    MemberOutcome(s.number, "interrupted", reason="interrupted (Ctrl-C)"),
+                    MemberOutcome(s.number, "interrupted", reason="stopped by a second Ctrl-C"),
                 )
             )
         rec["status"], rec["ended"] = "interrupted", record.now()

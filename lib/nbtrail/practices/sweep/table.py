@@ -22,7 +22,7 @@ def format_table(rec: SweepRecord) -> str:
     head = ["", "MEMBER", *keys, metric, "STATUS", "RAN", "SECONDS"]
     rows = [head]
     for m in ranked(rec):
-        ran = ",".join(m["executed"]) or "(all reused)"
+        ran = ",".join(m["executed"]) or ("(all reused)" if m["status"] == "completed" else "-")
         rows.append(
             [
                 "*" if m["member"] == rec["best"] else "",
