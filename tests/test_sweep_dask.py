@@ -150,6 +150,7 @@ def test_a_sweep_on_a_real_cluster_then_again_then_with_a_worker_killed(tmp_path
         assert index.get_run(ws, m["runs"]["evaluate"])["extra"]["sweep"] == {
             "id": rec["sweep_id"],
             "member": m["member"],
+            "role": "member",
         }
     best = max(rec["members"], key=lambda m: (m["metric"], -m["member"]))
     assert rec["best"] == best["member"]
