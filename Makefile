@@ -22,8 +22,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies
 
-run: $(STAMP) ## run the whole pipeline on the bundled default dataset
+run: $(STAMP) ## run the whole pipeline on the bundled default dataset, then publish the site
 	$(BIN)/nbtrail run
+	$(BIN)/nbtrail publish
 
 test: lint chromium ## lint, then every test
 	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
@@ -49,8 +50,18 @@ format: $(STAMP) ## apply ruff formatting
 	$(BIN)/ruff format lib tests bench
 	$(BIN)/ruff check --fix lib tests bench
 
-lab: $(STAMP) ## open JupyterLab on the workspace
-	$(BIN)/jupyter lab --notebook-dir=. --ServerApp.open_browser=False $(if $(filter 0,$(shell id -u)),--allow-root,)
+# JupyterLab at the project root (the reports' inline snippets fetch /files/workspace/...), with a
+# token of our own so the URL printed first is the one to open; executed notebooks of runs are
+# trusted (the runner signs them in the default Jupyter data dir), so their reports render.
+LAB_IP   ?= 127.0.0.1
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+lab: $(STAMP) ## open JupyterLab on the project; prints the URL of notebooks/00_workspace.ipynb
+	@token=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(16))'); \
+	echo "nbtrail: JupyterLab at http://$(LAB_IP):$(LAB_PORT)/lab/tree/notebooks/00_workspace.ipynb?token=$$token"; \
+	exec $(BIN)/jupyter lab --ServerApp.root_dir=. --ServerApp.ip=$(LAB_IP) --ServerApp.port=$(LAB_PORT) \
+	  --ServerApp.port_retries=0 --ServerApp.open_browser=False --IdentityProvider.token=$$token \
+	  $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
 clean: ## remove the generated workspace contents (keeps .venv)
 	find workspace -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

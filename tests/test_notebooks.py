@@ -1,5 +1,6 @@
-"""Every stage notebook: clean in git, a parameters cell first, and runs top to bottom
-with its defaults under nbval (lax), interactively recorded, in a temporary project."""
+"""Every notebook: clean in git, a parameters cell first, and runs top to bottom with its
+defaults under nbval (lax) in a temporary project; the stage notebooks are recorded as
+interactive runs, the home notebook (00_workspace, first, on the still empty workspace) none."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from _project import REPO, by_stage, make_project
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+PIPELINE = yaml.safe_load((REPO / "params" / "pipeline.yaml").read_text())
+STAGE_NOTEBOOKS = {REPO / s["notebook"] for s in PIPELINE["stages"].values()}
+HOME = REPO / "notebooks" / "00_workspace.ipynb"  # explores the workspace; not a stage
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -24,7 +29,17 @@ def test_notebook_is_committed_clean_and_starts_with_parameters(path):
         "open with a markdown cell saying what it does"
     )
     src = "".join("".join(c["source"]) for c in code)
-    assert "nbtrail.start(" in src and "run.finish()" in src
+    if path in STAGE_NOTEBOOKS:
+        assert "nbtrail.start(" in src and "run.finish()" in src
+    else:
+        assert path == HOME, "a notebook that is not a stage: add it to params/pipeline.yaml"
+        assert "nbtrail.start(" not in src, "the home notebook records no run"
+        assert all(len("".join(c["source"]).splitlines()) <= 15 for c in code), "a long cell"
+
+
+def test_every_stage_notebook_and_the_home_notebook_are_here():
+    assert STAGE_NOTEBOOKS | {HOME} == set(NOTEBOOKS)
+    assert HOME not in STAGE_NOTEBOOKS
 
 
 @pytest.mark.slow
@@ -55,7 +70,7 @@ def test_every_notebook_runs_top_to_bottom_with_defaults_under_nbval(tmp_path):
         timeout=900,
     )
     assert out.returncode == 0, out.stdout[-4000:]
-    groups = by_stage(root)
+    groups = by_stage(root)  # the home notebook ran first, on an empty workspace, and recorded none
     assert sorted(groups) == sorted(["data", "train", "evaluate", "export", "monitor"])
     for recs in groups.values():
         assert [r["origin"] for r in recs] == ["interactive"]

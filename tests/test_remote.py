@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,53 +11,6 @@ from nbtrail.core.errors import ConfigError, DataError, IntegrityError
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.datasets import Datasets
 from nbtrail.data.remote import Remote, pull, push, resolve_remote
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    exe = Path(sys.executable).parent / "moto_server"
-    if not exe.exists():
-        pytest.fail(f"moto_server not installed next to {sys.executable}")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("moto_server did not start")
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.fixture
-def s3_remote(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Remote:
-    # Region through the environment: passing region_name to s3fs breaks bucket creation.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    bucket = f"nbtrail-{uuid.uuid4().hex[:12]}"
-    remote = Remote(f"s3://{bucket}/team/data", {"endpoint_url": moto_endpoint})
-    fs, _ = remote.filesystem()
-    fs.mkdir(bucket)
-    return remote
 
 
 def _populate(ws: Workspace, tmp_path: Path) -> Datasets:

@@ -32,6 +32,7 @@ _REEXPORTS = {
     "datasets": "nbtrail.data.datasets",
     "errors": "nbtrail.core.errors",
     "stages": "nbtrail.stages",
+    "widgets": "nbtrail.widgets",
 }
 
 

@@ -23,6 +23,8 @@ COMMANDS: tuple[str, ...] = (
     "data",
     "registry",
     "export",
+    "publish",
+    "monitor",
 )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from nbtrail.core.workspace import Workspace
@@ -32,10 +31,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=2,
         help="stages that do not depend on each other run at the same time, up to N (default 2)",
     )
+    p.add_argument(
+        "--progress",
+        choices=["auto", "line", "plain", "off"],
+        default="auto",
+        help="the cell each stage is executing: one updating line (a terminal), a plain line "
+        "per cell (auto when stdout is not a terminal, e.g. CI logs), or nothing",
+    )
     p.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace, ws: Workspace) -> int:
+    from nbtrail.commands.progress import ProgressPrinter
     from nbtrail.pipeline.plan import plan
     from nbtrail.pipeline.runner import PipelineFailed, Runner
     from nbtrail.pipeline.summary import format_summary
@@ -43,15 +50,19 @@ def handle(args: argparse.Namespace, ws: Workspace) -> int:
     rp = plan(ws, stage=args.stage, overrides=args.param, params_file=args.params)
     for s in args.force_stage:
         rp.pipeline.stage(s)
+    live = {"auto": None, "line": True, "plain": False, "off": False}[args.progress]
+    printer = ProgressPrinter(live=live)
     runner = Runner(
         ws,
         force=args.force,
         force_stages=tuple(args.force_stage),
         jobs=args.jobs,
-        on_event=lambda msg: print(f"nbtrail: {msg}", file=sys.stderr, flush=True),
+        on_event=printer.message,
+        on_progress=None if args.progress == "off" else printer.on_progress,
     )
     try:
-        results = runner.run(rp)
+        with printer:
+            results = runner.run(rp)
     except PipelineFailed as failed:
         print(format_summary(failed.results, ws))
         raise failed.error from None

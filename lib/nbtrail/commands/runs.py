@@ -1,6 +1,7 @@
 """Query verbs over the run index: ``runs``, ``show``, ``diff``, ``lineage``, ``impact``,
-``index rebuild``. Each handler calls one function of :mod:`nbtrail.index` or
-:mod:`nbtrail.lineage` and prints; imports are lazy so ``nbtrail --help`` stays fast."""
+``index rebuild``; and ``runs push`` / ``runs pull`` (:mod:`nbtrail.runs.sync`). Each handler
+calls one function of :mod:`nbtrail.index`, :mod:`nbtrail.lineage` or the sync and prints;
+imports are lazy so ``nbtrail --help`` stays fast."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import sys
 from typing import Any
 
-from nbtrail.commands.options import graph_formats, verb
+from nbtrail.commands.options import graph_formats, size, verb
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=20, help="at most N runs (0: all; default 20)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_runs)
+    _sync_verbs(p)
 
     p = verb(
         subparsers,
@@ -84,23 +86,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_rebuild)
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+def _sync_verbs(runs: argparse.ArgumentParser) -> None:
+    """``nbtrail runs push [RUN...]`` and ``nbtrail runs pull [RUN...]`` (without an action,
+    ``nbtrail runs`` lists runs)."""
+    sub = runs.add_subparsers(dest="runs_command", metavar="{push,pull}", required=False)
+    for name, helptext, func, runs_help in (
+        (
+            "push",
+            "send runs (records, notebooks, outputs, registry and monitoring logs) to the remote",
+            _push,
+            "run ids, prefixes or stage names, with their upstream runs (default: every run)",
+        ),
+        (
+            "pull",
+            "fetch the remote's runs, verifying every object; the run cache then reuses them",
+            _pull,
+            "run ids, with their upstream runs (default: every run the remote holds)",
+        ),
+    ):
+        p = verb(sub, name, func, help=helptext)
+        p.add_argument("run", nargs="*", metavar="RUN", help=runs_help)
+        p.add_argument(
+            "--remote",
+            metavar="URL",
+            help="folder or s3://bucket/prefix (default: `remote:` in params/pipeline.yaml)",
+        )
+        p.add_argument("--endpoint-url", help="S3-compatible endpoint (MinIO, moto)")
 
 
-def _parse_params(items: list[str]) -> dict[str, Any]:
-    from nbtrail.core.errors import ParameterError
+def _sync_lines(done: str, rep: Any, there: str) -> list[str]:
+    lines = [
+        f"{done} {rep.url}: {rep.runs_sent} run(s), {rep.objects_sent} object(s) "
+        f"({size(rep.bytes_sent)}), {rep.datasets_sent} dataset manifest(s), "
+        f"{rep.log_entries} log entr{'y' if rep.log_entries == 1 else 'ies'}; "
+        f"already {there}: {rep.runs_present} run(s), {rep.objects_present} object(s)"
+    ]
+    lines += [f"  not pushed, still running: {r}" for r in rep.skipped]
+    lines += [f"  conflict: {c}" for c in rep.conflicts]
+    return lines
 
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ParameterError(f"bad --param {item!r}", hint="write NAME=VALUE")
-        out[key.strip()] = _parse_value(value)
-    return out
+
+def _push(args: argparse.Namespace, ws: Any) -> int:
+    from nbtrail.runs.sync import push_runs
+
+    rep = push_runs(ws, args.remote, args.run or None, endpoint_url=args.endpoint_url)
+    print("\n".join(_sync_lines("pushed to", rep, "there")))
+    return 0
+
+
+def _pull(args: argparse.Namespace, ws: Any) -> int:
+    from nbtrail.runs.sync import pull_runs
+
+    rep = pull_runs(ws, args.remote, args.run or None, endpoint_url=args.endpoint_url)
+    print("\n".join(_sync_lines("pulled from", rep, "here")))
+    return 0
 
 
 def _warn_problems(ws: Any) -> None:
@@ -144,7 +183,7 @@ def _runs(args: argparse.Namespace, ws: Any) -> int:
         ws,
         stage=args.stage,
         status=args.status,
-        params=_parse_params(args.param),
+        params=index.parse_param_filters(args.param),
         metrics=metric_filters,
         sort_by=args.sort,
         ascending=args.asc,
@@ -262,6 +301,7 @@ def _rebuild(args: argparse.Namespace, ws: Any) -> int:
     report = index.rebuild(ws)
     events = registry.rebuild(ws)
     batches = monitoring.rebuild(ws)
+    monitoring.rebuild_estimates(ws)
     print(f"indexed {report.indexed} run(s) into {ws.relative(ws.index_path)}")
     print(
         f"replayed {events} registry event(s) from {ws.relative(ws.registry_log)} and "

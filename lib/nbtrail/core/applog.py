@@ -165,6 +165,18 @@ class LogCache:
                 applied = 0
             return self._replay(con, applied)
 
+    def open(self, index: Path, schema: str) -> sqlite3.Connection:
+        """A connection to the index at ``index`` with the tables of ``schema`` created and
+        caught up with the log (closed again if that fails)."""
+        con = db.connect(index)
+        try:
+            con.executescript(schema)
+            self.sync(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
     def rebuild(self, con: sqlite3.Connection) -> int:
         """Empty the tables and replay the whole log (``nbtrail index rebuild``)."""
         self.sync(con)  # copies rows from before the log into it first, if there are any

@@ -34,6 +34,7 @@ import posixpath
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nbtrail.core.errors import ConfigError, DataError, IntegrityError
@@ -115,7 +116,13 @@ def _is_local(fs: Any) -> bool:
     return isinstance(fs, LocalFileSystem)
 
 
-def _remote_objects(fs: Any, root: str) -> set[str]:
+def object_key(root: str, digest: str) -> str:
+    """Where the object ``digest`` lives on a remote rooted at ``root``."""
+    return f"{root}/objects/{digest[:2]}/{digest[2:]}"
+
+
+def list_objects(fs: Any, root: str) -> set[str]:
+    """The digest of every object on the remote (one listing of ``objects/``)."""
     base = f"{root}/objects"
     try:
         paths = fs.find(base)
@@ -194,7 +201,7 @@ def push(
                 fs, there[(dv.name, dv.version)], dv.name, dv.version, remote.url
             )
             check_same_version(dv, other, where=f"on remote {remote.url}", other="the one here")
-    have = _remote_objects(fs, root)
+    have = list_objects(fs, root)
     users: dict[str, list[str]] = {}
     for dv in local:
         users.setdefault(dv.digest, []).append(dv.ref)
@@ -206,8 +213,7 @@ def push(
         src = cat.store.path(digest)
         what = f"dataset {', '.join(refs)}"
         cat.store.open_verified(digest, what=what)  # never publish corrupted bytes
-        dest = f"{root}/objects/{digest[:2]}/{digest[2:]}"
-        _upload(fs, str(src), dest)
+        upload_file(fs, str(src), object_key(root, digest))
         sent += 1
         nbytes += src.stat().st_size
     msent = 0
@@ -216,7 +222,7 @@ def push(
             continue
         dest = f"{root}/datasets/{dv.name}/{dv.version}.json"
         body = (json.dumps(dv.to_dict(), indent=2, sort_keys=True) + "\n").encode()
-        _upload_bytes(fs, body, dest)
+        upload_bytes(fs, body, dest)
         msent += 1
     return TransferReport(
         remote.url,
@@ -228,11 +234,25 @@ def push(
     )
 
 
-def _upload(fs: Any, local_path: str, dest: str) -> None:
+def upload_file(fs: Any, local_path: str, dest: str) -> None:
+    """Send a local file to ``dest`` (no reader ever sees half of it)."""
     _put(fs, dest, lambda target: fs.put_file(local_path, target))
 
 
-def _upload_bytes(fs: Any, data: bytes, dest: str) -> None:
+def upload_files(fs: Any, pairs: list[tuple[str, str]]) -> None:
+    """Send many ``(local path, dest)`` files: one concurrent batch on an object store (an S3
+    PUT is atomic by itself), one atomic write after another on a folder."""
+    if not pairs:
+        return
+    if _is_local(fs):
+        for src, dest in pairs:
+            upload_file(fs, src, dest)
+        return
+    fs.put([src for src, _ in pairs], [dest for _, dest in pairs])
+
+
+def upload_bytes(fs: Any, data: bytes, dest: str) -> None:
+    """Write ``data`` to ``dest`` (no reader ever sees half of it)."""
     _put(fs, dest, lambda target: fs.pipe_file(target, data))
 
 
@@ -287,25 +307,12 @@ def pull(
                 present += 1
                 continue
             repaired.append(digest)
-        src = f"{root}/objects/{digest[:2]}/{digest[2:]}"
         fd, tmp = cat.store.new_tmp()
         os.close(fd)
         try:
-            try:
-                fs.get_file(src, str(tmp))
-            except FileNotFoundError as exc:
-                raise DataError(
-                    f"remote {remote.url} lacks object {digest} used by {', '.join(refs)}"
-                ) from exc
-            got = hash_file(tmp)
-            if got != digest:
-                raise IntegrityError(
-                    f"remote {remote.url}: object {digest} (dataset {', '.join(refs)}) "
-                    f"is corrupted there (its bytes hash to {got[:12]})",
-                    hint="push it again from a machine with a good copy",
-                    digest=digest,
-                )
-            nbytes += tmp.stat().st_size
+            nbytes += fetch_object(
+                fs, root, digest, tmp, url=remote.url, what=f"dataset {', '.join(refs)}"
+            )
             cat.store.adopt(tmp, digest)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -322,3 +329,50 @@ def pull(
         bytes_sent=nbytes,
         repaired=repaired,
     )
+
+
+def fetch_object(fs: Any, root: str, digest: str, dest: Path, *, url: str, what: str) -> int:
+    """Download the object ``digest`` to the local file ``dest`` and check its bytes; returns
+    its size. ``what`` names its user in the errors (``dataset iris@2``, ``... of run R``).
+
+    A missing object raises :class:`DataError`; bytes that do not hash to ``digest`` raise
+    :class:`IntegrityError` naming the object and ``what`` (``dest`` then holds them: the
+    caller removes it).
+    """
+    try:
+        fs.get_file(object_key(root, digest), str(dest))
+    except FileNotFoundError as exc:
+        raise DataError(f"remote {url} lacks object {digest} used by {what}") from exc
+    _check_fetched(dest, digest, url=url, what=what)
+    return dest.stat().st_size
+
+
+def _check_fetched(dest: Path, digest: str, *, url: str, what: str) -> None:
+    got = hash_file(dest) if dest.is_file() else "nothing"
+    if got != digest:
+        raise IntegrityError(
+            f"remote {url}: object {digest} ({what}) "
+            f"is corrupted there (its bytes hash to {got[:12]})",
+            hint="push it again from a machine with a good copy",
+            digest=digest,
+            what=what,
+        )
+
+
+def fetch_objects(fs: Any, root: str, wanted: list[tuple[str, Path, str]], *, url: str) -> int:
+    """:func:`fetch_object` for many ``(digest, dest, what)`` at once (one concurrent batch
+    on an object store); every object is checked. Returns the bytes fetched."""
+    if not wanted:
+        return 0
+    if _is_local(fs) or len(wanted) == 1:
+        return sum(fetch_object(fs, root, d, dest, url=url, what=w) for d, dest, w in wanted)
+    try:
+        fs.get([object_key(root, d) for d, _, _ in wanted], [str(p) for _, p, _ in wanted])
+    except FileNotFoundError:
+        # name the missing object: one at a time, each raising with its user
+        return sum(fetch_object(fs, root, d, dest, url=url, what=w) for d, dest, w in wanted)
+    total = 0
+    for digest, dest, what in wanted:
+        _check_fetched(dest, digest, url=url, what=what)
+        total += dest.stat().st_size
+    return total

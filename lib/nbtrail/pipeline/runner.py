@@ -23,12 +23,13 @@ from typing import Any, cast
 from nbtrail.core import atomic
 from nbtrail.core.errors import NotFound, StageFailed
 from nbtrail.core.workspace import Workspace
-from nbtrail.pipeline import fingerprint, kernels
+from nbtrail.pipeline import fingerprint, kernels, progress
 from nbtrail.pipeline.config import Stage
 from nbtrail.pipeline.declared import record_declared_files
 from nbtrail.pipeline.failures import describe_failure
 from nbtrail.pipeline.plan import RunPlan
 from nbtrail.pipeline.signing import trust_notebook
+from nbtrail.pipeline.widget_outputs import freeze_widget_outputs
 from nbtrail.runs import records
 from nbtrail.runs.record_types import ErrorInfo, Origin, RunRecord
 from nbtrail.runs.runfolder import CONTEXT_FILE, RUN_DIR_ENV, SOURCE_COPY, STATE_FILE
@@ -49,7 +50,8 @@ class StageResult:
 
 
 class Runner:
-    """Executes a :class:`RunPlan`; ``on_event`` receives progress lines for the CLI."""
+    """Executes a :class:`RunPlan`; ``on_event`` receives event lines for the CLI and
+    ``on_progress`` the cell each running stage is executing (:mod:`nbtrail.pipeline.progress`)."""
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class Runner:
         force: bool = False,
         force_stages: tuple[str, ...] = (),
         on_event: Callable[[str], None] | None = None,
+        on_progress: Callable[[progress.Progress], None] | None = None,
         origin: Origin = "runner",
         jobs: int = 2,
         tags: dict[str, Any] | None = None,
@@ -68,6 +71,7 @@ class Runner:
         self.force = force
         self.force_stages = set(force_stages)
         self.on_event = on_event or (lambda _msg: None)
+        self.on_progress = on_progress
         self.origin = origin
         self._code_tree: str | None = None
         self._warm: dict[str, kernels.WarmKernel] = {}
@@ -302,7 +306,7 @@ class Runner:
         try:
             wk = kernel or self._kernel_for(st, warm=False)
             try:
-                self._papermill(run_dir / SOURCE_COPY, params, executed, run_dir, wk)
+                self._papermill(run_dir / SOURCE_COPY, params, executed, run_dir, wk, run_id)
             finally:
                 # the kernel is stopped in the background (joined before `run` returns)
                 self._stopping.append(kernels.shutdown_in_background(wk))
@@ -348,20 +352,31 @@ class Runner:
         executed: Path,
         run_dir: Path,
         wk: kernels.WarmKernel,
+        run_id: str,
     ) -> None:
         import papermill
 
         km = kernels.bind(wk, {RUN_DIR_ENV: str(run_dir)})
-        papermill.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters=params,
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-            request_save_on_cell_execute=True,
-            km=km,
-        )
+        tracker = None
+        if self.on_progress is not None:
+            tracker = progress.CellTracker(
+                wk.stage, run_id, notebook, self.on_progress, injected=bool(params)
+            )
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=params,
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=True,
+                km=km,
+                **(tracker.hooks() if tracker else {}),
+            )
+        finally:
+            if tracker is not None:
+                tracker.finish()
 
     def _finish(
         self, record: RunRecord, run_dir: Path, t0: float, declared: Stage | None = None
@@ -385,9 +400,11 @@ class Runner:
         self._after_write(record)
 
     def _sign(self, executed: Path) -> None:
-        """Trust the executed notebook so JupyterLab renders its reports (papermill's isn't)."""
+        """Keep its widgets' outputs as their static renderings, then trust the executed
+        notebook so JupyterLab renders its reports (papermill's isn't)."""
         if not executed.is_file():
             return
+        freeze_widget_outputs(executed)
         trust_notebook(executed)
 
     def _after_write(self, record: RunRecord) -> None:

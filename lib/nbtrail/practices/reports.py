@@ -190,6 +190,8 @@ def render_html(
         json.dumps(_compact(x, templates, seen), separators=(",", ":")) for x in plain
     )
     info_js, graphs_js = _stable_ids(info_js, graphs_js)
+    # a column or dataset name holding "</script>" must not end the script that carries it
+    info_js, graphs_js = (t.replace("</", "<\\/") for t in (info_js, graphs_js))
     digest = hashlib.sha256((info_js + graphs_js).encode()).hexdigest()[:24]
     did = f"report_{digest}"
     data = (

@@ -36,6 +36,7 @@ class BootstrapOptions(MetricOptions, total=False):
     seed: int
     min_rows: int
     min_class_rows: int
+    progress: Callable[[int, int], None] | None
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,9 @@ class Resampling:
     columns of the probabilities, default the target's sorted values), ``threshold`` and
     ``n_bins`` (see :class:`~nbtrail.practices.evaluation.metrics.Scoring`), ``n_boot``
     resamples from ``seed``, a ``level`` interval, and the smallest holdout accepted:
-    ``min_rows`` rows and, for classification, ``min_class_rows`` of each class present."""
+    ``min_rows`` rows and, for classification, ``min_class_rows`` of each class present.
+    ``progress(done, total)``, when given, is told the resamples done after each block (a
+    notebook's progress bar: ``nbtrail.widgets.progress``)."""
 
     n_boot: int
     task: str | None = None
@@ -58,6 +61,7 @@ class Resampling:
     n_bins: int = 10
     min_rows: int = 30
     min_class_rows: int = 10
+    progress: Callable[[int, int], None] | None = None
 
     @classmethod
     def of(cls, options: BootstrapOptions, *, n_boot: int) -> Resampling:
@@ -101,14 +105,20 @@ def bootstrap_draws(
     *,
     n_boot: int,
     seed: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Per metric, ``statistic(metric, weights)`` over ``n_boot`` row resamples (weights of
     shape ``(B, n_rows)``, drawn in chunks), keeping only the finite draws: the one bootstrap
-    loop that holdout intervals and paired A/B differences share."""
+    loop that holdout intervals and paired A/B differences share. ``progress(done, n_boot)``
+    is called after each chunk."""
     draws: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    done = 0
     for w in resample_weights(n_rows, n_boot, seed):
         for m in metrics:
             draws[m].append(statistic(m, w))
+        done += len(w)
+        if progress is not None:
+            progress(done, n_boot)
     out: dict[str, np.ndarray] = {}
     for m, parts in draws.items():
         d = np.concatenate(parts) if parts else np.empty(0)
@@ -212,6 +222,7 @@ def resample_scores(
         lambda m, w: combine(*(metric_weighted(m, y, s, w, **options) for s in arrays)),
         n_boot=settings.n_boot,
         seed=settings.seed,
+        progress=settings.progress,
     )
     return Resampled(task, y, metrics, values, draws)
 

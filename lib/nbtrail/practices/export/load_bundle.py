@@ -217,13 +217,14 @@ class Model:
             x = [[math.nan if r[f] is None else r[f] for f in self.features] for r in rows]
             matrix = np.array(x, dtype=spec["input_dtype"])
             return {spec["input"]: matrix.reshape(len(rows), len(self.features))}
+        names = spec.get("names", {})  # graph inputs skl2onnx renamed ("a/b" -> "a_b")
         feed = {}
         for col, dtype in spec["inputs"].items():
             if dtype == "string":
                 v = np.array([str(r[col]) for r in rows], dtype=object)
             else:
                 v = np.array([math.nan if r[col] is None else r[col] for r in rows], dtype=dtype)
-            feed[col] = v.reshape(-1, 1)
+            feed[names.get(col, col)] = v.reshape(-1, 1)
         return feed
 
     def predict_proba(self, rows: Sequence[Row], validate: bool = True) -> Any:

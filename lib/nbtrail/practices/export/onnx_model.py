@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from nbtrail.core.errors import DataError
+from nbtrail.practices.export.tree_thresholds import place_thresholds
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,6 +71,7 @@ def onnx_feed(rows: pd.DataFrame, spec: Mapping[str, Any]) -> dict[str, np.ndarr
 
     if spec["layout"] == "matrix":
         return {spec["input"]: rows.to_numpy(dtype=spec["input_dtype"])}
+    names = spec.get("names", {})
     feed = {}
     for col, dtype in spec["inputs"].items():
         values = rows[col].to_numpy()
@@ -77,15 +79,27 @@ def onnx_feed(rows: pd.DataFrame, spec: Mapping[str, Any]) -> dict[str, np.ndarr
             values = np.array([str(v) for v in values], dtype=object)
         else:
             values = values.astype(dtype)
-        feed[col] = values.reshape(-1, 1)
+        feed[names.get(col, col)] = values.reshape(-1, 1)
     return feed
+
+
+def _input_names(session: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``spec`` with ``names``: the graph input of each column whose name skl2onnx changed
+    (it turns characters such as ``/`` into ``_``), matched by position."""
+    if spec["layout"] != "columns":
+        return dict(spec)
+    graph = [i.name for i in session.get_inputs()]
+    renamed = {c: g for c, g in zip(spec["inputs"], graph, strict=True) if c != g}
+    return {**spec, "names": renamed} if renamed else dict(spec)
 
 
 def to_onnx(model: Any, features: pd.DataFrame) -> tuple[bytes, dict[str, Any]]:
     """Convert a fitted classifier (no ZipMap: probabilities are a tensor) or regressor.
 
-    Returns the ONNX bytes and the input spec (``layout``, ``input_dtype``, ``inputs`` or
-    ``input``) of the first layout that converts and loads in ONNX Runtime. Whether the
+    A tree ensemble's float32 split thresholds are placed so that inputs take scikit-learn's
+    branches (:mod:`.tree_thresholds`). Returns the ONNX bytes and the input spec (``layout``, ``input_dtype``, ``inputs`` or
+    ``input``, and ``names`` for the graph inputs skl2onnx renamed) of the first layout
+    that converts and loads in ONNX Runtime. Whether the
     result is good enough is the parity check's call, not this function's.
     """
     import onnxruntime as ort
@@ -106,10 +120,11 @@ def to_onnx(model: Any, features: pd.DataFrame) -> tuple[bytes, dict[str, Any]]:
             ]
         try:
             onx = convert_sklearn(model, initial_types=types, options=options)
-            data = onx.SerializeToString()
+            data = place_thresholds(onx.SerializeToString(), model)
             sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-            sess.run([output], onnx_feed(features.head(2), spec))
-            return data, {**spec, "output": output}
+            named = _input_names(sess, spec)
+            sess.run([output], onnx_feed(features.head(2), named))
+            return data, {**named, "output": output}
         except Exception as exc:  # noqa: BLE001 - converter/runtime refusals vary by model
             errors.append(f"{spec['layout']}/{spec['input_dtype']}: {str(exc).splitlines()[0]}")
     raise DataError(

@@ -27,6 +27,12 @@ Each batch is compared with the reference (the ``reference`` split of the data s
    (drift, performance) each get ``alpha / 2`` and the performance metrics share theirs
    (Bonferroni), so the batch verdict keeps its false-alarm rate ``alpha``. Degraded
    performance while no input column and no prediction drifted is named **concept drift**.
+4. **Estimated performance** (batches without labels, when the stage fits an estimator on the
+   reference: :mod:`~.estimation`): CBPE for classifiers (calibrated probabilities), DLE for
+   regressions, held to the same baselines and bounds, with the same ``alpha / 2`` split; an
+   estimate whose calibration is too poor is shown but never fails a batch. Labels that arrive
+   later are joined by id (``nbtrail monitor labels``) and the realised performance is recorded
+   beside the estimate.
 
 Large batches: the verdict's tests run on all rows (KS and chi-square are O(n log n)); only the
 Evidently report, which is a picture, is drawn from a uniform sample of ``report_rows`` rows.
@@ -42,7 +48,8 @@ Modules, one concept each: ``config`` (thresholds), ``verdict`` (checks, verdict
 scheduler does with them), ``task`` (task names, metrics, prediction columns), ``drift``
 (per-column tests, BH), ``quality``, ``baselines``, ``performance``,
 ``check`` (one batch's verdict), ``batch_sources`` (files, folders, datasets), ``sampling``,
-``report`` (Evidently), ``history`` and ``history_plot``. The demo batches the monitor stage
+``report`` (Evidently), ``history`` and ``history_plot``; ``estimation/`` (performance
+without labels, late labels: its own map in its ``__init__``). The demo batches the monitor stage
 fabricates are stage glue: :mod:`nbtrail.stages.monitor`.
 """
 
@@ -68,6 +75,20 @@ from nbtrail.practices.monitoring.drift import (
     column_tests,
     drift_table,
 )
+from nbtrail.practices.monitoring.estimation import (
+    ESTIMATED,
+    Estimate,
+    PerformanceEstimator,
+    estimate_checks,
+    fit_estimator,
+)
+from nbtrail.practices.monitoring.estimation.late_labels import LabelsResult, record_labels
+from nbtrail.practices.monitoring.estimation.ledger import (
+    estimate_history,
+    format_estimates,
+    rebuild_estimates,
+)
+from nbtrail.practices.monitoring.estimation.plot import plot_estimates
 from nbtrail.practices.monitoring.history import (
     format_history,
     load_history,
@@ -116,6 +137,10 @@ __all__ = [
     "Baseline",
     "CONFIDENCE",
     "Check",
+    "ESTIMATED",
+    "Estimate",
+    "LabelsResult",
+    "PerformanceEstimator",
     "ERROR_METRICS",
     "FAIL",
     "MIN_LABELS",
@@ -140,6 +165,10 @@ __all__ = [
     "column_tests",
     "drift_report",
     "drift_table",
+    "estimate_checks",
+    "estimate_history",
+    "fit_estimator",
+    "format_estimates",
     "evaluation_baselines",
     "feature_columns",
     "format_history",
@@ -149,13 +178,16 @@ __all__ = [
     "monitor_task",
     "performance_check",
     "performance_checks",
+    "plot_estimates",
     "plot_history",
     "prediction_columns",
     "quality_check",
     "raise_for_verdicts",
     "read_batch_file",
     "rebuild",
+    "rebuild_estimates",
     "record_history",
+    "record_labels",
     "resolve_baselines",
     "sample_rows",
     "sampling_error_bound",

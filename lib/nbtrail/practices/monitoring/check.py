@@ -13,6 +13,11 @@ from nbtrail.core.errors import DataError
 from nbtrail.practices.monitoring.baselines import Baseline, metric_value, resolve_baselines
 from nbtrail.practices.monitoring.config import MonitorConfig
 from nbtrail.practices.monitoring.drift import column_kinds, drift_table
+from nbtrail.practices.monitoring.estimation.estimator import (
+    ESTIMATED,
+    PerformanceEstimator,
+    estimate_checks,
+)
 from nbtrail.practices.monitoring.performance import performance_checks
 from nbtrail.practices.monitoring.quality import align_times, feature_columns, quality_check
 from nbtrail.practices.monitoring.task import (
@@ -92,6 +97,7 @@ def check_batch(
     baseline: BaselineSpec = None,
     features: Sequence[str] | None = None,
     task: str | None = None,
+    estimator: PerformanceEstimator | None = None,
 ) -> Verdict:
     """Compare one batch with the reference and return its :class:`Verdict`.
 
@@ -103,6 +109,9 @@ def check_batch(
     accuracy, or MAE for a regression), a :class:`Baseline`, or a mapping from metric to
     either; metrics it leaves out are measured on the reference. ``task``: ``binary``,
     ``multiclass``, ``regression`` or ``classification`` (default: the model's).
+    ``estimator`` (:func:`~nbtrail.practices.monitoring.estimation.fit_estimator`): a batch
+    without labels gets its performance estimated and checked against the same baselines
+    (``estimated_performance`` checks, alpha split with drift as with labels).
     """
     cfg = config or MonitorConfig()
     if len(reference) == 0:
@@ -123,6 +132,11 @@ def check_batch(
     if has_label is not None and task is not None:
         measure = _reference_metric(model, reference, features, target)
         baselines = resolve_baselines(task, baseline, measure)
+    estimate = None
+    if usable and has_label is None and estimator is not None and task is not None:
+        measure = _reference_metric(model, reference, features, target)
+        baselines = resolve_baselines(task, baseline, measure)
+        estimate = estimator.estimate(batch) if baselines else None
     labelled = bool(baselines)
     alpha_each = cfg.alpha / 2 if labelled else cfg.alpha
     ref_t, cur_t = reference[testable], batch[testable]
@@ -157,19 +171,25 @@ def check_batch(
         y_pred = predict(model, batch, features)[has_label]
         perf = performance_checks(y_true, y_pred, baselines, cfg.max_drop, cfg.alpha / 2)
         checks += perf
+    elif estimate is not None:
+        perf = estimate_checks(estimate, baselines, cfg.max_drop, cfg.alpha / 2)
+        checks += perf
     status = FAIL if any(c.status == FAIL for c in checks) else WARN
     if all(c.status == PASS for c in checks):
         status = PASS
     kind = None
     if quality.status == FAIL:
         kind = "data quality"
+    elif any(c.status == FAIL for c in perf) and estimate is not None:
+        kind = "estimated degradation"
     elif any(c.status == FAIL for c in perf):
         kind = "concept drift" if not drifted and not pred_drift else "performance degradation"
     elif dstatus == FAIL:
         kind = "covariate drift"
     elif pred_drift:
         kind = "prediction drift"
-    head = perf[0] if perf else None
+    measured = perf if estimate is None else []  # estimates live in ``estimate``
+    head = measured[0] if measured else None
     return Verdict(
         batch=name,
         rows=len(batch),
@@ -186,8 +206,9 @@ def check_batch(
         quality=findings,
         alpha=alpha_each,
         task=task,
-        metrics={str(c.metric): float(c.value) for c in perf if c.value is not None},
+        metrics={str(c.metric): float(c.value) for c in measured if c.value is not None},
         baselines={m: b.value for m, b in baselines.items()},
+        estimate=estimate.to_dict() if estimate is not None else None,
     )
 
 
@@ -206,19 +227,20 @@ def _summary(
     pred_drift: bool,
 ) -> str:
     by = {c.name: c for c in checks}
-    perf = [c for c in checks if c.name == "performance"]
+    perf = [c for c in checks if c.name in ("performance", ESTIMATED)]
     head = f"batch {name}: {status.upper()}"
     if kind == "data quality":
         return f"{head} - data quality: {by['data_quality'].detail}"
     parts = []
-    if kind in ("concept drift", "performance degradation"):
+    if kind in ("concept drift", "performance degradation", "estimated degradation"):
         worse = [
-            f"{c.metric} {_number(c.metric, c.value)} "
+            f"{'estimated ' if c.name == ESTIMATED else ''}{c.metric} {_number(c.metric, c.value)} "
             f"{'>' if c.metric in ERROR_METRICS else '<'} {_number(c.metric, c.bound)}"
             for c in perf
             if c.status == FAIL
         ]
         stable = " while inputs are stable" if kind == "concept drift" else ""
+        stable = " (no labels)" if kind == "estimated degradation" else stable
         parts.append(f"{kind}: {', '.join(worse)}{stable}")
     if drifted:
         shown = ", ".join(drifted[:8]) + (

@@ -144,6 +144,7 @@ def record_history(
             "baseline": v.baseline,
             "top_columns": list(v.top_columns(top_k)),
             "summary": v.summary,
+            **({"estimate": v.estimate, "baselines": v.baselines} if v.estimate else {}),
         }
         for i, v in enumerate(verdicts)
     ]

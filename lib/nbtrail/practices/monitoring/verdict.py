@@ -25,7 +25,7 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 class Check:
     """One check of a batch: its name, status, a one-line detail, and its value and bound."""
 
-    name: str  # data_quality, data_drift, prediction_drift, performance
+    name: str  # data_quality, data_drift, prediction_drift, performance, estimated_performance
     status: str  # pass, warn, fail
     detail: str
     value: float | None = None
@@ -59,6 +59,7 @@ class Verdict:
     task: str | None = None  # binary, multiclass, regression (None: no model)
     metrics: dict[str, float] = field(default_factory=dict)  # every performance metric
     baselines: dict[str, float] = field(default_factory=dict)  # and what it was held to
+    estimate: dict[str, Any] | None = None  # a batch without labels: its estimated metrics
 
     @property
     def passed(self) -> bool:

@@ -86,10 +86,10 @@ class Expectations:
     def _rows_per_class(self, frame: pd.DataFrame) -> tuple[bool, str]:
         """A class target needs ``min_class_rows`` rows of every class to be split into
         train, reference and holdout and cross-validated; a numeric target is not checked."""
-        from nbtrail.practices.training import task_of
+        from nbtrail.practices.tasks import task_of
 
         y = frame[self.target].dropna()
-        if task_of(y) != "classification":
+        if task_of(y) == "regression":
             return True, "numeric target: not a class target"
         counts = y.value_counts()
         small = counts[counts < self.min_class_rows]

@@ -37,12 +37,17 @@ from nbtrail.runs.index.build import Problem, RebuildReport, held_open, rebuild,
 from nbtrail.runs.index.cache import find_cached
 from nbtrail.runs.index.ensure import EnsureReport, ensure
 from nbtrail.runs.index.queries import (
+    RunPage,
     RunRow,
     get_run,
     parse_metric_filter,
+    parse_param_filters,
     problems,
+    query_page,
     query_runs,
     resolve_run_id,
+    stage_metrics,
+    stage_names,
 )
 from nbtrail.runs.index.schema import LAYOUT, TERMINAL, connect
 
@@ -52,6 +57,7 @@ __all__ = [
     "EnsureReport",
     "Problem",
     "RebuildReport",
+    "RunPage",
     "RunRow",
     "connect",
     "ensure",
@@ -59,9 +65,13 @@ __all__ = [
     "get_run",
     "held_open",
     "parse_metric_filter",
+    "parse_param_filters",
     "problems",
+    "query_page",
     "query_runs",
     "rebuild",
     "resolve_run_id",
+    "stage_metrics",
+    "stage_names",
     "upsert",
 ]

@@ -8,7 +8,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from nbtrail.core.errors import NotFound, ParameterError
 from nbtrail.core.workspace import Workspace
@@ -77,27 +77,38 @@ def parse_metric_filter(text: str) -> tuple[str, str, float]:
     return m.group(1), _SQL_OPS[m.group(2)], value
 
 
-def query_runs(
-    ws: Workspace,
-    *,
-    stage: str | None = None,
-    status: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    metrics: Iterable[str | tuple[str, str, float]] = (),
-    sort_by: str | None = None,
-    ascending: bool = False,
-    limit: int | None = None,
-    origin: str | None = None,
-    sweep: str | None = None,
-) -> list[RunRow]:
-    """Runs matching every filter, newest first (or by ``sort_by`` metric, best first).
+@dataclass(frozen=True)
+class RunPage:
+    """The first runs matching a query (details read for these only) and how many match."""
 
-    ``params`` compares numbers numerically (``{"C": 1}`` matches ``1.0``) and other values
-    by their JSON form; ``metrics`` holds filters like ``"roc_auc>0.9"``; ``sweep`` keeps
-    the runs a sweep's members executed (``extra.sweep.id`` of their records). Runs lacking
-    the sort metric come last.
-    """
-    ensure(ws)
+    rows: list[RunRow]
+    total: int
+
+
+def parse_param_filters(items: Iterable[str]) -> dict[str, Any]:
+    """``["C=0.5", "model=linear"]`` -> ``{"C": 0.5, "model": "linear"}`` (values as JSON
+    when they parse, else text), as ``nbtrail runs --param`` reads them."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"bad --param {item!r}", hint="write NAME=VALUE")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+def _where(
+    stage: str | None,
+    status: str | None,
+    params: Mapping[str, Any] | None,
+    metrics: Iterable[str | tuple[str, str, float]],
+    origin: str | None,
+    sweep: str | None = None,
+) -> tuple[list[str], list[Any]]:
+    """The WHERE terms (and their arguments) of a run query's filters."""
     where: list[str] = []
     args: list[Any] = []
     if stage:
@@ -109,8 +120,7 @@ def query_runs(
     if sweep:
         where.append("r.run_id IN (SELECT run_id FROM run_sweeps WHERE sweep_id = ?)")
         args.append(sweep)
-    # a stored `running` may really be interrupted: filter those in Python after reading
-    post_status = status in ("running", "interrupted")
+    # a stored `running` may really be interrupted: those are filtered in Python after reading
     if status == "running":
         where.append("r.status = 'running'")
     elif status == "interrupted":
@@ -140,6 +150,22 @@ def query_runs(
             f" AND m.name = ? AND m.value {op} ?)"
         )
         args += [name, value]
+    return where, args
+
+
+def _select(
+    con: sqlite3.Connection,
+    where: list[str],
+    args: list[Any],
+    *,
+    status: str | None,
+    sort_by: str | None,
+    ascending: bool,
+    limit: int | None,
+) -> list[tuple[sqlite3.Row, str]]:
+    """The matching rows in order, each with its live status (at most ``limit``)."""
+    post_status = status in ("running", "interrupted")
+    args = list(args)
     sql = "SELECT r.run_id, r.stage, r.status, r.pid, r.origin, r.started, r.ended,"
     sql += " r.duration_s, r.fingerprint, r.cached_from, r.git_commit, r.notebook_hash FROM runs r"
     if sort_by:
@@ -155,20 +181,19 @@ def query_runs(
     if limit is not None and not post_status:
         sql += " LIMIT ?"
         args.append(int(limit))
-    con = connect(ws)
-    try:
-        rows = []
-        for r in con.execute(sql, args):
-            live = _live_status(r["status"], r["pid"])
-            if post_status and live != status:
-                continue
-            rows.append((r, live))
-            if limit is not None and len(rows) >= limit:
-                break
-        ids = [r["run_id"] for r, _ in rows]
-        params_of, metrics_of = _details(con, ids)
-    finally:
-        con.close()
+    rows = []
+    for r in con.execute(sql, args):
+        live = _live_status(r["status"], r["pid"])
+        if post_status and live != status:
+            continue
+        rows.append((r, live))
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows
+
+
+def _run_rows(con: sqlite3.Connection, rows: list[tuple[sqlite3.Row, str]]) -> list[RunRow]:
+    params_of, metrics_of = _details(con, [r["run_id"] for r, _ in rows])
     return [
         RunRow(
             run_id=r["run_id"],
@@ -187,6 +212,109 @@ def query_runs(
         )
         for r, live in rows
     ]
+
+
+def query_runs(
+    ws: Workspace,
+    *,
+    stage: str | None = None,
+    status: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    metrics: Iterable[str | tuple[str, str, float]] = (),
+    sort_by: str | None = None,
+    ascending: bool = False,
+    limit: int | None = None,
+    origin: str | None = None,
+    sweep: str | None = None,
+) -> list[RunRow]:
+    """Runs matching every filter, newest first (or by ``sort_by`` metric, best first).
+
+    ``params`` compares numbers numerically (``{"C": 1}`` matches ``1.0``) and other values
+    by their JSON form; ``metrics`` holds filters like ``"roc_auc>0.9"``; ``sweep`` keeps
+    the runs a sweep's members executed (``extra.sweep.id`` of their records). Runs lacking
+    the sort metric come last.
+    """
+    ensure(ws)
+    where, args = _where(stage, status, params, metrics, origin, sweep)
+    con = connect(ws)
+    try:
+        rows = _select(
+            con, where, args, status=status, sort_by=sort_by, ascending=ascending, limit=limit
+        )
+        return _run_rows(con, rows)
+    finally:
+        con.close()
+
+
+class RunQuery(TypedDict, total=False):
+    """:func:`query_runs`' filters and sort, as keywords (:func:`query_page` takes them)."""
+
+    stage: str | None
+    status: str | None
+    params: Mapping[str, Any] | None
+    metrics: Iterable[str | tuple[str, str, float]]
+    sort_by: str | None
+    ascending: bool
+    origin: str | None
+    sweep: str | None
+
+
+def query_page(ws: Workspace, *, limit: int = 20, **query: Unpack[RunQuery]) -> RunPage:
+    """:func:`query_runs`' first ``limit`` runs, and how many runs match in all (a count,
+    not a read of every match: the run browser redraws this on every filter change)."""
+    ensure(ws)
+    status, sort_by = query.get("status"), query.get("sort_by")
+    ascending = query.get("ascending", False)
+    where, args = _where(
+        query.get("stage"),
+        status,
+        query.get("params"),
+        query.get("metrics", ()),
+        query.get("origin"),
+        query.get("sweep"),
+    )
+    con = connect(ws)
+    try:
+        if status in ("running", "interrupted"):
+            matching = _select(
+                con, where, args, status=status, sort_by=None, ascending=False, limit=None
+            )
+            total = len(matching)
+        else:
+            sql = "SELECT COUNT(*) FROM runs r" + (" WHERE " + " AND ".join(where) if where else "")
+            total = con.execute(sql, args).fetchone()[0]
+        rows = _select(
+            con, where, args, status=status, sort_by=sort_by, ascending=ascending, limit=limit
+        )
+        return RunPage(_run_rows(con, rows), total)
+    finally:
+        con.close()
+
+
+def stage_metrics(ws: Workspace, stage: str | None = None) -> list[str]:
+    """The metric names runs (of ``stage``) logged, sorted."""
+    ensure(ws)
+    con = connect(ws)
+    try:
+        if stage:
+            q = (
+                "SELECT DISTINCT m.name FROM run_metrics m JOIN runs r ON r.run_id = m.run_id"
+                " WHERE r.stage = ? ORDER BY m.name"
+            )
+            return [r[0] for r in con.execute(q, (stage,))]
+        return [r[0] for r in con.execute("SELECT DISTINCT name FROM run_metrics ORDER BY name")]
+    finally:
+        con.close()
+
+
+def stage_names(ws: Workspace) -> list[str]:
+    """The stages the index has runs of, sorted."""
+    ensure(ws)
+    con = connect(ws)
+    try:
+        return [r[0] for r in con.execute("SELECT DISTINCT stage FROM runs ORDER BY stage")]
+    finally:
+        con.close()
 
 
 def _details(
