@@ -3,7 +3,7 @@ status, metric and the runs it used (executed or reused), and the best member.
 
 It is rewritten atomically after each member ends, so an interrupted sweep leaves a true
 record of what finished. The runs themselves keep their ordinary records; the ones a member
-executed carry ``extra.sweep = {"id", "member"}``, which the run index files under
+executed carry ``extra.sweep = {"id", "member", "role"}``, which the run index files under
 ``nbtrail runs --sweep ID``.
 """
 
