@@ -65,7 +65,7 @@ def test_monitoring_shows_the_batches_and_a_clicked_batchs_verdict_and_report(pr
     ]  # fmt: skip
     assert [b.button_style for b in view.buttons] == ["success", "danger", "danger", "danger"]
     assert view.png.startswith(b"\x89PNG")
-    (covariate,) = [b for b in view.buttons if b.description.startswith("covariate_drift")]
+    (covariate,) = [b for b in view.buttons if b.description.startswith("covariate_drift ")]
     covariate.click()
     assert view.chosen[1] == "covariate_drift"
     assert "FAIL" in view.detail_html and "data drift in" in view.detail_html
