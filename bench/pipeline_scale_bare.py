@@ -84,9 +84,7 @@ def data_phase(csv: Path, p: dict[str, Any], results: dict[str, Any]) -> Any:
     """01_data: read, prepare, check, split (the snapshot is not versioned)."""
     from nbtrail.practices import sources as src
 
-    loaded = src.read_source(
-        str(csv), csv.parent, delimiter=p["delimiter"], encoding=p["encoding"]
-    )
+    loaded = src.read_source(str(csv), csv.parent, delimiter=p["delimiter"], encoding=p["encoding"])
     prepared = src.prepare_columns(
         loaded.frame,
         target=p["target"],
@@ -251,7 +249,9 @@ def evaluate_phase(
             del bounds[name]
     measured = {k: v for k, v in values.items() if v is not None}
     gate_results = ev.check_gates(measured, bounds, intervals=intervals, on=p["gate_on"])
-    relative = gain_gate(baseline_comparison, min_gain=p["min_gain_over_baseline"], alpha=p["alpha"])
+    relative = gain_gate(
+        baseline_comparison, min_gain=p["min_gain_over_baseline"], alpha=p["alpha"]
+    )
     if relative is not None:
         gate_results.append(relative)
     gates_passed = all(g.passed for g in gate_results) and (
