@@ -471,6 +471,27 @@ def test_effect_plot_when_nothing_is_significant():
     plt.close("all")
 
 
+def test_effect_plot_draws_an_interval_that_leaves_out_its_point():
+    """A percentile interval may exclude the point estimate (a sweep member's evaluate stage
+    failed on one: matplotlib's errorbar refused the negative error)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = {
+        "decision": "inconclusive",
+        "alpha": 0.05,
+        "metrics": {
+            "roc_auc": {"improvement": 0.01, "improvement_ci": (0.012, 0.03), "p_adjusted": 0.2}
+        },
+    }
+    ax = ab.effect_plot(res)
+    segments = ax.collections[0].get_segments()
+    assert [tuple(p) for p in segments[0]] == [(0.012, 0.0), (0.03, 0.0)]
+    plt.close("all")
+
+
 def _saved_model(ws, name: str, X: pd.DataFrame, y: np.ndarray):
     from nbtrail.core.hashing import hash_file
     from nbtrail.practices.models import save_model

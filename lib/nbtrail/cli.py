@@ -17,6 +17,7 @@ from nbtrail.core.errors import NbtrailError
 # Verb modules under nbtrail.commands, in the order `nbtrail --help` lists them.
 COMMANDS: tuple[str, ...] = (
     "run",
+    "sweep",
     "runs",
     "reproduce",
     "data",

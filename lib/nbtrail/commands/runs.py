@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="EXPR",
         help="metric filter such as 'roc_auc>0.9' (>, <, >=, <=, =, !=; repeat)",
     )
+    p.add_argument("--sweep", metavar="ID", help="only runs a sweep's members executed")
     p.add_argument("--sort", metavar="METRIC", help="sort by this metric, highest first")
     p.add_argument("--asc", action="store_true", help="with --sort: lowest first")
     p.add_argument("--limit", type=int, default=20, help="at most N runs (0: all; default 20)")
@@ -165,6 +166,15 @@ def _metric_text(metrics: dict[str, Any], first: list[str]) -> str:
     return text if len(text) <= 70 else text[:67] + "..."
 
 
+def _sweep_id(ws: Any, ref: str | None) -> str | None:
+    """``--sweep``: an id, a unique prefix or ``latest``, resolved from the sweep records."""
+    if not ref:
+        return None
+    from nbtrail.practices.sweep import record
+
+    return record.load(ws, ref)["sweep_id"]
+
+
 def _runs(args: argparse.Namespace, ws: Any) -> int:
     from nbtrail.runs import index
 
@@ -178,6 +188,7 @@ def _runs(args: argparse.Namespace, ws: Any) -> int:
         sort_by=args.sort,
         ascending=args.asc,
         limit=args.limit or None,
+        sweep=_sweep_id(ws, args.sweep),
     )
     if args.json:
         print(json.dumps([r.to_dict() for r in rows], indent=2))

@@ -15,7 +15,8 @@ so a generic ``except ValueError`` still catches a bad parameter::
     ├── NotFound(LookupError)              9  unknown run, dataset version, model or alias
     ├── Busy(RuntimeError)                10  another process holds the lock it needs
     ├── RecordInvalid(ValueError)         11  a run record that fails its JSON schema
-    └── NotReproduced(RuntimeError)       12  a reproduced run whose metrics or outputs differ
+    ├── NotReproduced(RuntimeError)       12  a reproduced run whose metrics or outputs differ
+    └── Unreachable(ConnectionError)      13  a Dask scheduler that does not answer
 
 Messages are composed from the facts in ``__str__``; the CLI adds nothing but the prefix.
 Every error pickles (:meth:`NbtrailError.__reduce__`), so it survives the trip back from a
@@ -203,3 +204,9 @@ class NotReproduced(NbtrailError, RuntimeError):
     """``nbtrail reproduce``: the re-executed run's metrics or outputs differ."""
 
     exit_code = 12
+
+
+class Unreachable(NbtrailError, ConnectionError):
+    """A Dask scheduler (``nbtrail sweep --scheduler``) that does not answer in time."""
+
+    exit_code = 13

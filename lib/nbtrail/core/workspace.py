@@ -107,6 +107,15 @@ class Workspace:
         return self.workspace_dir / "assets"
 
     @property
+    def sweeps_dir(self) -> Path:
+        """One JSON record per sweep (``nbtrail sweep``): its members and their runs."""
+        return self.workspace_dir / "sweeps"
+
+    @property
+    def sweeps_spec_dir(self) -> Path:
+        return self.params_dir / "sweeps"
+
+    @property
     def tmp_dir(self) -> Path:
         """Scratch space on the workspace's own filesystem, so renames are atomic."""
         return self.workspace_dir / "tmp"

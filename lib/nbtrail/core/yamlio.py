@@ -25,3 +25,17 @@ def load_yaml(path: Path, ws: Workspace | None = None) -> Any:
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"malformed YAML: {problem}", path=shown, line=line) from None
+
+
+def refuse_unknown_keys(
+    data: dict[Any, Any], allowed: set[str], *, what: str = "", where: str | None = None
+) -> None:
+    """A :class:`ConfigError` naming the keys of ``data`` outside ``allowed`` (and those)."""
+    unknown = set(data) - allowed
+    if unknown:
+        prefix = f"{what}: " if what else ""
+        raise ConfigError(
+            f"{prefix}unknown keys {sorted(map(str, unknown))}",
+            path=where,
+            hint=f"allowed: {', '.join(sorted(allowed))}",
+        )

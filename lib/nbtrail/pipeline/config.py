@@ -23,7 +23,7 @@ from typing import Any
 
 from nbtrail.core.errors import ConfigError
 from nbtrail.core.workspace import Workspace
-from nbtrail.core.yamlio import load_yaml
+from nbtrail.core.yamlio import load_yaml, refuse_unknown_keys
 
 _STAGE_KEYS = {"notebook", "params", "needs", "inputs", "outputs", "description"}
 
@@ -117,13 +117,7 @@ def load_pipeline(ws: Workspace) -> Pipeline:
             )
         if not isinstance(spec, dict) or "notebook" not in spec:
             raise ConfigError(f"stage {name!r} needs a 'notebook'", path=where)
-        unknown = set(spec) - _STAGE_KEYS
-        if unknown:
-            raise ConfigError(
-                f"stage {name!r}: unknown keys {sorted(unknown)}",
-                path=where,
-                hint=f"allowed: {', '.join(sorted(_STAGE_KEYS))}",
-            )
+        refuse_unknown_keys(spec, _STAGE_KEYS, what=f"stage {name!r}", where=where)
         nb = ws.root / spec["notebook"]
         if not nb.is_file():
             raise ConfigError(f"stage {name!r}: notebook {spec['notebook']} not found", path=where)

@@ -3,6 +3,7 @@ starts (YAML, stage names, parameter names and types, where each value came from
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,22 @@ class RunPlan:
 
 
 def _layered_overrides(
-    pipeline: Pipeline, params_file: Path | None, overrides: list[str]
+    pipeline: Pipeline,
+    params_file: Path | None,
+    overrides: list[str],
+    typed: tuple[Mapping[str, Any], str] | None = None,
 ) -> dict[str, list[tuple[dict[str, Any], str]]]:
     """Per stage, the override layers in order (values, where they came from)."""
     layers: dict[str, list[tuple[dict[str, Any], str]]] = {s: [] for s in pipeline.order}
     if params_file is not None:
-        for stage, values in _stage_mapping(pipeline, params_file).items():
-            layers[stage].append((values, str(params_file)))
+        for stage, values_of in _stage_mapping(pipeline, params_file).items():
+            layers[stage].append((values_of, str(params_file)))
+    if typed is not None:
+        given, where = typed
+        for dotted, value in given.items():
+            stage, _, key = dotted.partition(".")
+            pipeline.stage(stage)
+            layers[stage].append(({key: value}, where))
     for text in overrides:
         stage, key, value = parameters.parse_override(text)
         pipeline.stage(stage)
@@ -91,10 +101,14 @@ def plan(
     stage: str | None = None,
     overrides: list[str] | None = None,
     params_file: Path | None = None,
+    typed: tuple[Mapping[str, Any], str] | None = None,
 ) -> RunPlan:
-    """Everything checked before any kernel starts: YAML, stage names, parameter names, types."""
+    """Everything checked before any kernel starts: YAML, stage names, parameter names, types.
+
+    ``typed`` is ``({"stage.key": value}, where)``: typed overrides (a sweep member's),
+    applied after ``params_file`` and before ``-p``; an error names ``where``."""
     pipeline = load_pipeline(ws)
-    layers = _layered_overrides(pipeline, params_file, overrides or [])
+    layers = _layered_overrides(pipeline, params_file, overrides or [], typed)
     selected = [pipeline.stage(stage).name] if stage else list(pipeline.order)
     resolved = _resolve(pipeline, layers, {})
     profiled: dict[str, list[tuple[dict[str, Any], str]]] = {s: [] for s in pipeline.order}

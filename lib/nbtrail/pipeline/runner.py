@@ -63,8 +63,10 @@ class Runner:
         on_progress: Callable[[progress.Progress], None] | None = None,
         origin: Origin = "runner",
         jobs: int = 2,
+        tags: dict[str, Any] | None = None,
     ) -> None:
         self.ws = ws
+        self.tags = dict(tags or {})  # into the ``extra`` of every record it writes (a sweep)
         self.jobs = max(1, jobs)
         self.force = force
         self.force_stages = set(force_stages)
@@ -283,6 +285,7 @@ class Runner:
         record["fingerprint"] = fp
         record["reproduces"] = reproduces
         record["extra"]["code_tree"] = self._code_tree_hash()
+        record["extra"].update(self.tags)
         executed = run_dir / st.notebook.name
         record["notebook"]["executed"] = self.ws.relative(executed)
         atomic.write_json(

@@ -35,15 +35,11 @@ def effect_plot(result: Mapping[str, Any], ax: Any = None) -> Any:
         else "tab:gray"
         for m in names
     ]
-    for i, color in enumerate(colors):  # errorbar takes one colour per call
-        ax.errorbar(
-            imp[i],
-            ypos[i],
-            xerr=[[imp[i] - lo[i]], [hi[i] - imp[i]]],
-            fmt="none",
-            ecolor=color,
-            capsize=3,
-        )
+    # Each interval drawn from its ends, not as errors around the point: a bootstrap percentile
+    # interval (or one from an inverted test) need not contain the point estimate, and
+    # matplotlib's errorbar refuses the negative length that would take.
+    ax.hlines(ypos, lo, hi, colors=colors)
+    ax.scatter([*lo, *hi], [*ypos, *ypos], c=[*colors, *colors], marker="|", s=60)
     ax.scatter(imp, ypos, c=colors, zorder=3)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(ypos, names)

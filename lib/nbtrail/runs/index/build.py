@@ -52,7 +52,7 @@ def number(value: Any) -> float | None:
 
 def delete_run(con: sqlite3.Connection, run_id: str) -> None:
     """Every row of ``run_id`` (and its problem, if any)."""
-    for t in ("runs", "run_params", "run_metrics", "run_artifacts"):
+    for t in ("runs", "run_params", "run_metrics", "run_artifacts", "run_sweeps"):
         con.execute(f"DELETE FROM {t} WHERE run_id = ?", (run_id,))
     con.execute("DELETE FROM run_problems WHERE folder = ?", (run_id,))
 
@@ -98,6 +98,11 @@ def insert_record(con: sqlite3.Connection, rec: Mapping[str, Any], mtime_ns: int
         "INSERT INTO run_metrics VALUES (?,?,?)",
         [(run_id, k, v) for k, v in rec["metrics"].items()],
     )
+    sweep = rec.get("extra", {}).get("sweep")
+    if isinstance(sweep, dict) and sweep.get("id"):
+        con.execute(
+            "INSERT INTO run_sweeps VALUES (?,?,?)", (run_id, sweep["id"], sweep.get("member"))
+        )
     arts = [("in", a) for a in rec["inputs"]] + [("out", a) for a in rec["outputs"].values()]
     con.executemany(
         "INSERT INTO run_artifacts VALUES (?,?,?,?,?,?,?,?,?)",

@@ -106,8 +106,10 @@ def _where(
     params: Mapping[str, Any] | None,
     metrics: Iterable[str | tuple[str, str, float]],
     origin: str | None,
+    sweep: str | None = None,
 ) -> tuple[list[str], list[Any]]:
-    """The WHERE terms (and their arguments) of a run query's filters."""
+    """The WHERE terms (and their arguments) of a run query's filters (``sweep``: the runs
+    a sweep's members executed, ``extra.sweep.id`` of their records)."""
     where: list[str] = []
     args: list[Any] = []
     if stage:
@@ -116,6 +118,9 @@ def _where(
     if origin:
         where.append("r.origin = ?")
         args.append(origin)
+    if sweep:
+        where.append("r.run_id IN (SELECT run_id FROM run_sweeps WHERE sweep_id = ?)")
+        args.append(sweep)
     # a stored `running` may really be interrupted: those are filtered in Python after reading
     if status == "running":
         where.append("r.status = 'running'")
@@ -221,15 +226,16 @@ def query_runs(
     ascending: bool = False,
     limit: int | None = None,
     origin: str | None = None,
+    sweep: str | None = None,
 ) -> list[RunRow]:
     """Runs matching every filter, newest first (or by ``sort_by`` metric, best first).
 
     ``params`` compares numbers numerically (``{"C": 1}`` matches ``1.0``) and other values
-    by their JSON form; ``metrics`` holds filters like ``"roc_auc>0.9"``. Runs lacking the
-    sort metric come last.
+    by their JSON form; ``metrics`` holds filters like ``"roc_auc>0.9"``; ``sweep`` keeps
+    the runs a sweep's members executed. Runs lacking the sort metric come last.
     """
     ensure(ws)
-    where, args = _where(stage, status, params, metrics, origin)
+    where, args = _where(stage, status, params, metrics, origin, sweep)
     con = connect(ws)
     try:
         rows = _select(
@@ -250,6 +256,7 @@ class RunQuery(TypedDict, total=False):
     sort_by: str | None
     ascending: bool
     origin: str | None
+    sweep: str | None
 
 
 def query_page(ws: Workspace, *, limit: int = 20, **query: Unpack[RunQuery]) -> RunPage:
@@ -264,6 +271,7 @@ def query_page(ws: Workspace, *, limit: int = 20, **query: Unpack[RunQuery]) -> 
         query.get("params"),
         query.get("metrics", ()),
         query.get("origin"),
+        query.get("sweep"),
     )
     con = connect(ws)
     try:

@@ -11,7 +11,7 @@ import sqlite3
 from nbtrail.core import db
 from nbtrail.core.workspace import Workspace
 
-LAYOUT = "1"
+LAYOUT = "2"  # 2: run_sweeps
 TERMINAL = frozenset({"completed", "failed", "interrupted", "cached"})
 
 SCHEMA = """
@@ -49,12 +49,16 @@ CREATE INDEX IF NOT EXISTS run_artifacts_digest ON run_artifacts (digest);
 CREATE INDEX IF NOT EXISTS run_artifacts_ref ON run_artifacts (ref);
 CREATE INDEX IF NOT EXISTS run_artifacts_path ON run_artifacts (path);
 CREATE INDEX IF NOT EXISTS run_artifacts_src ON run_artifacts (src_run_id);
+CREATE TABLE IF NOT EXISTS run_sweeps (
+    run_id TEXT PRIMARY KEY, sweep_id TEXT NOT NULL, member INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_sweeps_sweep ON run_sweeps (sweep_id);
 CREATE TABLE IF NOT EXISTS run_problems (
     folder TEXT PRIMARY KEY, path TEXT NOT NULL, problem TEXT NOT NULL,
     mtime_ns INTEGER NOT NULL DEFAULT 0
 );
 """
-TABLES = ("runs", "run_params", "run_metrics", "run_artifacts", "run_problems")
+TABLES = ("runs", "run_params", "run_metrics", "run_artifacts", "run_sweeps", "run_problems")
 
 
 def connect(ws: Workspace) -> sqlite3.Connection:
