@@ -57,21 +57,17 @@ def stage_fingerprint(
 
 
 def of_stage(
-    ws: Workspace,
-    st: Stage,
-    params: dict[str, Any],
-    upstream: dict[str, RunRecord],
-    code_tree: str,
+    ws: Workspace, st: Stage, params: dict[str, Any], up: dict[str, RunRecord], code_tree: str
 ) -> str:
-    """The fingerprint of ``st`` run with ``params`` on the ``upstream`` runs it reads from
-    (stage -> record), in ``ws`` whose :func:`code_tree_hash` is ``code_tree``."""
+    """The fingerprint of ``st`` run with ``params`` on the runs it reads from (``up``:
+    stage -> record), in ``ws`` whose :func:`code_tree_hash` is ``code_tree``."""
     lock = file_digest(ws.lock_file) if ws.lock_file.is_file() else None
     return stage_fingerprint(
         stage=st.name,
         code_hash=records.notebook_hashes(st.notebook)["code_hash"],
         params=params,
         upstream_outputs={
-            s: {n: a["digest"] for n, a in rec["outputs"].items()} for s, rec in upstream.items()
+            s: {n: a["digest"] for n, a in rec["outputs"].items()} for s, rec in up.items()
         },
         input_files={**declared_inputs(ws, st.inputs), **parameter_inputs(ws, params)},
         code_tree=code_tree,
