@@ -121,6 +121,51 @@ def sweep(root: Path, *extra: str) -> dict:
     }
 
 
+def sync_steps(tmp: Path, client: Path, rec: dict, repeats: int = 3) -> dict[str, float]:
+    """The remote-only mode's own work for one member, timed step by step in this process
+    (median of ``repeats``, each into a fresh remote and a fresh worker folder): the client's
+    reuse probe, the worker's pull of the `data` run (a worker that has nothing yet), its push
+    of the member's two runs, and the client's pull of them."""
+    import statistics
+
+    from nbtrail.core.workspace import Workspace
+    from nbtrail.data.remote import Remote
+    from nbtrail.pipeline.sweep.member import MemberTask
+    from nbtrail.pipeline.sweep.remote_executor import RemoteExecutor
+    from nbtrail.runs.sync import pull_inputs_for, pull_runs, push_run_folder, push_runs
+
+    ws = Workspace(client)
+    m = next(m for m in rec["members"] if m["status"] == "completed")
+    data, train, evaluate = m["runs"]["data"], m["runs"]["train"], m["runs"]["evaluate"]
+    times: dict[str, list[float]] = {}
+
+    def timed(name: str, fn, *args, **kw) -> None:
+        t0 = time.perf_counter()
+        fn(*args, **kw)
+        times.setdefault(name, []).append(time.perf_counter() - t0)
+
+    def push_both(ws: Workspace, remote: Remote) -> None:
+        for run_id in (train, evaluate):
+            push_run_folder(ws, remote, run_id)
+
+    values = {**SPEC["params"], **m["values"]}
+    task = MemberTask(str(client), rec["sweep_id"], m["member"], values, tuple(rec["stages"]), "b")
+    for i in range(repeats):
+        remote = Remote(str(tmp / f"sync-remote{i}"))
+        probe = RemoteExecutor(ws, None, remote)  # type: ignore[arg-type]  # the probe only
+        timed("client: reuse probe (plan + fingerprints)", probe.reusable, task)
+        push_runs(ws, remote, [data], logs=False)  # what the client pushed before fanning out
+        worker = Workspace(project(tmp / f"sync-worker{i}"))
+        timed("worker: pull the data run (prepare)", pull_inputs_for, worker, remote, [data])
+        timed("worker: push train + evaluate (finish)", push_both, ws, remote)
+        back = Workspace(project(tmp / f"sync-client{i}"))
+        pull_runs(back, remote, [data], logs=False)
+        timed(
+            "client: pull train + evaluate", pull_runs, back, remote, [train, evaluate], logs=False
+        )
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--keep", action="store_true", help="keep the temporary projects")
@@ -143,6 +188,7 @@ def main() -> None:
         print(f"order: {', '.join(order)}")
         got = {name: sides[name]() for name in order}
         shared, only = got["shared"], got["remote"]
+        steps = sync_steps(tmp, remote_root, only[0]["rec"])
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
@@ -171,6 +217,11 @@ def main() -> None:
         f"\noverhead per member of remote-only (members' phase wall difference / {n} members, "
         f"2 at a time): fresh {fresh:+.2f} s, all cached {again:+.2f} s"
     )
+    print("\n| remote-only, one member's sync work (median of 3, folder remote) | s |")
+    print("| --- | ---: |")
+    for name, sec in steps.items():
+        print(f"| {name} | {sec:.3f} |")
+    print(f"| total | {sum(steps.values()):.3f} |")
     for label, runs in (("shared", shared), ("remote", only)):
         for rec in (r["rec"] for r in runs):
             for m in rec["members"]:
