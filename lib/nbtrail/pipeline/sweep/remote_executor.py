@@ -44,10 +44,6 @@ class RemoteExecutor:
     on_remote: set[str] = field(default_factory=set)  # runs known to be there (this sweep)
     code_tree: str | None = None
 
-    @property
-    def slots(self) -> int:
-        return self.inner.slots
-
     def describe(self) -> dict[str, Any]:
         return {**self.inner.describe(), "mode": "remote-only", "remote": self.remote.url}
 
