@@ -30,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--serial", action="store_true", help="no Dask: members one after another, here")
     p.add_argument(
+        "--remote",
+        metavar="URL",
+        help="with --scheduler: workers share no disk; each runs in its own project folder "
+        "($NBTRAIL_WORKER_ROOT or its cwd) and runs travel through URL (folder or s3://)",
+    )
+    p.add_argument("--endpoint-url", help="with --remote: S3-compatible endpoint (MinIO, moto)")
+    p.add_argument(
         "--promote-best",
         action="store_true",
         help="then run the best member's values through the usual evaluate gates and A/B",
@@ -53,6 +60,8 @@ def handle(args: argparse.Namespace, ws: Workspace) -> int:
             workers=args.workers,
             serial=args.serial,
             promote=args.promote_best,
+            remote=args.remote,
+            endpoint_url=args.endpoint_url,
             on_event=lambda msg: print(f"nbtrail: {msg}", file=sys.stderr, flush=True),
         )
     print(json.dumps(rec, indent=2) if args.json else format_table(rec))

@@ -14,6 +14,9 @@ from typing import Any
 
 from nbtrail.core.hashing import hash_bytes, hash_file
 from nbtrail.core.workspace import Workspace
+from nbtrail.pipeline.config import Stage
+from nbtrail.runs import records
+from nbtrail.runs.record_types import RunRecord
 
 FINGERPRINT_VERSION = 1
 
@@ -51,6 +54,25 @@ def stage_fingerprint(
         "lock": lock_hash,
     }
     return hash_bytes(json.dumps(payload, sort_keys=True, default=str).encode())
+
+
+def of_stage(
+    ws: Workspace, st: Stage, params: dict[str, Any], up: dict[str, RunRecord], code_tree: str
+) -> str:
+    """The fingerprint of ``st`` run with ``params`` on the runs it reads from (``up``:
+    stage -> record), in ``ws`` whose :func:`code_tree_hash` is ``code_tree``."""
+    lock = file_digest(ws.lock_file) if ws.lock_file.is_file() else None
+    return stage_fingerprint(
+        stage=st.name,
+        code_hash=records.notebook_hashes(st.notebook)["code_hash"],
+        params=params,
+        upstream_outputs={
+            s: {n: a["digest"] for n, a in rec["outputs"].items()} for s, rec in up.items()
+        },
+        input_files={**declared_inputs(ws, st.inputs), **parameter_inputs(ws, params)},
+        code_tree=code_tree,
+        lock_hash=lock,
+    )
 
 
 def declared_inputs(ws: Workspace, paths: tuple[str, ...]) -> dict[str, str | None]:

@@ -97,22 +97,7 @@ class Runner:
     def _fingerprint(
         self, st: Stage, params: dict[str, Any], upstream: dict[str, RunRecord]
     ) -> str:
-        lock = fingerprint.file_digest(self.ws.lock_file) if self.ws.lock_file.is_file() else None
-        return fingerprint.stage_fingerprint(
-            stage=st.name,
-            code_hash=records.notebook_hashes(st.notebook)["code_hash"],
-            params=params,
-            upstream_outputs={
-                s: {n: a["digest"] for n, a in rec["outputs"].items()}
-                for s, rec in upstream.items()
-            },
-            input_files={
-                **fingerprint.declared_inputs(self.ws, st.inputs),
-                **fingerprint.parameter_inputs(self.ws, params),
-            },
-            code_tree=self._code_tree_hash(),
-            lock_hash=lock,
-        )
+        return fingerprint.of_stage(self.ws, st, params, upstream, self._code_tree_hash())
 
     def _find_cached(self, stage: str, fp: str) -> RunRecord | None:
         """A completed runner run with this fingerprint whose outputs still exist (via the

@@ -11,6 +11,7 @@ from nbtrail.core.workspace import Workspace
 from nbtrail.pipeline.sweep.executor import DaskExecutor, SerialExecutor
 from nbtrail.pipeline.sweep.member import MemberOutcome, MemberTask
 from nbtrail.pipeline.sweep.plan import SweepPlan
+from nbtrail.pipeline.sweep.remote_executor import RemoteExecutor
 from nbtrail.practices.sweep import record
 from nbtrail.practices.sweep.record import SweepRecord
 
@@ -20,7 +21,7 @@ class Sweep:
     ws: Workspace
     plan: SweepPlan
     rec: SweepRecord
-    executor: SerialExecutor | DaskExecutor
+    executor: SerialExecutor | DaskExecutor | RemoteExecutor
     say: Callable[[str], None]
 
     def task(

@@ -8,8 +8,8 @@ sit two hooks (:class:`MemberHooks`), the seam for workers without a shared disk
 ``prepare`` makes the worker's workspace ready (shared filesystem: the same path, nothing to
 do; remote-only: pull the data versions and upstream run folders the member reads, by
 content hash) and ``finish`` hands the results back (remote-only: push the run folders the
-member wrote, so the client pulls them and its index gains them). Only the shared-filesystem
-hooks exist today.
+member wrote, so the client pulls them and its index gains them). The shared-filesystem hooks
+are here; the remote-only ones are :class:`~nbtrail.pipeline.sweep.remote_hooks.RemoteOnly`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class MemberTask:
     stages: tuple[str, ...]
     where: str  # named in parameter errors: the spec file
     role: str = "member"  # member, prefix or promote
+    reads: tuple[str, ...] = ()  # remote-only: runs to pull first (the client found them reusable)
 
 
 @dataclass

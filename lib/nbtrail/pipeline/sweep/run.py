@@ -21,11 +21,13 @@ from typing import Any, cast
 
 from nbtrail.core.errors import StageFailed
 from nbtrail.core.workspace import Workspace
+from nbtrail.data.remote import Remote
 from nbtrail.pipeline.sweep.context import Sweep
-from nbtrail.pipeline.sweep.executor import Handle, open_executor
+from nbtrail.pipeline.sweep.executor import DaskExecutor, Handle, SerialExecutor, open_executor
 from nbtrail.pipeline.sweep.member import MemberHooks, MemberOutcome
 from nbtrail.pipeline.sweep.plan import SweepPlan, plan_sweep, range_or_values
 from nbtrail.pipeline.sweep.promote import note_lost_attempts, promote_best
+from nbtrail.pipeline.sweep.remote_executor import RemoteExecutor, open_remote_executor
 from nbtrail.practices.sweep import Suggestion, record, suggester
 from nbtrail.practices.sweep.record import Member, MemberStatus, SweepRecord
 
@@ -39,6 +41,8 @@ def run_sweep(
     serial: bool = False,
     promote: bool = False,
     hooks: MemberHooks | None = None,
+    remote: Remote | str | None = None,
+    endpoint_url: str | None = None,
     on_event: Callable[[str], None] | None = None,
 ) -> SweepRecord:
     """Run the sweep of ``spec_path`` and return its record (also written to
@@ -51,9 +55,19 @@ def run_sweep(
 
     ``hooks`` run around each member on its worker: the shared filesystem's by default (they
     do nothing); workers without a shared disk get hooks that pull the member's inputs and
-    push its results through the remote (see :mod:`nbtrail.pipeline.sweep.member`)."""
+    push its results through the remote (see :mod:`nbtrail.pipeline.sweep.member`).
+
+    ``remote`` (a folder or ``s3://`` URL, ``endpoint_url`` for S3-compatible servers): the
+    workers of ``scheduler`` share no disk with this client; each runs in its own project
+    folder and the state travels through the remote (:mod:`~nbtrail.pipeline.sweep.remote_hooks`)."""
     sp = plan_sweep(ws, spec_path)
-    executor = open_executor(scheduler=scheduler, workers=workers, serial=serial, hooks=hooks)
+    executor: SerialExecutor | DaskExecutor | RemoteExecutor
+    if remote is not None:
+        executor = open_remote_executor(
+            ws, remote, endpoint_url=endpoint_url, scheduler=scheduler, serial=serial
+        )
+    else:
+        executor = open_executor(scheduler=scheduler, workers=workers, serial=serial, hooks=hooks)
     try:
         sw = Sweep(ws, sp, _new_record(sp, executor.describe()), executor, on_event or _quiet)
         sw.save()
