@@ -51,7 +51,7 @@ def monitored(tmp_path_factory):
 
 def monitor_reports(run: Path) -> list[Path]:
     pages = sorted((run / "outputs").glob("*.html"))
-    assert len(pages) == 3, pages  # one drift page per demo batch: clean, concept, covariate
+    assert len(pages) == 4, pages  # a drift page per demo batch (4, one unlabelled)
     return pages
 
 

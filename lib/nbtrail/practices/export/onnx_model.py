@@ -120,7 +120,7 @@ def to_onnx(model: Any, features: pd.DataFrame) -> tuple[bytes, dict[str, Any]]:
             ]
         try:
             onx = convert_sklearn(model, initial_types=types, options=options)
-            data = place_thresholds(onx.SerializeToString(), model)
+            data = place_thresholds(onx.SerializeToString(), model, features)
             sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
             named = _input_names(sess, spec)
             sess.run([output], onnx_feed(features.head(2), named))

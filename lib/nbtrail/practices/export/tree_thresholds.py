@@ -10,9 +10,10 @@ the nearest float32. scikit-learn decides otherwise, in two ways:
   values is often a decimal value itself, a hair below it in float64 (bmi 27.299999999999997
   between 27.2 and 27.4 in the diabetes data); float32 cannot tell 27.3 from that threshold,
   so ONNX sent every row with 27.3 left and its prediction jumped (178.6 against 179.9). The
-  float32 number holding ``t`` stands for a range of inputs; the range goes to the side of the
-  shortest decimal in it (``27.3``, as data is written), by moving the threshold just below
-  it when that decimal is above ``t``.
+  float32 number holding ``t`` stands for a range of inputs; it goes to the side most of the
+  training values in it take (a quantile split can sit exactly on a data value, which goes
+  left), and with none there, to the side of the shortest decimal in it (``27.3``, as data is
+  written), by moving the threshold just below it when it belongs right.
 
 skl2onnx has no float64 tree for HistGradientBoosting, so the converted graph's thresholds
 are moved. Only ``BRANCH_LEQ`` nodes of ``TreeEnsembleRegressor`` and
@@ -53,22 +54,31 @@ def sklearn_thresholds(estimator: Any) -> tuple[dict[int, list[float]], bool]:
     return dict(found), False
 
 
-def placed(t: float, *, float64_inputs: bool) -> float:
-    """The float32 threshold for a split at ``t`` (see the module docstring)."""
+def placed(t: float, *, float64_inputs: bool, values: np.ndarray | None = None) -> float:
+    """The float32 threshold for a split at ``t`` (see the module docstring). ``values``:
+    the sorted training values of the split's feature; the ones sharing the float32 of ``t``
+    decide which side that float32 goes (most of them), before the shortest-decimal rule."""
     import numpy as np
 
     t32 = np.float32(t)
-    down = t32 if float(t32) <= t else np.nextafter(t32, np.float32(-np.inf))
+    below = np.nextafter(t32, np.float32(-np.inf))
+    down = t32 if float(t32) <= t else below
     if not float64_inputs:
         return float(down)
+    if values is not None and values.size:
+        cell = values[values.astype(np.float32) == t32]
+        if cell.size:
+            left = int(np.count_nonzero(cell <= t))
+            return float(t32) if left * 2 >= cell.size else float(below)
     shortest = float(str(t32))  # the decimal the float32 holding t is written as
-    return float(t32) if shortest <= t else float(np.nextafter(t32, np.float32(-np.inf)))
+    return float(t32) if shortest <= t else float(below)
 
 
-def place_thresholds(onnx_bytes: bytes, model: Any) -> bytes:
+def place_thresholds(onnx_bytes: bytes, model: Any, train_features: Any = None) -> bytes:
     """``onnx_bytes`` with the float32 thresholds of a tree ensemble's splits placed (see
     the module docstring). ``model`` is the fitted estimator or pipeline whose last step is
-    the ensemble."""
+    the ensemble; its earlier steps turn ``train_features`` (optional) into the columns the
+    ensemble splits, whose values decide a float32 that both sides of a split share."""
     import numpy as np
     import onnx
 
@@ -76,10 +86,19 @@ def place_thresholds(onnx_bytes: bytes, model: Any) -> bytes:
     thresholds, float64_inputs = sklearn_thresholds(estimator)
     if not float64_inputs:
         return onnx_bytes
+    columns: dict[int, np.ndarray] = {}
+    if train_features is not None:
+        x = model[:-1].transform(train_features) if hasattr(model, "steps") else train_features
+        matrix = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
+        for f in thresholds:
+            if f < matrix.shape[1]:
+                col = matrix[:, f]
+                columns[f] = np.unique(col[~np.isnan(col)])
     targets: dict[tuple[int, float], set[float]] = defaultdict(set)
     for f, ts in thresholds.items():
         for t in ts:
-            targets[(f, float(np.float32(t)))].add(placed(t, float64_inputs=True))
+            target = placed(t, float64_inputs=True, values=columns.get(f))
+            targets[(f, float(np.float32(t)))].add(target)
     # a graph threshold two splits round to, wanting two places, is left alone
     moves = {k: v.pop() for k, v in targets.items() if len(v) == 1 and k[1] not in v}
     if not moves:
