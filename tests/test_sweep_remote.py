@@ -103,10 +103,10 @@ def test_workers_in_their_own_folders_share_runs_through_the_remote(
     address, workers = own_folders
     client = make_project(tmp_path / "client")
     ws = Workspace(client)
-    grid = _spec(client, "grid", {"train.max_depth": [2, 3]})
+    grid = _spec(client, "grid", {"train.max_depth": [2, 3], "train.learning_rate": [0.05, 0.1]})
     folder = tmp_path / "remote"
     rec = _sweep(client, grid, "--scheduler", address, "--remote", str(folder))
-    assert rec["status"] == "completed" and len(rec["members"]) == 2
+    assert rec["status"] == "completed" and len(rec["members"]) == 4
     assert all(m["status"] == "completed" for m in rec["members"]), rec["members"]
     assert rec["executor"]["mode"] == "remote-only"
     assert rec["executor"]["remote"] == str(folder)
@@ -114,7 +114,7 @@ def test_workers_in_their_own_folders_share_runs_through_the_remote(
     # every run was executed in a worker's folder and reached the client byte for byte;
     # the client started no kernel
     used = {*rec["prefix"].values(), *(r for m in rec["members"] for r in m["runs"].values())}
-    assert len(used) == 1 + 2 * 2  # data once, train and evaluate per member
+    assert len(used) == 1 + 4 * 2  # data once, train and evaluate per member
     assert set(_folders(client)) == used
     for run_id in used:
         mine = (client / "workspace" / "runs" / run_id / "record.json").read_bytes()
@@ -142,7 +142,7 @@ def test_workers_in_their_own_folders_share_runs_through_the_remote(
     again = _sweep(
         client, grid, "--scheduler", address, "--remote", s3_remote.url, "--endpoint-url", endpoint
     )
-    assert [m["executed"] for m in again["members"]] == [[]] * 2
+    assert [m["executed"] for m in again["members"]] == [[]] * 4
     runs_of = lambda r: {m["member"]: m["runs"] for m in r["members"]}  # noqa: E731
     assert runs_of(again) == runs_of(rec)  # the same runs, whichever worker reused them
     assert again["prefix"] == rec["prefix"] and again["best"] == rec["best"]

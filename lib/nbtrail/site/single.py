@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nbtrail.core import atomic
@@ -48,11 +48,32 @@ class SingleReport:
 def _reports(site: Site, rec: RunRecord) -> dict[str, tuple[str, ReportParts | None]]:
     """Report path (relative to the run folder) -> (output name, its parts or None)."""
     folder = site.ws.run_dir(rec["run_id"])
-    out = {}
+    out: dict[str, tuple[str, ReportParts | None]] = {}
+    seen: set[str] = set()
     for name, rel in sorted(copied_outputs(site.ws, rec).items()):
         if rel.lower().endswith(REPORT_SUFFIXES):
-            out[rel] = (name, parse_report((folder / rel).read_text(errors="replace")))
+            parts = parse_report((folder / rel).read_text(errors="replace"))
+            out[rel] = (name, _own_id(parts, seen) if parts is not None else None)
     return out
+
+
+def _own_id(parts: ReportParts, seen: set[str]) -> ReportParts:
+    """``parts`` with a dashboard id no other report of the page has: the id is derived from
+    the report's content, so two identical reports (a batch and its unlabelled copy) share
+    one, and in one page the second would draw into the first's element."""
+    did, n = parts.dashboard_id, 1
+    while did in seen:
+        n += 1
+        did = f"{parts.dashboard_id}_{n}"
+    seen.add(did)
+    if did == parts.dashboard_id:
+        return parts
+    return replace(
+        parts,
+        dashboard_id=did,
+        data_js=parts.data_js.replace(parts.dashboard_id, did),
+        draw_js=parts.draw_js.replace(parts.dashboard_id, did),
+    )
 
 
 def _slot(name: str, parts: ReportParts | None) -> str:

@@ -24,7 +24,10 @@ check stays the judge.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TREE_OPS = ("TreeEnsembleRegressor", "TreeEnsembleClassifier")
 
