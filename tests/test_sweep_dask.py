@@ -33,11 +33,39 @@ CHEAP = {  # members stay ordinary runs; these only make each one faster
 }
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NBTRAIL_")}
+def _spawn(
+    args: list[str], log: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """A scheduler or worker in its own session, without the caller's ``NBTRAIL_*``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NBTRAIL_")}
     return subprocess.Popen(
-        args, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True
+        args,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env={**base, **(env or {})},
+        start_new_session=True,
     )
+
+
+def _wait_for_workers(address: str, n: int) -> None:
+    from distributed import Client
+
+    with Client(address, timeout="30s") as c:
+        c.wait_for_workers(n, timeout=60)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM every process group, SIGKILL what is still there after 20 s."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
 
 
 @pytest.fixture
@@ -84,21 +112,10 @@ def cluster(tmp_path):
                     tmp_path / f"worker{i}.log",
                 )
             )
-        from distributed import Client
-
-        with Client(address, timeout="30s") as c:
-            c.wait_for_workers(2, timeout=60)
+        _wait_for_workers(address, 2)
         yield address
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        _stop(procs)
 
 
 def _spec(root: Path, name: str, space: dict) -> Path:

@@ -7,33 +7,18 @@ through moto's S3 server."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from _project import make_project, nbtrail
-from test_sweep_dask import CHEAP, DASK, _spec
+from test_sweep_dask import CHEAP, DASK, _spawn, _spec, _stop, _wait_for_workers
 
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.remote import Remote
 from nbtrail.pipeline.sweep import MemberTask
 from nbtrail.pipeline.sweep.remote_hooks import WORKER_ROOT_ENV, RemoteOnly
 from nbtrail.runs import index
-
-
-def _spawn(args: list[str], log: Path, *, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("NBTRAIL_")}
-    return subprocess.Popen(
-        args,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        cwd=cwd,
-        env={**base, **env},
-        start_new_session=True,
-    )
 
 
 @pytest.fixture
@@ -68,21 +53,10 @@ def own_folders(tmp_path: Path, s3_remote: Remote):
                     env={} if i else {WORKER_ROOT_ENV: str(root)},
                 )
             )
-        from distributed import Client
-
-        with Client(address, timeout="30s") as c:
-            c.wait_for_workers(2, timeout=60)
+        _wait_for_workers(address, 2)
         yield address, roots
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        _stop(procs)
 
 
 def _sweep(root: Path, spec: Path, *args: str) -> dict:
