@@ -53,7 +53,7 @@ def test_cell_labels_name_the_section_and_the_first_line(tmp_path):
     assert len(progress.cell_labels(tmp_path / "s.ipynb", injected=False)) == 3
 
 
-def test_tracker_counts_cells_and_ends_with_finished(tmp_path):
+def test_tracker_counts_cells_and_ends_with_finished(tmp_path, capsys):
     _notebook(tmp_path / "s.ipynb")
     seen: list[progress.Progress] = []
     clock = Clock()
@@ -69,8 +69,19 @@ def test_tracker_counts_cells_and_ends_with_finished(tmp_path):
     assert seen[3].line(clock.now + 1) == (
         "slow [4/4] 9.0s  Waiting for the slow cell: print('done')"
     )
-    broken = progress.CellTracker("s", "r", tmp_path / "s.ipynb", lambda p: 1 / 0, injected=False)
+    calls: list[progress.Progress] = []
+
+    def failing(p: progress.Progress) -> None:
+        calls.append(p)
+        raise OSError("terminal gone")
+
+    broken = progress.CellTracker("s", "r", tmp_path / "s.ipynb", failing, injected=False)
     broken.on_cell_execute(cell=None)  # a broken display never fails the stage
+    broken.on_cell_execute(cell=None)
+    broken.finish()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "stage 's'" in err and "OSError: terminal gone" in err
+    assert len(calls) == 1  # said once, then no further events to a display that broke
 
 
 def _event(cell: int, *, started: float = 100.0, at: float = 100.0, done: bool = False):

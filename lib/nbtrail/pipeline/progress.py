@@ -10,6 +10,7 @@ the cell and the cell's first line. Papermill adds one cell, the injected parame
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -104,8 +105,9 @@ def cell_labels(notebook: Path, *, injected: bool) -> list[str]:
 class CellTracker:
     """Turns nbclient's cell hooks into :class:`Progress` events for ``emit``.
 
-    ``emit`` is called from the thread executing the stage; it must return quickly and its
-    errors are swallowed (a broken progress display never fails a stage).
+    ``emit`` is called from the thread executing the stage; it must return quickly. A display
+    that raises never fails a stage: its first error is said in one line on stderr and the
+    display gets no further events.
     """
 
     def __init__(
@@ -121,15 +123,23 @@ class CellTracker:
         self.labels = cell_labels(notebook, injected=injected)
         self.emit = emit
         self.clock = clock
+        self.broken = False
         now = clock()
         self.state = Progress(stage, run_id, 0, len(self.labels), "starting", now, now)
 
     def _send(self, state: Progress) -> None:
         self.state = state
+        if self.broken:
+            return
         try:
             self.emit(state)
-        except Exception:  # the display's problem, not the stage's
-            pass
+        except Exception as exc:  # the display's problem, not the stage's
+            self.broken = True
+            print(
+                f"nbtrail: progress display stopped for stage {state.stage!r}: "
+                f"{type(exc).__name__}: {exc} (the stage goes on)",
+                file=sys.stderr,
+            )
 
     def on_cell_execute(self, cell: Any = None, cell_index: int | None = None, **_: Any) -> None:
         """nbclient calls this just before each code cell runs."""
