@@ -1,0 +1,226 @@
+"""The objects of a remote: where they live, sending them, and fetching them verified.
+
+An object lives at ``<root>/objects/<first two hex>/<rest>``, named by the BLAKE3 hash of its
+bytes, so writing one twice is harmless. Sending never lets a reader see half an object: a
+folder remote is written under a temp name (``<dest>.<hex>.part``) then renamed, as the local
+store does; an S3 PUT (multipart included) becomes visible only once complete.
+
+Fetching trusts nothing the remote says. Each object is streamed in chunks into a local temp
+file, hashed as it arrives, and cut off as soon as it grows past the size its manifest gives
+(or :data:`MAX_OBJECT_BYTES` when none is given): a huge object, or a folder remote whose
+object is a link to ``/dev/zero``, is refused (:class:`RemoteRefused`) after reading one byte
+too many, never read whole into memory or onto disk. Bytes that do not hash to their name
+raise :class:`IntegrityError`. The caller owns the temp file and removes it on any error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import blake3
+
+from nbtrail.core.errors import DataError, IntegrityError, RemoteRefused
+
+_HEX = set("0123456789abcdef")
+CHUNK = 4 * 1024 * 1024
+MAX_OBJECT_BYTES = 64 * 1024**3  # the cap when a manifest gives no size: 64 GiB
+MAX_MANIFEST_BYTES = 64 * 1024**2  # the cap on a manifest or a log segment read into memory
+FETCH_THREADS = 8  # concurrent fetches from an object store
+
+
+def is_local(fs: Any) -> bool:
+    """True for a folder remote (fsspec's local filesystem)."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
+def object_key(root: str, digest: str) -> str:
+    """Where the object ``digest`` lives on a remote rooted at ``root``."""
+    return f"{root}/objects/{digest[:2]}/{digest[2:]}"
+
+
+def is_digest(text: object) -> bool:
+    """True for a 64-character lower-case hex BLAKE3 digest."""
+    return isinstance(text, str) and len(text) == 64 and set(text) <= _HEX
+
+
+def list_objects(fs: Any, root: str) -> set[str]:
+    """The digest of every object on the remote (one listing of ``objects/``; temp names of
+    writes under way or killed are not objects)."""
+    base = f"{root}/objects"
+    try:
+        paths = fs.find(base)
+    except FileNotFoundError:
+        return set()
+    out = set()
+    for p in paths:
+        rel = posixpath.relpath(p, base) if p.startswith(base) else p
+        parts = rel.split("/")
+        if len(parts) == 2 and len(parts[0]) == 2 and is_digest(parts[0] + parts[1]):
+            out.add(parts[0] + parts[1])
+    return out
+
+
+# -- sending --------------------------------------------------------------------------------------
+
+
+def upload_file(fs: Any, local_path: str, dest: str) -> None:
+    """Send a local file to ``dest`` (no reader ever sees half of it)."""
+    _put(fs, dest, lambda target: fs.put_file(local_path, target))
+
+
+def upload_files(fs: Any, pairs: list[tuple[str, str]]) -> None:
+    """Send many ``(local path, dest)`` files: one concurrent batch on an object store (an S3
+    PUT is atomic by itself), one atomic write after another on a folder."""
+    if not pairs:
+        return
+    if is_local(fs):
+        for src, dest in pairs:
+            upload_file(fs, src, dest)
+        return
+    fs.put([src for src, _ in pairs], [dest for _, dest in pairs])
+
+
+def upload_bytes(fs: Any, data: bytes, dest: str) -> None:
+    """Write ``data`` to ``dest`` (no reader ever sees half of it)."""
+    _put(fs, dest, lambda target: fs.pipe_file(target, data))
+
+
+def _put(fs: Any, dest: str, write: Callable[[str], None]) -> None:
+    """Write ``dest`` so no reader sees half of it: a folder remote is written like the
+    local store (temp name, then rename); an S3 PUT is atomic by itself."""
+    if not is_local(fs):
+        write(dest)
+        return
+    fs.makedirs(posixpath.dirname(dest), exist_ok=True)
+    tmp = f"{dest}.{secrets.token_hex(4)}.part"
+    try:
+        write(tmp)
+        fs.mv(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            fs.rm_file(tmp)
+        raise
+
+
+# -- fetching -------------------------------------------------------------------------------------
+
+
+def fetch_object(
+    fs: Any,
+    root: str,
+    digest: str,
+    dest: Path,
+    *,
+    url: str,
+    what: str,
+    size: int | None = None,
+    cap: int = MAX_OBJECT_BYTES,
+) -> int:
+    """Stream the object ``digest`` into the local file ``dest``, checking its bytes; returns
+    its size. ``what`` names its user in the errors (``dataset iris@2``, ``... of run R``);
+    ``size`` is what its manifest says (None: unknown, then ``cap`` bounds it).
+
+    A missing object raises :class:`DataError`; one bigger than ``size`` (or ``cap``)
+    :class:`RemoteRefused`, after reading at most one byte past it; bytes that do not hash to
+    ``digest`` :class:`IntegrityError`. ``dest`` may then hold a part: the caller removes it.
+    """
+    limit = cap if size is None else size
+    if limit > cap:
+        raise _too_big(url, digest, what, f"its manifest says {limit:,} bytes", cap)
+    hasher = blake3.blake3()
+    got = 0
+    try:
+        with fs.open(object_key(root, digest), "rb", block_size=min(CHUNK, limit + 1)) as src:
+            announced = getattr(src, "size", None)
+            if isinstance(announced, int) and announced > limit:
+                raise _too_big(url, digest, what, f"the remote says {announced:,} bytes", limit)
+            with open(dest, "wb") as out:
+                while True:
+                    chunk = src.read(min(CHUNK, limit + 1 - got))
+                    if not chunk:
+                        break
+                    got += len(chunk)
+                    if got > limit:
+                        raise _too_big(url, digest, what, "it holds more", limit)
+                    hasher.update(chunk)
+                    out.write(chunk)
+    except FileNotFoundError as exc:
+        raise DataError(f"remote {url} lacks object {digest} used by {what}") from exc
+    except IsADirectoryError as exc:
+        raise RemoteRefused(f"remote {url}: object {digest} ({what}) is not a file") from exc
+    hashed = hasher.hexdigest()
+    if hashed != digest:
+        raise IntegrityError(
+            f"remote {url}: object {digest} ({what}) "
+            f"is corrupted there (its bytes hash to {hashed[:12]})",
+            hint="push it again from a machine with a good copy",
+            digest=digest,
+            what=what,
+        )
+    return got
+
+
+def read_capped(fs: Any, path: str, *, url: str, what: str, cap: int = MAX_MANIFEST_BYTES) -> bytes:
+    """The bytes of a small remote file (a manifest, a log segment), read in chunks and
+    refused (:class:`RemoteRefused`) past ``cap`` bytes rather than read whole into memory.
+    A missing file raises ``FileNotFoundError``."""
+    parts: list[bytes] = []
+    got = 0
+    with fs.open(path, "rb", block_size=min(CHUNK, cap + 1)) as src:
+        announced = getattr(src, "size", None)
+        if isinstance(announced, int) and announced > cap:
+            raise RemoteRefused(f"remote {url}: {what} is {announced:,} bytes; refused")
+        while chunk := src.read(min(CHUNK, cap + 1 - got)):
+            got += len(chunk)
+            if got > cap:
+                raise RemoteRefused(f"remote {url}: {what} is bigger than {cap:,} bytes; refused")
+            parts.append(chunk)
+    return b"".join(parts)
+
+
+def _too_big(url: str, digest: str, what: str, why: str, limit: int) -> RemoteRefused:
+    return RemoteRefused(
+        f"remote {url}: object {digest} ({what}) is bigger than {limit:,} bytes ({why}); "
+        "refused without fetching it",
+        hint="push it again from a machine with a good copy",
+        digest=digest,
+        what=what,
+    )
+
+
+def fetch_objects(
+    fs: Any,
+    root: str,
+    wanted: list[tuple[str, Path, str, int | None]],
+    *,
+    url: str,
+    cap: int = MAX_OBJECT_BYTES,
+) -> int:
+    """:func:`fetch_object` for many ``(digest, dest, what, size)`` (concurrently from an
+    object store, one after another from a folder); every object is checked. Returns the
+    bytes fetched. The first error is raised once the fetches under way have ended."""
+    if not wanted:
+        return 0
+
+    def one(item: tuple[str, Path, str, int | None]) -> int:
+        digest, dest, what, size = item
+        return fetch_object(fs, root, digest, dest, url=url, what=what, size=size, cap=cap)
+
+    if is_local(fs) or len(wanted) == 1:
+        return sum(one(item) for item in wanted)
+    with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+        futures = [pool.submit(one, item) for item in wanted]
+        try:
+            return sum(f.result() for f in futures)
+        except BaseException:
+            for f in futures:  # the first error stops what has not started
+                f.cancel()
+            raise
