@@ -46,6 +46,7 @@ from nbtrail.core.workspace import Workspace
 from nbtrail.data.datasets import Datasets, DatasetVersion, check_name, check_same_version
 from nbtrail.data.remote_objects import (
     MAX_OBJECT_BYTES,
+    clean_parts,
     fetch_object,
     is_digest,
     list_objects,
@@ -198,6 +199,7 @@ def push(
     cat = Datasets(ws)
     fs, root = remote.filesystem()
     fs.invalidate_cache()
+    clean_parts(fs, root)
     local = _selected(cat, names)
     there = _remote_manifests(fs, root, remote.url)
     for dv in local:

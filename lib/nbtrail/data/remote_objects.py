@@ -3,7 +3,8 @@
 An object lives at ``<root>/objects/<first two hex>/<rest>``, named by the BLAKE3 hash of its
 bytes, so writing one twice is harmless. Sending never lets a reader see half an object: a
 folder remote is written under a temp name (``<dest>.<hex>.part``) then renamed, as the local
-store does; an S3 PUT (multipart included) becomes visible only once complete.
+store does (a push removes the temp files of killed pushes once a day old: :func:`clean_parts`);
+an S3 PUT (multipart included) becomes visible only once complete.
 
 Fetching trusts nothing the remote says. Each object is streamed in chunks into a local temp
 file, hashed as it arrives, and cut off as soon as it grows past the size its manifest gives
@@ -16,8 +17,10 @@ raise :class:`IntegrityError`. The caller owns the temp file and removes it on a
 from __future__ import annotations
 
 import contextlib
+import os
 import posixpath
 import secrets
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,6 +35,7 @@ CHUNK = 4 * 1024 * 1024
 MAX_OBJECT_BYTES = 64 * 1024**3  # the cap when a manifest gives no size: 64 GiB
 MAX_MANIFEST_BYTES = 64 * 1024**2  # the cap on a manifest or a log segment read into memory
 FETCH_THREADS = 8  # concurrent fetches from an object store
+STALE_PART_SECONDS = 24 * 3600  # a temp file this old on a folder remote: its writer died
 
 
 def is_local(fs: Any) -> bool:
@@ -91,6 +95,25 @@ def upload_files(fs: Any, pairs: list[tuple[str, str]]) -> None:
 def upload_bytes(fs: Any, data: bytes, dest: str) -> None:
     """Write ``data`` to ``dest`` (no reader ever sees half of it)."""
     _put(fs, dest, lambda target: fs.pipe_file(target, data))
+
+
+def clean_parts(fs: Any, root: str, *, max_age: float = STALE_PART_SECONDS) -> int:
+    """Remove the temp files (``*.part``) that killed pushes left on a folder remote, once
+    older than ``max_age`` seconds (a younger one may be a live push from another machine,
+    whose pid cannot be asked); returns how many. Nothing to do on an object store."""
+    if not is_local(fs) or not os.path.isdir(root):
+        return 0
+    removed = 0
+    now = time.time()
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            if name.endswith(".part"):
+                path = os.path.join(dirpath, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if now - os.lstat(path).st_mtime > max_age:
+                        os.unlink(path)
+                        removed += 1
+    return removed
 
 
 def _put(fs: Any, dest: str, write: Callable[[str], None]) -> None:

@@ -37,6 +37,7 @@ from nbtrail.core.workspace import Workspace
 from nbtrail.data import remote as data_remote
 from nbtrail.data.remote import Remote
 from nbtrail.data.remote_objects import (
+    clean_parts,
     fetch_objects,
     list_objects,
     read_capped,
@@ -141,6 +142,7 @@ def push_runs(
     fs, root = rem.filesystem()
     fs.invalidate_cache()
     report = SyncReport(rem.url)
+    clean_parts(fs, root)
     chosen = _chosen(ws, run_ids, upstream)
     there = _remote_runs(fs, root)
     have = list_objects(fs, root)
