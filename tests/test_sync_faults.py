@@ -391,7 +391,7 @@ def test_data_pull_refuses_a_hostile_manifest(
         pull(ws, str(remote))
     assert _files(tmp_path) == before  # nothing written, outside the workspace or in it
     assert not Path("/tmp/nbtrail-evil").exists() and not (ws.root / "evil").exists()
-    if body["name" if "name" in body else "bytes"] == "../../evil":
+    if body.get("name") == "../../evil":
         _one_line(nbtrail(ws.root, "data", "pull", str(remote)), 15, "names another dataset")
         assert _files(tmp_path) == before
 

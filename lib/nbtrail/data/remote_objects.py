@@ -17,9 +17,11 @@ raise :class:`IntegrityError`. The caller owns the temp file and removes it on a
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import posixpath
 import secrets
+import stat
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +31,7 @@ from typing import Any
 import blake3
 
 from nbtrail.core.errors import DataError, IntegrityError, RemoteRefused
+from nbtrail.core.hashing import hash_file
 
 _HEX = set("0123456789abcdef")
 CHUNK = 4 * 1024 * 1024
@@ -158,28 +161,18 @@ def fetch_object(
     limit = cap if size is None else size
     if limit > cap:
         raise _too_big(url, digest, what, f"its manifest says {limit:,} bytes", cap)
-    hasher = blake3.blake3()
-    got = 0
+    key = object_key(root, digest)
     try:
-        with fs.open(object_key(root, digest), "rb", block_size=min(CHUNK, limit + 1)) as src:
-            announced = getattr(src, "size", None)
-            if isinstance(announced, int) and announced > limit:
-                raise _too_big(url, digest, what, f"the remote says {announced:,} bytes", limit)
-            with open(dest, "wb") as out:
-                while True:
-                    chunk = src.read(min(CHUNK, limit + 1 - got))
-                    if not chunk:
-                        break
-                    got += len(chunk)
-                    if got > limit:
-                        raise _too_big(url, digest, what, "it holds more", limit)
-                    hasher.update(chunk)
-                    out.write(chunk)
+        if is_local(fs):
+            got, hashed = _copy_local(key, dest, limit)
+        else:
+            got, hashed = _stream(fs, key, dest, limit)
+    except _TooBig as big:
+        raise _too_big(url, digest, what, big.why, limit) from None
     except FileNotFoundError as exc:
         raise DataError(f"remote {url} lacks object {digest} used by {what}") from exc
     except IsADirectoryError as exc:
         raise RemoteRefused(f"remote {url}: object {digest} ({what}) is not a file") from exc
-    hashed = hasher.hexdigest()
     if hashed != digest:
         raise IntegrityError(
             f"remote {url}: object {digest} ({what}) "
@@ -188,6 +181,71 @@ def fetch_object(
             digest=digest,
             what=what,
         )
+    return got
+
+
+class _TooBig(Exception):
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+def _stream(fs: Any, key: str, dest: Path, limit: int) -> tuple[int, str]:
+    """Copy at most ``limit`` bytes of a remote file in chunks, hashing them as they arrive;
+    :class:`_TooBig` once it holds (or announces) more. Returns (size, digest)."""
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    got = 0
+    with fs.open(key, "rb", block_size=min(CHUNK, limit + 1)) as src:
+        announced = getattr(src, "size", None)
+        if isinstance(announced, int) and announced > limit:
+            raise _TooBig(f"the remote says {announced:,} bytes")
+        with open(dest, "wb") as out:
+            while chunk := src.read(min(CHUNK, limit + 1 - got)):
+                got += len(chunk)
+                if got > limit:
+                    raise _TooBig("it holds more")
+                hasher.update(chunk)
+                out.write(chunk)
+    return got, hasher.hexdigest()
+
+
+def _copy_local(path: str, dest: Path, limit: int) -> tuple[int, str]:
+    """:func:`_stream` for a folder remote: a kernel-side copy (``copy_file_range``) of at
+    most ``limit + 1`` bytes, then a threaded hash of the copy; a file that is not regular (a
+    link to ``/dev/zero``) is read in chunks, as bounded."""
+    src_fd = os.open(path, os.O_RDONLY)
+    try:
+        st = os.fstat(src_fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(path)
+        if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+            raise _TooBig(f"it holds {st.st_size:,} bytes")
+        with open(dest, "wb") as out:
+            got = _copy_at_most(src_fd, out.fileno(), limit + 1)
+    finally:
+        os.close(src_fd)
+    if got > limit:
+        raise _TooBig("it holds more")
+    return got, hash_file(dest)
+
+
+def _copy_at_most(src_fd: int, dst_fd: int, most: int) -> int:
+    got = 0
+    try:
+        while got < most:
+            n = os.copy_file_range(src_fd, dst_fd, min(CHUNK * 16, most - got))
+            if n == 0:
+                return got
+            got += n
+        return got
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+    while got < most:  # not a regular file, or a filesystem without copy_file_range
+        chunk = os.read(src_fd, min(CHUNK, most - got))
+        if not chunk:
+            break
+        os.write(dst_fd, chunk)
+        got += len(chunk)
     return got
 
 

@@ -120,8 +120,8 @@ class RunManifest:
 
 # Where no pulled file may land outside its own run folder: other runs, the data store, the
 # index, the append-only logs (merged entry by entry instead), scratch space.
-_PROTECTED = ("runs/", "data/", "tmp/", "index.sqlite", "registry/events.jsonl")
-_PROTECTED_FILES = ("monitoring/history.jsonl",)
+_PROTECTED = ("runs/", "data/", "tmp/", "index.sqlite", "registry/", "openlineage/")
+_PROTECTED_FILES = ("monitoring/history.jsonl", "monitoring/watched.jsonl")
 
 
 def check_path(path: str, *, where: str, run_id: str | None = None) -> str:

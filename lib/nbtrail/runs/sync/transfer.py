@@ -8,8 +8,10 @@ names a missing object. Runs still running are not pushed. Naming runs pushes th
 runs too, so the remote can always answer what a run was made from.
 
 A pull fetches the runs this workspace lacks into a hidden staging folder, re-hashes every
-file against its manifest (a mismatch raises :class:`IntegrityError` naming the object, the
-file and the run, and nothing of that pull becomes visible), pulls their dataset versions
+file against its manifest as it streams in (a mismatch raises :class:`IntegrityError` naming
+the object, the file and the run; a manifest naming a path it may not write, or an object
+bigger than the manifest says, :class:`RemoteRefused`; either way nothing of that pull
+becomes visible), pulls their dataset versions
 (verified the same way), then renames each run folder into place and adds it to the run
 index: the runner's cache lookup then finds it, so ``nbtrail run`` reuses every stage whose
 fingerprint matches without starting a kernel, and ``nbtrail reproduce RUN`` works.
@@ -17,6 +19,10 @@ fingerprint matches without starting a kernel, and ``nbtrail reproduce RUN`` wor
 A run already here is left alone (pulling twice does nothing); one here whose record differs
 from the remote's keeps this side's and is reported as a conflict. The registry and
 monitoring logs are merged, never overwritten (:mod:`~nbtrail.runs.sync.logs`).
+
+Killed half-way (SIGKILL, power loss), a push leaves objects and no manifest naming a missing
+one; a pull leaves only its hidden staging folder (``workspace/runs/.pull.<pid>.*``), which
+the next pull removes once that pid is gone. Either way the next one completes the work.
 """
 
 from __future__ import annotations
@@ -260,7 +266,7 @@ def _stage(
                 dest = staging / rel[len(m.folder_prefix) :]
             else:
                 target = ws.root / rel
-                if target.is_file() or target.is_symlink() or target.exists():
+                if target.exists() or target.is_symlink():
                     if not target.is_file() or hash_file(target) != digest:
                         report.conflicts.append(f"{rel} differs here; kept this side's")
                     continue
