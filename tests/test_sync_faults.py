@@ -338,12 +338,12 @@ def _one_line(r: subprocess.CompletedProcess[str], code: int, *needles: str) -> 
         assert n in lines[0], lines[0]
 
 
-def _manifest(digest: str, **kw: Any) -> dict[str, Any]:
-    """A dataset manifest train@1 of ``digest`` (4 bytes), with ``kw`` replacing fields."""
+def _manifest(object_id: str, **kw: Any) -> dict[str, Any]:
+    """A dataset manifest train@1 of ``object_id`` (4 bytes), ``kw`` replacing fields."""
     body = {
         "name": "train",
         "version": 1,
-        "digest": digest,
+        "digest": object_id,
         "format": "csv",
         "rows": 1,
         "columns": ["x"],
