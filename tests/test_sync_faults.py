@@ -35,9 +35,9 @@ from nbtrail.runs import index, records
 from nbtrail.runs.sync import pull_runs, push_runs
 
 PIPELINE = "version: 1\nstages: {}\n"
-DATA_VERSIONS = 30  # enough objects that a push or pull is still under way when it is killed
-S3_VERSIONS = 8
-RUN_FILES = 200
+DATA_VERSIONS = 24  # enough objects that a push or pull is still under way when it is killed
+S3_VERSIONS = 6
+RUN_FILES = 120
 
 
 def _empty_ws(root: Path) -> Workspace:
