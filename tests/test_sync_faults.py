@@ -36,7 +36,7 @@ from nbtrail.runs.sync import pull_runs, push_runs
 
 PIPELINE = "version: 1\nstages: {}\n"
 DATA_VERSIONS = 24  # enough objects that a push or pull is still under way when it is killed
-S3_VERSIONS = 6
+S3_VERSIONS = 10
 RUN_FILES = 120
 
 
@@ -226,8 +226,9 @@ def _remote_args(remote: Remote, flag: str | None = "--remote") -> list[str]:
 def test_data_push_killed_half_way(
     tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
-    # moto's server answers a PUT in 10-100 ms on a loaded machine: fewer objects, asked less often
-    n, every = (DATA_VERSIONS, 0.001) if kind == "folder" else (S3_VERSIONS, 0.02)
+    # moto's server answers in 10-100 ms on a loaded machine: fewer objects, and asked every
+    # 0.1 s (asked more often, it answers the push that much later)
+    n, every = (DATA_VERSIONS, 0.001) if kind == "folder" else (S3_VERSIONS, 0.1)
     if kind == "s3":
         remote: Remote = request.getfixturevalue("s3_remote")
         clean = Remote(remote.url.replace("/team/", "/clean/"), remote.options)
