@@ -41,8 +41,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
+    """One moto server per test process (each test has its own bucket): starting one takes
+    5-30 s on a loaded machine, so the S3 tests of every module share it."""
     exe = Path(sys.executable).parent / "moto_server"
     if not exe.exists():
         pytest.fail(f"moto_server not installed next to {sys.executable}")

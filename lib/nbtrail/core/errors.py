@@ -16,7 +16,9 @@ so a generic ``except ValueError`` still catches a bad parameter::
     ├── Busy(RuntimeError)                10  another process holds the lock it needs
     ├── RecordInvalid(ValueError)         11  a run record that fails its JSON schema
     ├── NotReproduced(RuntimeError)       12  a reproduced run whose metrics or outputs differ
-    └── Unreachable(ConnectionError)      13  a Dask scheduler that does not answer
+    ├── Unreachable(ConnectionError)      13  a Dask scheduler that does not answer
+    └── RemoteRefused(ValueError)         15  a remote that names paths outside the workspace,
+                                              or an object bigger than its manifest allows
 
 Messages are composed from the facts in ``__str__``; the CLI adds nothing but the prefix.
 Every error pickles (:meth:`NbtrailError.__reduce__`), so it survives the trip back from a
@@ -210,3 +212,12 @@ class Unreachable(NbtrailError, ConnectionError):
     """A Dask scheduler (``nbtrail sweep --scheduler``) that does not answer in time."""
 
     exit_code = 13
+
+
+class RemoteRefused(NbtrailError, ValueError):
+    """What a remote sent was refused before anything of it was written: a manifest naming a
+    path outside where it may write (``..``, an absolute path, another run's folder), or an
+    object bigger than its manifest says (or than the cap). Bytes that merely do not match
+    their hash are an :class:`IntegrityError` instead."""
+
+    exit_code = 15

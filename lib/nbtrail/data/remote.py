@@ -15,6 +15,7 @@ otherwise the ``remote:`` key of ``params/pipeline.yaml``, either a URL string o
       url: s3://my-bucket/nbtrail
       endpoint_url: http://127.0.0.1:9000   # S3-compatible servers (MinIO, moto)
       options: {}                           # any other fsspec storage options
+      max_object_bytes: 68719476736         # the cap on an object of unknown size (64 GiB)
 
 Credentials are never written here: S3 reads them from the usual AWS environment variables
 or profile. Nothing touches the network unless one of these commands is run.
@@ -22,8 +23,13 @@ or profile. Nothing touches the network unless one of these commands is run.
 Push verifies each local object before sending it (corrupted bytes are never published),
 sends objects before manifests (a remote manifest never names a missing object) and refuses
 when the remote already holds a *different* manifest under the same name and version. Pull
-downloads into the store's temp folder, re-hashes, and commits only bytes that match their
-name; a mismatch raises :class:`IntegrityError` naming the object and the remote.
+streams each object into the store's temp folder (:mod:`~nbtrail.data.remote_objects`), hashes
+it as it arrives and commits only bytes that match their name; a mismatch raises
+:class:`IntegrityError` naming the object and the remote. What a remote says is not trusted:
+a manifest under a hostile name, naming another dataset, a bad object id or a bad size, and an
+object bigger than its manifest says, are refused (:class:`RemoteRefused`) before anything of
+them is written. Manifests are written last, so a pull killed half-way leaves verified objects
+and no manifest naming a missing one; the next pull completes it.
 """
 
 from __future__ import annotations
@@ -31,24 +37,34 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from nbtrail.core.errors import ConfigError, DataError, IntegrityError
-from nbtrail.core.hashing import hash_file
+from nbtrail.core.errors import ConfigError, DataError, NameRefused, RemoteRefused
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.datasets import Datasets, DatasetVersion, check_name, check_same_version
-
-_HEX = set("0123456789abcdef")
+from nbtrail.data.remote_objects import (
+    MAX_OBJECT_BYTES,
+    clean_parts,
+    fetch_object,
+    is_digest,
+    list_objects,
+    object_key,
+    read_capped,
+    upload_bytes,
+    upload_file,
+)
 
 
 @dataclass(frozen=True)
 class Remote:
+    """A remote: its fsspec URL, storage options, and the biggest object a pull accepts
+    when a manifest gives no size (``max_object_bytes``)."""
+
     url: str
     options: dict[str, Any] = field(default_factory=dict)
+    max_object_bytes: int = MAX_OBJECT_BYTES
 
     def filesystem(self) -> tuple[Any, str]:
         import fsspec
@@ -76,6 +92,7 @@ def resolve_remote(
 ) -> Remote:
     """The remote named on the command line, else the ``remote:`` of ``params/pipeline.yaml``."""
     options: dict[str, Any] = {}
+    cap = MAX_OBJECT_BYTES
     if url is None:
         from nbtrail.core.yamlio import load_yaml
 
@@ -91,7 +108,7 @@ def resolve_remote(
         if isinstance(conf, str):
             url = conf
         elif isinstance(conf, dict) and isinstance(conf.get("url"), str):
-            unknown = set(conf) - {"url", "endpoint_url", "options"}
+            unknown = set(conf) - {"url", "endpoint_url", "options", "max_object_bytes"}
             if unknown:
                 raise ConfigError(f"remote: unknown keys {sorted(unknown)}", path=where)
             url = conf["url"]
@@ -101,45 +118,19 @@ def resolve_remote(
             options.update(extra)
             if conf.get("endpoint_url") and endpoint_url is None:
                 endpoint_url = str(conf["endpoint_url"])
+            cap = conf.get("max_object_bytes", cap)
+            if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+                raise ConfigError("remote: max_object_bytes must be a positive integer", path=where)
         else:
             raise ConfigError("remote: expected a URL or a mapping with 'url'", path=where)
     if not url:
         raise ConfigError("empty remote URL")
     if endpoint_url:
         options["endpoint_url"] = endpoint_url
-    return Remote(url, options)
+    return Remote(url, options, cap)
 
 
-def _is_local(fs: Any) -> bool:
-    from fsspec.implementations.local import LocalFileSystem
-
-    return isinstance(fs, LocalFileSystem)
-
-
-def object_key(root: str, digest: str) -> str:
-    """Where the object ``digest`` lives on a remote rooted at ``root``."""
-    return f"{root}/objects/{digest[:2]}/{digest[2:]}"
-
-
-def list_objects(fs: Any, root: str) -> set[str]:
-    """The digest of every object on the remote (one listing of ``objects/``)."""
-    base = f"{root}/objects"
-    try:
-        paths = fs.find(base)
-    except FileNotFoundError:
-        return set()
-    out = set()
-    for p in paths:
-        rel = posixpath.relpath(p, base) if p.startswith(base) else p
-        parts = rel.split("/")
-        if len(parts) == 2 and len(parts[0]) == 2:
-            digest = parts[0] + parts[1]
-            if len(digest) == 64 and set(digest) <= _HEX:
-                out.add(digest)
-    return out
-
-
-def _remote_manifests(fs: Any, root: str) -> dict[tuple[str, int], str]:
+def _remote_manifests(fs: Any, root: str, url: str) -> dict[tuple[str, int], str]:
     """(name, version) -> remote path of every manifest on the remote."""
     base = f"{root}/datasets"
     try:
@@ -151,19 +142,34 @@ def _remote_manifests(fs: Any, root: str) -> dict[tuple[str, int], str]:
         rel = posixpath.relpath(p, base) if p.startswith(base) else p
         parts = rel.split("/")
         if len(parts) == 2 and parts[1].endswith(".json") and parts[1][:-5].isdigit():
-            out[(check_name(parts[0]), int(parts[1][:-5]))] = p
+            out[(_remote_name(parts[0], rel, url), int(parts[1][:-5]))] = p
     return out
 
 
-def _read_manifest(fs: Any, path: str, name: str, version: int, url: str) -> DatasetVersion:
+def _remote_name(name: str, path: str, url: str) -> str:
     try:
-        dv = DatasetVersion.from_dict(json.loads(fs.cat_file(path)))
+        return check_name(name)
+    except NameRefused as exc:
+        raise RemoteRefused(
+            f"remote {url}: refusing the manifest datasets/{path[:80]!r} (a hostile name)",
+            hint="remove it from the remote",
+        ) from exc
+
+
+def _read_manifest(fs: Any, path: str, name: str, version: int, url: str) -> DatasetVersion:
+    where = f"remote {url}: manifest {name}@{version}"
+    try:
+        data = read_capped(fs, path, url=url, what=f"manifest {name}@{version}")
+        dv = DatasetVersion.from_dict(json.loads(data))
     except (ValueError, TypeError) as exc:
-        raise DataError(f"remote {url}: unreadable manifest {name}@{version}: {exc}") from exc
-    if dv.name != name or dv.version != version or len(dv.digest) != 64:
-        raise DataError(f"remote {url}: manifest {name}@{version} does not match its path")
-    if not set(dv.digest) <= _HEX:
-        raise DataError(f"remote {url}: manifest {name}@{version} names a bad object id")
+        raise DataError(f"{where} is unreadable: {exc}") from exc
+    if dv.name != name or dv.version != version:
+        shown = f"{str(dv.name)[:80]!r}@{str(dv.version)[:20]}"
+        raise RemoteRefused(f"{where} names another dataset ({shown}); refused")
+    if not is_digest(dv.digest):
+        raise RemoteRefused(f"{where} names a bad object id {str(dv.digest)[:80]!r}; refused")
+    if not isinstance(dv.bytes, int) or isinstance(dv.bytes, bool) or dv.bytes < 0:
+        raise RemoteRefused(f"{where} gives a bad size {str(dv.bytes)[:40]!r}; refused")
     return dv
 
 
@@ -193,8 +199,9 @@ def push(
     cat = Datasets(ws)
     fs, root = remote.filesystem()
     fs.invalidate_cache()
+    clean_parts(fs, root)
     local = _selected(cat, names)
-    there = _remote_manifests(fs, root)
+    there = _remote_manifests(fs, root, remote.url)
     for dv in local:
         if (dv.name, dv.version) in there:
             other = _read_manifest(
@@ -234,40 +241,6 @@ def push(
     )
 
 
-def upload_file(fs: Any, local_path: str, dest: str) -> None:
-    """Send a local file to ``dest`` (no reader ever sees half of it)."""
-    _put(fs, dest, lambda target: fs.put_file(local_path, target))
-
-
-def upload_files(fs: Any, pairs: list[tuple[str, str]]) -> None:
-    """Send many ``(local path, dest)`` files: one concurrent batch on an object store (an S3
-    PUT is atomic by itself), one atomic write after another on a folder."""
-    if not pairs:
-        return
-    if _is_local(fs):
-        for src, dest in pairs:
-            upload_file(fs, src, dest)
-        return
-    fs.put([src for src, _ in pairs], [dest for _, dest in pairs])
-
-
-def upload_bytes(fs: Any, data: bytes, dest: str) -> None:
-    """Write ``data`` to ``dest`` (no reader ever sees half of it)."""
-    _put(fs, dest, lambda target: fs.pipe_file(target, data))
-
-
-def _put(fs: Any, dest: str, write: Callable[[str], None]) -> None:
-    """Write ``dest`` so no reader sees half of it: a folder remote is written like the
-    local store (temp name, then rename); an S3 PUT is atomic by itself."""
-    if not _is_local(fs):
-        write(dest)
-        return
-    fs.makedirs(posixpath.dirname(dest), exist_ok=True)
-    tmp = f"{dest}.{secrets.token_hex(4)}.part"
-    write(tmp)
-    fs.mv(tmp, dest)
-
-
 def pull(
     ws: Workspace,
     remote: Remote | str | None = None,
@@ -285,7 +258,7 @@ def pull(
     fs, root = remote.filesystem()
     fs.invalidate_cache()
     wanted = {check_name(n) for n in names} if names else None
-    there = _remote_manifests(fs, root)
+    there = _remote_manifests(fs, root, remote.url)
     incoming: list[DatasetVersion] = []
     for (name, version), path in sorted(there.items()):
         if wanted is not None and name not in wanted:
@@ -297,8 +270,14 @@ def pull(
             raise DataError(f"remote {remote.url} has no dataset {', '.join(sorted(missing))}")
     new_manifests = [dv for dv in incoming if cat.conflict_free(dv)]
     users: dict[str, list[str]] = {}
+    sizes: dict[str, int | None] = {}
     for dv in incoming:
         users.setdefault(dv.digest, []).append(dv.ref)
+        if sizes.setdefault(dv.digest, dv.bytes or None) != (dv.bytes or None):
+            raise RemoteRefused(
+                f"remote {remote.url}: manifests {', '.join(users[dv.digest])} give object "
+                f"{dv.digest} different sizes; refused"
+            )
     fetched = present = nbytes = 0
     repaired: list[str] = []
     for digest, refs in sorted(users.items()):
@@ -311,7 +290,14 @@ def pull(
         os.close(fd)
         try:
             nbytes += fetch_object(
-                fs, root, digest, tmp, url=remote.url, what=f"dataset {', '.join(refs)}"
+                fs,
+                root,
+                digest,
+                tmp,
+                url=remote.url,
+                what=f"dataset {', '.join(refs)}",
+                size=sizes[digest],
+                cap=remote.max_object_bytes,
             )
             cat.store.adopt(tmp, digest)
         except BaseException:
@@ -329,50 +315,3 @@ def pull(
         bytes_sent=nbytes,
         repaired=repaired,
     )
-
-
-def fetch_object(fs: Any, root: str, digest: str, dest: Path, *, url: str, what: str) -> int:
-    """Download the object ``digest`` to the local file ``dest`` and check its bytes; returns
-    its size. ``what`` names its user in the errors (``dataset iris@2``, ``... of run R``).
-
-    A missing object raises :class:`DataError`; bytes that do not hash to ``digest`` raise
-    :class:`IntegrityError` naming the object and ``what`` (``dest`` then holds them: the
-    caller removes it).
-    """
-    try:
-        fs.get_file(object_key(root, digest), str(dest))
-    except FileNotFoundError as exc:
-        raise DataError(f"remote {url} lacks object {digest} used by {what}") from exc
-    _check_fetched(dest, digest, url=url, what=what)
-    return dest.stat().st_size
-
-
-def _check_fetched(dest: Path, digest: str, *, url: str, what: str) -> None:
-    got = hash_file(dest) if dest.is_file() else "nothing"
-    if got != digest:
-        raise IntegrityError(
-            f"remote {url}: object {digest} ({what}) "
-            f"is corrupted there (its bytes hash to {got[:12]})",
-            hint="push it again from a machine with a good copy",
-            digest=digest,
-            what=what,
-        )
-
-
-def fetch_objects(fs: Any, root: str, wanted: list[tuple[str, Path, str]], *, url: str) -> int:
-    """:func:`fetch_object` for many ``(digest, dest, what)`` at once (one concurrent batch
-    on an object store); every object is checked. Returns the bytes fetched."""
-    if not wanted:
-        return 0
-    if _is_local(fs) or len(wanted) == 1:
-        return sum(fetch_object(fs, root, d, dest, url=url, what=w) for d, dest, w in wanted)
-    try:
-        fs.get([object_key(root, d) for d, _, _ in wanted], [str(p) for _, p, _ in wanted])
-    except FileNotFoundError:
-        # name the missing object: one at a time, each raising with its user
-        return sum(fetch_object(fs, root, d, dest, url=url, what=w) for d, dest, w in wanted)
-    total = 0
-    for digest, dest, what in wanted:
-        _check_fetched(dest, digest, url=url, what=what)
-        total += dest.stat().st_size
-    return total

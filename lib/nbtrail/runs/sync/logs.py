@@ -35,7 +35,7 @@ from nbtrail.core.applog import encode_line, log_writer, read_log
 from nbtrail.core.errors import IntegrityError
 from nbtrail.core.hashing import hash_bytes
 from nbtrail.core.workspace import Workspace
-from nbtrail.data.remote import upload_bytes
+from nbtrail.data.remote_objects import read_capped, upload_bytes
 
 Entry = dict[str, Any]
 # (local entries, incoming entries, every remote entry) -> (accepted, conflicts described)
@@ -77,8 +77,8 @@ def _read_segments(fs: Any, root: str, log: str, url: str) -> list[Entry]:
     seen: set[str] = set()
     out: list[Entry] = []
     for path in _segments(fs, root, log):
-        data = fs.cat_file(path)
         name = path.rsplit("/", 1)[-1]
+        data = read_capped(fs, path, url=url, what=f"log segment {log}/{name}")
         digest = name.rsplit("-", 1)[-1].removesuffix(".jsonl")
         got = hash_bytes(data)
         if got != digest:

@@ -8,25 +8,29 @@ also lists the runs the run read from (``upstream``) and the dataset versions it
 wrote, so a pull can fetch what the run's reuse and reproduction need.
 
 Paths are relative to the project root and must lie under ``workspace/``; a manifest naming
-anything else (``..``, an absolute path) is refused, so a hostile remote cannot write outside
-the workspace.
+anything else (``..``, an absolute path, a hidden name, another run's folder, the data store,
+the index or a log) is refused (:class:`RemoteRefused`), so a hostile remote cannot write
+outside the workspace nor over what only this workspace writes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from nbtrail.core.errors import DataError, IntegrityError
+from nbtrail.core.errors import DataError, IntegrityError, RemoteRefused
 from nbtrail.core.hashing import hash_file
 from nbtrail.core.workspace import Workspace
+from nbtrail.data.versions import parse_ref
 from nbtrail.runs import records
 from nbtrail.runs.record_types import RunRecord
 
 FORMAT = "nbtrail-run/1"
 _HEX = set("0123456789abcdef")
+RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -83,21 +87,62 @@ class RunManifest:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise DataError(f"{where} is unreadable: {exc}") from exc
         if m.run_id != run_id:
-            raise DataError(f"{where} names another run ({m.run_id})")
-        for path, digest in m.files.items():
-            check_path(path, where=where)
-            if len(digest) != 64 or not set(digest) <= _HEX:
-                raise DataError(f"{where}: {path} has a bad object id {digest!r}")
-        if m.record_path not in m.files:
-            raise DataError(f"{where} lists no {records.RECORD_FILE}")
+            raise RemoteRefused(f"{where} names another run ({m.run_id[:80]!r}); refused")
+        m.check(where)
         return m
 
+    def check(self, where: str) -> None:
+        """Refuse (:class:`RemoteRefused`) a manifest that could write where it must not: a
+        path outside ``workspace/`` or in another run's folder, a path that is also another
+        path's folder, a bad object id or size, an upstream run or dataset with a hostile name."""
+        for path, digest in self.files.items():
+            check_path(path, where=where, run_id=self.run_id)
+            if len(digest) != 64 or not set(digest) <= _HEX:
+                raise RemoteRefused(f"{where}: {path} has a bad object id {digest[:80]!r}")
+        folders = {str(p) for path in self.files for p in PurePosixPath(path).parents}
+        clash = sorted(folders & set(self.files))
+        if clash:
+            raise RemoteRefused(f"{where}: {clash[0]!r} is both a file and a folder; refused")
+        for path, size in self.sizes.items():
+            if size < 0:
+                raise RemoteRefused(f"{where}: {path[:80]!r} has a negative size; refused")
+        for up in self.upstream:
+            if not RUN_ID.match(up):
+                raise RemoteRefused(f"{where}: refusing the upstream run {up[:80]!r}")
+        for ref in self.datasets:
+            try:
+                parse_ref(ref)
+            except DataError as exc:
+                raise RemoteRefused(f"{where}: refusing the dataset {ref[:80]!r}") from exc
+        if self.record_path not in self.files:
+            raise DataError(f"{where} lists no {records.RECORD_FILE}")
 
-def check_path(path: str, *, where: str) -> str:
-    """``path`` if it is a plain relative path under ``workspace/``; else :class:`DataError`."""
+
+# Where no pulled file may land outside its own run folder: other runs, the data store, the
+# index, the append-only logs (merged entry by entry instead), scratch space.
+_PROTECTED = ("runs/", "data/", "tmp/", "index.sqlite", "registry/", "openlineage/")
+_PROTECTED_FILES = ("monitoring/history.jsonl", "monitoring/watched.jsonl")
+
+
+def check_path(path: str, *, where: str, run_id: str | None = None) -> str:
+    """``path`` if it is a plain relative path under ``workspace/`` that a pulled run may
+    write: no ``..``, not absolute, no hidden part (``.pull.*`` staging, ``.lock``), and
+    outside ``workspace/runs/`` only where no other run, store or log lives. Otherwise
+    :class:`RemoteRefused` naming it."""
     p = PurePosixPath(path)
-    if p.is_absolute() or ".." in p.parts or not p.parts or p.parts[0] != "workspace":
-        raise DataError(f"{where}: refusing the path {path!r} (not under workspace/)")
+    parts = p.parts
+    if p.is_absolute() or ".." in parts or len(parts) < 2 or parts[0] != "workspace":
+        raise RemoteRefused(f"{where}: refusing the path {path[:200]!r} (not under workspace/)")
+    if any(part.startswith(".") for part in parts) or "\\" in path or "\x00" in path:
+        raise RemoteRefused(f"{where}: refusing the path {path[:200]!r} (a hidden or odd name)")
+    own = run_id is not None and len(parts) > 3 and parts[1:3] == ("runs", run_id)
+    rest = "/".join(parts[1:])
+    hit = [q for q in _PROTECTED if rest.startswith(q)]
+    if not own and (hit or rest in _PROTECTED_FILES):
+        raise RemoteRefused(
+            f"{where}: refusing the path {path[:200]!r} (outside its run folder, "
+            "where only this workspace writes)"
+        )
     return path
 
 

@@ -8,8 +8,10 @@ names a missing object. Runs still running are not pushed. Naming runs pushes th
 runs too, so the remote can always answer what a run was made from.
 
 A pull fetches the runs this workspace lacks into a hidden staging folder, re-hashes every
-file against its manifest (a mismatch raises :class:`IntegrityError` naming the object, the
-file and the run, and nothing of that pull becomes visible), pulls their dataset versions
+file against its manifest as it streams in (a mismatch raises :class:`IntegrityError` naming
+the object, the file and the run; a manifest naming a path it may not write, or an object
+bigger than the manifest says, :class:`RemoteRefused`; either way nothing of that pull
+becomes visible), pulls their dataset versions
 (verified the same way), then renames each run folder into place and adds it to the run
 index: the runner's cache lookup then finds it, so ``nbtrail run`` reuses every stage whose
 fingerprint matches without starting a kernel, and ``nbtrail reproduce RUN`` works.
@@ -17,13 +19,16 @@ fingerprint matches without starting a kernel, and ``nbtrail reproduce RUN`` wor
 A run already here is left alone (pulling twice does nothing); one here whose record differs
 from the remote's keeps this side's and is reported as a conflict. The registry and
 monitoring logs are merged, never overwritten (:mod:`~nbtrail.runs.sync.logs`).
+
+Killed half-way (SIGKILL, power loss), a push leaves objects and no manifest naming a missing
+one; a pull leaves only its hidden staging folder (``workspace/runs/.pull.<pid>.*``), which
+the next pull removes once that pid is gone. Either way the next one completes the work.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -36,13 +41,26 @@ from nbtrail.core.hashing import hash_file
 from nbtrail.core.processes import pid_alive
 from nbtrail.core.workspace import Workspace
 from nbtrail.data import remote as data_remote
-from nbtrail.data.remote import Remote, fetch_objects, list_objects, upload_bytes, upload_files
+from nbtrail.data.remote import Remote
+from nbtrail.data.remote_objects import (
+    clean_parts,
+    fetch_objects,
+    list_objects,
+    read_capped,
+    upload_bytes,
+    upload_files,
+)
 from nbtrail.runs import records
 from nbtrail.runs.record_types import RunRecord
 from nbtrail.runs.sync import logs as shared_logs
-from nbtrail.runs.sync.manifest import RunManifest, build, dataset_names, manifest_key
+from nbtrail.runs.sync.manifest import (
+    RUN_ID,
+    RunManifest,
+    build,
+    dataset_names,
+    manifest_key,
+)
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _STAGING = ".pull."
 
 
@@ -71,16 +89,19 @@ def _remote(ws: Workspace, remote: Remote | str | None, endpoint_url: str | None
 
 
 def _remote_runs(fs: Any, root: str) -> set[str]:
+    """The run ids with a manifest directly under ``runs/`` (temp names are not manifests)."""
+    base = f"{root}/runs/"
     try:
-        paths = fs.find(f"{root}/runs")
+        paths = fs.find(base.rstrip("/"))
     except FileNotFoundError:
         return set()
-    names = (p.rsplit("/", 1)[-1] for p in paths)
-    return {n[:-5] for n in names if n.endswith(".json") and _RUN_ID.match(n[:-5])}
+    names = (p[len(base) :] for p in paths if p.startswith(base))
+    return {n[:-5] for n in names if n.endswith(".json") and RUN_ID.match(n[:-5])}
 
 
 def _read_manifest(fs: Any, root: str, run_id: str, url: str) -> RunManifest:
-    return RunManifest.from_bytes(fs.cat_file(manifest_key(root, run_id)), run_id=run_id, url=url)
+    data = read_capped(fs, manifest_key(root, run_id), url=url, what=f"manifest of run {run_id}")
+    return RunManifest.from_bytes(data, run_id=run_id, url=url)
 
 
 # -- push -----------------------------------------------------------------------------------------
@@ -127,6 +148,7 @@ def push_runs(
     fs, root = rem.filesystem()
     fs.invalidate_cache()
     report = SyncReport(rem.url)
+    clean_parts(fs, root)
     chosen = _chosen(ws, run_ids, upstream)
     there = _remote_runs(fs, root)
     have = list_objects(fs, root)
@@ -223,7 +245,7 @@ def _stage(
     ws: Workspace,
     fs: Any,
     root: str,
-    url: str,
+    rem: Remote,
     m: RunManifest,
     report: SyncReport,
     fetched: dict[str, Path],
@@ -233,8 +255,9 @@ def _stage(
     ``fetched`` (digest -> a verified copy from this pull) spares downloading bytes twice."""
     ws.runs_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}.", dir=ws.runs_dir))
+    url = rem.url
     elsewhere: list[tuple[str, Path]] = []
-    wanted: list[tuple[str, Path, str]] = []
+    wanted: list[tuple[str, Path, str, int | None]] = []
     copies: list[tuple[Path, Path]] = []
     try:
         for rel, digest in sorted(m.files.items()):
@@ -243,8 +266,8 @@ def _stage(
                 dest = staging / rel[len(m.folder_prefix) :]
             else:
                 target = ws.root / rel
-                if target.is_file():
-                    if hash_file(target) != digest:
+                if target.exists() or target.is_symlink():
+                    if not target.is_file() or hash_file(target) != digest:
                         report.conflicts.append(f"{rel} differs here; kept this side's")
                     continue
                 dest = staging.with_name(staging.name + f".{len(elsewhere)}.part")
@@ -253,9 +276,9 @@ def _stage(
             if digest in fetched:
                 copies.append((fetched[digest], dest))
                 continue
-            wanted.append((digest, dest, what))
+            wanted.append((digest, dest, what, m.sizes.get(rel)))
             fetched[digest] = dest
-        report.bytes_sent += fetch_objects(fs, root, wanted, url=url)
+        report.bytes_sent += fetch_objects(fs, root, wanted, url=url, cap=rem.max_object_bytes)
         report.objects_sent += len(wanted)
         for src, dest in copies:  # bytes this pull already fetched and checked
             shutil.copyfile(src, dest)
@@ -306,7 +329,7 @@ def pull_runs(
     fetched: dict[str, Path] = {}
     try:
         for m in incoming:
-            staged.append((m, *_stage(ws, fs, root, rem.url, m, report, fetched)))
+            staged.append((m, *_stage(ws, fs, root, rem, m, report, fetched)))
         names = set().union(*(dataset_names(m.datasets) for m in incoming)) if incoming else set()
         if names:
             got = data_remote.pull(ws, rem, names=sorted(names))
