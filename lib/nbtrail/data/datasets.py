@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbtrail.core import atomic
-from nbtrail.core.errors import DataError, NotFound
+from nbtrail.core.errors import DataError, NotFound, disk_full_as_error
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.csvformat import arrow_options, read_csv_frame, sniff
 from nbtrail.data.describe import FULL_PARSE_BYTES, describe_file
@@ -192,6 +192,20 @@ class Datasets:
         st = FileStat.of(p)
         if st.size == 0:
             raise DataError(f"{p} is empty", hint="a dataset needs a header and at least one row")
+        with disk_full_as_error(self.ws.data_dir, f"dataset {name!r}", dataset=name):
+            return self._add(p, name, fmt, st, run_id=run_id, source=source, extra=extra)
+
+    def _add(
+        self,
+        p: Path,
+        name: str,
+        fmt: str,
+        st: FileStat,
+        *,
+        run_id: str | None,
+        source: str | None,
+        extra: dict[str, Any] | None,
+    ) -> AddResult:
         cache = StatCache(self.ws)
         digest = cache.lookup(st)
         desc = cache.described(digest) if digest and self.store.exists(digest) else None
@@ -246,19 +260,20 @@ class Datasets:
         table = table.replace_schema_metadata(None)
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")
-        digest = self.store.put_bytes(buf.getvalue())
-        return self._record(
-            name,
-            digest=digest,
-            fmt="parquet",
-            rows=len(df),
-            cols=list(table.schema.names),
-            dtypes={n: str(table.schema.field(n).type) for n in table.schema.names},
-            source=source,
-            run_id=run_id,
-            nbytes=len(buf.getvalue()),
-            extra=extra or {},
-        )[0]
+        with disk_full_as_error(self.ws.data_dir, f"dataset {name!r}", dataset=name):
+            digest = self.store.put_bytes(buf.getvalue())
+            return self._record(
+                name,
+                digest=digest,
+                fmt="parquet",
+                rows=len(df),
+                cols=list(table.schema.names),
+                dtypes={n: str(table.schema.field(n).type) for n in table.schema.names},
+                source=source,
+                run_id=run_id,
+                nbytes=len(buf.getvalue()),
+                extra=extra or {},
+            )[0]
 
     def _record(self, name: str, **kw: Any) -> tuple[DatasetVersion, bool]:
         versions = self.versions(name)

@@ -19,15 +19,19 @@ copies rather than hard-links unless asked explicitly.
 
 from __future__ import annotations
 
-import errno
+import ctypes
 import fcntl
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 from typing import TypeVar
+
+import blake3
 
 from nbtrail.core.errors import DataError, IntegrityError, NotFound
 from nbtrail.core.hashing import hash_bytes, hash_file
@@ -35,7 +39,8 @@ from nbtrail.core.processes import pid_alive
 
 _HEX = set("0123456789abcdef")
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
-_COPY_CHUNK = 64 * 1024 * 1024
+_COPY_CHUNK = 8 * 1024 * 1024
+_SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h
 STALE_TMP_SECONDS = 24 * 3600
 LINK_MODES = ("auto", "reflink", "hardlink", "copy")
 T = TypeVar("T")
@@ -68,35 +73,75 @@ def _try_reflink(src_fd: int, dst_fd: int) -> bool:
     return True
 
 
-def _copy_fd(src_fd: int, dst_fd: int, size: int) -> str:
-    """Copy ``size`` bytes; returns how: ``reflink``, ``copy_file_range`` or ``read/write``."""
-    if _try_reflink(src_fd, dst_fd):
-        return "reflink"
-    copied = 0
+@cache
+def _sync_file_range() -> Callable[[int, int, int], None] | None:
+    """``sync_file_range(fd, offset, n, SYNC_FILE_RANGE_WRITE)`` from libc, or None.
+
+    It starts writing a range back to disk without waiting, so the object's final ``fsync``
+    finds most of its pages already on their way instead of starting 1 GB of writeback cold.
+    """
     try:
-        while copied < size:
-            n = os.copy_file_range(src_fd, dst_fd, min(_COPY_CHUNK, size - copied))
-            if n == 0:
-                break
-            copied += n
-        # The source may have grown meanwhile: copy what remains until EOF.
-        while True:
-            n = os.copy_file_range(src_fd, dst_fd, _COPY_CHUNK)
-            if n == 0:
-                return "copy_file_range"
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-            raise
-    # Fallback: plain reads and writes from where copy_file_range stopped.
-    os.lseek(src_fd, copied, os.SEEK_SET)
-    os.lseek(dst_fd, copied, os.SEEK_SET)
-    while True:
-        chunk = os.read(src_fd, 8 * 1024 * 1024)
-        if not chunk:
-            return "read/write"
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(dst_fd, view) :]
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    fn.restype = ctypes.c_int
+
+    def start_writeback(fd: int, offset: int, n: int) -> None:
+        fn(fd, offset, n, _SYNC_FILE_RANGE_WRITE)  # advisory: a failure only loses the head start
+
+    return start_writeback
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def copy_hashing(src_fd: int, dst_fd: int) -> tuple[str, int]:
+    """Copy ``src_fd`` to ``dst_fd`` until EOF in one pass; returns (BLAKE3 digest, bytes).
+
+    Each chunk is read once into one of two buffers, then hashed (BLAKE3, multi-threaded) while
+    a second thread writes it out and starts its writeback; the next read waits only for the
+    write of the buffer it reuses. The digest is of exactly the bytes written, so it names the
+    copy even if the source changes meanwhile.
+    """
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    kick = _sync_file_range()
+    buffers = [memoryview(bytearray(_COPY_CHUNK)), memoryview(bytearray(_COPY_CHUNK))]
+    writes: list[Future[None] | None] = [None, None]
+    offset = 0
+
+    def write(view: memoryview, at: int) -> None:
+        _write_all(dst_fd, view)
+        if kick is not None:
+            kick(dst_fd, at, len(view))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrail-copy") as pool:
+        try:
+            i = 0
+            while True:
+                pending = writes[i]
+                if pending is not None:
+                    pending.result()  # this buffer's bytes are out: it may be refilled
+                buf = buffers[i]
+                n = os.readv(src_fd, [buf])
+                if n == 0:
+                    break
+                chunk = buf[:n]
+                writes[i] = pool.submit(write, chunk, offset)
+                hasher.update(chunk)
+                offset += n
+                i = 1 - i
+            for pending in writes:
+                if pending is not None:
+                    pending.result()
+        finally:
+            for pending in writes:
+                if pending is not None:
+                    pending.cancel()
+    return hasher.hexdigest(), offset
 
 
 class ObjectStore:
@@ -200,8 +245,6 @@ class ObjectStore:
         ``inspect`` sees exactly the bytes that will be stored (not a source that may change
         meanwhile); if it raises, the copy is discarded and nothing becomes visible.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
         fd, tmp = self.new_tmp()
         try:
             try:
@@ -209,16 +252,20 @@ class ObjectStore:
             except OSError as exc:
                 raise DataError(f"cannot read {source}: {exc.strerror}") from exc
             try:
-                _copy_fd(src_fd, fd, os.fstat(src_fd).st_size)
+                if _try_reflink(src_fd, fd):
+                    digest = None  # shared extents: hash the copy itself (below)
+                else:
+                    digest, _ = copy_hashing(src_fd, fd)
             finally:
                 os.close(src_fd)
-            # Inspect the private copy while it is being flushed and hashed (both release
-            # the GIL), so describing a large file costs little on top of storing it.
+            # Inspect the private copy (its pages are still in the cache) while it is flushed
+            # (both release the GIL), so describing a large file costs little on top of storing.
             with ThreadPoolExecutor(max_workers=1) as pool:
                 looked = pool.submit(inspect, tmp) if inspect is not None else None
                 try:
                     os.fsync(fd)
-                    digest = hash_file(tmp)
+                    if digest is None:
+                        digest = hash_file(tmp)
                 finally:
                     result = looked.result() if looked is not None else None
             os.close(fd)
