@@ -230,7 +230,15 @@ class DiskFull(NbtrailError, OSError):
 
     exit_code = 14
 
-    def __init__(self, *, path: str, what: str, **kw: Any) -> None:
+    def __init__(
+        self,
+        *,
+        path: str,
+        what: str,
+        stage: str | None = None,
+        run_id: str | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(
             f"disk full while writing {what}: no space left at {path}",
             hint=kw.pop("hint", "free some space there and run the command again"),
@@ -241,6 +249,8 @@ class DiskFull(NbtrailError, OSError):
         self.filename = path
         self.path = path
         self.what = what
+        self.stage = stage  # the stage whose run folder it was, if any
+        self.run_id = run_id
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -7,8 +7,9 @@ latest version returns that version instead of a new one, and identical bytes ar
 whatever the name.
 
 Adding a file: a stat cache hit (:mod:`nbtrail.statcache`) costs a ``stat`` and no read;
-otherwise the file is copied into the store's temp folder, described (rows, columns, dtypes)
-*from that private copy*, hashed and committed. Bad input raises one :class:`DataError` and
+otherwise the file is copied into the store's temp folder in one pass that hashes the bytes and
+counts a large CSV's records as they go, described (rows, columns, dtypes) *from that private
+copy*, and committed. Bad input raises one :class:`DataError` and
 writes nothing (see :mod:`nbtrail.data.describe`). CSV files up to ``FULL_PARSE_BYTES`` are parsed completely; larger ones
 take their column types from the first block and their row count from a quote-aware scan of
 the record separators (the manifest says which in ``extra["described"]``).
@@ -26,7 +27,7 @@ from nbtrail.core import atomic
 from nbtrail.core.errors import DataError, NotFound, disk_full_as_error
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.csvformat import arrow_options, read_csv_frame, sniff
-from nbtrail.data.describe import FULL_PARSE_BYTES, describe_file
+from nbtrail.data.describe import FULL_PARSE_BYTES, RecordCounter, describe_file
 from nbtrail.data.statcache import Description, FileStat, StatCache
 from nbtrail.data.store import ObjectStore
 from nbtrail.data.versiondiff import ColumnShift, DatasetDiff, column_summary
@@ -211,7 +212,12 @@ class Datasets:
         desc = cache.described(digest) if digest and self.store.exists(digest) else None
         hit = desc is not None and desc.format == fmt
         if desc is None or not hit:
-            digest, desc = self.store.ingest(p, lambda tmp: self._checked(tmp, fmt, str(p)))
+            counter = RecordCounter() if fmt == "csv" and st.size > self.full_parse_bytes else None
+            digest, desc = self.store.ingest(
+                p,
+                lambda tmp: self._checked(tmp, fmt, str(p), counter),
+                feed=counter.feed if counter is not None else None,
+            )
             assert desc is not None  # ingest ran the check, which describes or raises
             if FileStat.of(p) == st:
                 cache.record(st, digest)
@@ -232,8 +238,18 @@ class Datasets:
         parent = self.parent_of(dv) if created else None
         return AddResult(dv, created, schema_changes(parent, dv) if parent else [], hit)
 
-    def _checked(self, tmp: Path, fmt: str, shown: str) -> Description:
-        desc = describe_file(tmp, fmt, shown=shown, full_parse_bytes=self.full_parse_bytes)
+    def _checked(
+        self, tmp: Path, fmt: str, shown: str, counter: RecordCounter | None = None
+    ) -> Description:
+        # rows counted while the bytes were copied, if all of them went through the counter
+        whole = counter is not None and counter.fed == tmp.stat().st_size
+        desc = describe_file(
+            tmp,
+            fmt,
+            shown=shown,
+            full_parse_bytes=self.full_parse_bytes,
+            records=counter.total() if counter is not None and whole else None,
+        )
         if desc.rows <= 0:
             raise DataError(f"{shown} has no rows", hint="a dataset needs at least one row")
         return desc

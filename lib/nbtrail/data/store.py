@@ -1,11 +1,14 @@
 """A content-addressed object store: objects named by the BLAKE3 hash of their bytes.
 
 Objects live at ``objects/<first two hex>/<rest>``. A new object is first copied into
-``objects/tmp/`` (by reflink or ``copy_file_range`` when the kernel offers them, so the bytes
-never pass through Python), hashed *from that copy*, fsynced, made read-only (0444) and renamed
-into place. A killed writer therefore never leaves a partial object under a real name; its
-``objects/tmp/obj.<pid>.*.part`` file is removed by the next writer once that pid is gone.
-Identical bytes are kept once, and an existing object is never rewritten unless its bytes no
+``objects/tmp/``: by reflink when the filesystem offers one (no byte is copied; the copy is
+hashed), otherwise in one pass (:func:`copy_hashing`: each chunk read once, hashed while it is
+written out, its writeback started at once so the final fsync has little left to wait for).
+It is then fsynced, made read-only (0444) and renamed into place. A killed writer therefore
+never leaves a partial object under a real name; its ``objects/tmp/obj.<pid>.*.part`` file is
+removed by the next writer once that pid is gone, and a writer that fails (a full disk:
+``OSError`` ENOSPC, which :class:`~nbtrail.data.datasets.Datasets` turns into ``DiskFull``)
+removes its own. Identical bytes are kept once, and an existing object is never rewritten unless its bytes no
 longer match its name (then a fresh, verified copy replaces it).
 
 Reads verify: :meth:`ObjectStore.read_bytes` and :meth:`ObjectStore.open_verified` never hand
@@ -40,6 +43,7 @@ from nbtrail.core.processes import pid_alive
 _HEX = set("0123456789abcdef")
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 _COPY_CHUNK = 8 * 1024 * 1024
+_BUFFERS = 3
 _SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h
 STALE_TMP_SECONDS = 24 * 3600
 LINK_MODES = ("auto", "reflink", "hardlink", "copy")
@@ -99,18 +103,21 @@ def _write_all(fd: int, view: memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
-def copy_hashing(src_fd: int, dst_fd: int) -> tuple[str, int]:
+def copy_hashing(
+    src_fd: int, dst_fd: int, feed: Callable[[bytearray, int], None] | None = None
+) -> tuple[str, int]:
     """Copy ``src_fd`` to ``dst_fd`` until EOF in one pass; returns (BLAKE3 digest, bytes).
 
-    Each chunk is read once into one of two buffers, then hashed (BLAKE3, multi-threaded) while
-    a second thread writes it out and starts its writeback; the next read waits only for the
-    write of the buffer it reuses. The digest is of exactly the bytes written, so it names the
-    copy even if the source changes meanwhile.
+    Each chunk is read once into one of a few buffers, then hashed (BLAKE3, multi-threaded)
+    while a second thread writes it out and starts its writeback and a third passes it to
+    ``feed(buffer, n)`` (a row counter, say); a buffer is refilled only once both are done with
+    it. The digest is of exactly the bytes written, so it names the copy even if the source
+    changes meanwhile.
     """
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
     kick = _sync_file_range()
-    buffers = [memoryview(bytearray(_COPY_CHUNK)), memoryview(bytearray(_COPY_CHUNK))]
-    writes: list[Future[None] | None] = [None, None]
+    buffers = [bytearray(_COPY_CHUNK) for _ in range(_BUFFERS)]
+    busy: list[list[Future[None]]] = [[] for _ in buffers]
     offset = 0
 
     def write(view: memoryview, at: int) -> None:
@@ -118,29 +125,33 @@ def copy_hashing(src_fd: int, dst_fd: int) -> tuple[str, int]:
         if kick is not None:
             kick(dst_fd, at, len(view))
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrail-copy") as pool:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrail-write") as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrail-feed") as feeder,
+    ):
         try:
             i = 0
             while True:
-                pending = writes[i]
-                if pending is not None:
-                    pending.result()  # this buffer's bytes are out: it may be refilled
+                for job in busy[i]:
+                    job.result()  # this buffer's bytes are written and fed: refill it
                 buf = buffers[i]
                 n = os.readv(src_fd, [buf])
                 if n == 0:
                     break
-                chunk = buf[:n]
-                writes[i] = pool.submit(write, chunk, offset)
+                chunk = memoryview(buf)[:n]
+                busy[i] = [writer.submit(write, chunk, offset)]
+                if feed is not None:
+                    busy[i].append(feeder.submit(feed, buf, n))
                 hasher.update(chunk)
                 offset += n
-                i = 1 - i
-            for pending in writes:
-                if pending is not None:
-                    pending.result()
+                i = (i + 1) % len(buffers)
+            for jobs in busy:
+                for job in jobs:
+                    job.result()
         finally:
-            for pending in writes:
-                if pending is not None:
-                    pending.cancel()
+            for jobs in busy:
+                for job in jobs:
+                    job.cancel()
     return hasher.hexdigest(), offset
 
 
@@ -229,21 +240,27 @@ class ObjectStore:
         """Copy ``source`` into the store; returns its digest.
 
         When ``digest`` is given (a trusted hash of the source, e.g. from a stat cache) and the
-        object already exists, nothing is read or copied. Otherwise the bytes are copied first
-        (reflink or ``copy_file_range``) and the *copy* is hashed, so the name always matches
-        the stored bytes even if the source changes meanwhile.
+        object already exists, nothing is read or copied. Otherwise the bytes are copied (see
+        :meth:`ingest`) and what is hashed is exactly what was written, so the name always
+        matches the stored bytes even if the source changes meanwhile.
         """
         if digest is not None and self.exists(digest):
             return digest
         return self.ingest(source)[0]
 
     def ingest(
-        self, source: str | os.PathLike[str], inspect: Callable[[Path], T] | None = None
+        self,
+        source: str | os.PathLike[str],
+        inspect: Callable[[Path], T] | None = None,
+        *,
+        feed: Callable[[bytearray, int], None] | None = None,
     ) -> tuple[str, T | None]:
         """Copy ``source`` in, run ``inspect`` on the private copy, then commit it.
 
         ``inspect`` sees exactly the bytes that will be stored (not a source that may change
-        meanwhile); if it raises, the copy is discarded and nothing becomes visible.
+        meanwhile); if it raises, the copy is discarded and nothing becomes visible. ``feed``
+        is given those bytes in order while they are copied (see :func:`copy_hashing`), except
+        when the copy is a reflink (no byte is read then), before ``inspect`` runs.
         """
         fd, tmp = self.new_tmp()
         try:
@@ -255,7 +272,7 @@ class ObjectStore:
                 if _try_reflink(src_fd, fd):
                     digest = None  # shared extents: hash the copy itself (below)
                 else:
-                    digest, _ = copy_hashing(src_fd, fd)
+                    digest, _ = copy_hashing(src_fd, fd, feed)
             finally:
                 os.close(src_fd)
             # Inspect the private copy (its pages are still in the cache) while it is flushed

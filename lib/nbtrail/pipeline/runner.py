@@ -204,9 +204,8 @@ class Runner:
                         continue
                     except DiskFull as exc:
                         error = error or exc
-                        run_id = exc.facts.get("run_id")
                         results[name] = StageResult(
-                            name, "failed", run_id=str(run_id) if run_id else None, note="disk full"
+                            name, "failed", run_id=exc.run_id, note="disk full"
                         )
                         continue
                     done[name] = rec
@@ -465,7 +464,7 @@ class Runner:
 class _PipelineFailed(Exception):
     """Carries the partial results to the CLI together with the stage's error."""
 
-    def __init__(self, results: list[StageResult], error: StageFailed) -> None:
+    def __init__(self, results: list[StageResult], error: StageFailed | DiskFull) -> None:
         super().__init__(str(error))
         self.results = results
         self.error = error
