@@ -17,6 +17,9 @@ import pytest
 from _project import nbtrail
 
 from nbtrail.core.errors import DiskFull
+from nbtrail.core.workspace import Workspace
+from nbtrail.data.datasets import Datasets
+from nbtrail.runs import index
 
 Mount = Callable[[Path, str], Path]
 
@@ -83,17 +86,17 @@ def test_data_add_on_a_full_disk_leaves_no_object_and_no_version(
     assert "disk full" in line and "dataset 'big'" in line and str(data) in line
     leftovers = [p for p in data.rglob("*") if p.is_file()]
     assert leftovers == []  # no temp file, no object under its hash, no manifest
-    verify = nbtrail(ws, "data", "verify")
-    assert verify.returncode == 0, verify.stderr
-    listing = nbtrail(ws, "data", "list", "--json")
-    assert json.loads(listing.stdout) == []
+    cat = Datasets(Workspace(ws))
+    report = cat.verify()  # what `nbtrail data verify` reports
+    assert report.checked == 0 and not report.corrupted and not report.missing
+    assert cat.names() == []
 
     remount(data, "4m")
     again = nbtrail(ws, "data", "add", str(src), "-n", "big")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "added big@1: 150000 rows" in again.stdout
-    verify = nbtrail(ws, "data", "verify")
-    assert verify.returncode == 0 and "1 object(s) verified" in verify.stdout
+    report = cat.verify()
+    assert report.checked == 1 and not report.corrupted and not report.missing
     assert [p.name for p in (data / "objects" / "tmp").iterdir()] == []
 
 
@@ -123,17 +126,24 @@ def _filling_stage(root: Path) -> Path:
 
 
 def _runs(root: Path) -> list[tuple[str, str]]:
-    out = nbtrail(root, "runs", "--json", "--limit", "50")
-    assert out.returncode == 0, out.stderr
-    return sorted((r["run_id"], r["status"]) for r in json.loads(out.stdout))
+    """(run id, status) of every run, as `nbtrail runs` lists them (from the index)."""
+    return sorted((r.run_id, r.status) for r in index.query_runs(Workspace(root)))
 
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory: pytest.TempPathFactory, small_fs: Mount) -> dict:
-    """A run whose stage overfills workspace/runs (a 1 MB tmpfs), then the same run again
-    once the tmpfs is remounted bigger: the two CLI results and what was left in between."""
+    """workspace/runs on a 1 MB tmpfs: a run while a filler file leaves no room at all (its
+    run folder cannot even be made), then, filler deleted, a run whose stage overfills it,
+    then the same run once the tmpfs is remounted bigger; the CLI results and what was left."""
     root = _filling_stage(tmp_path_factory.mktemp("diskfull") / "p")
     runs = small_fs(root / "workspace" / "runs", "1m")
+    filler = runs / "filler.bin"
+    with open(filler, "wb", buffering=0) as fh, pytest.raises(OSError):
+        while True:
+            fh.write(b"\0" * 65536)
+    no_room = nbtrail(root, "run", "--progress", "off")
+    left_by_no_room = sorted(p.name for p in runs.iterdir())
+    filler.unlink()
     failed = nbtrail(root, "run", "--progress", "off", "-p", "fill.size_kb=2048")
     folders = {p.name: p for p in runs.iterdir()}
     on_disk = {
@@ -142,7 +152,7 @@ def full_run(tmp_path_factory: pytest.TempPathFactory, small_fs: Mount) -> dict:
         if (p / "record.json").is_file()
     }
     listed = _runs(root)
-    rebuilt = nbtrail(root, "index", "rebuild")
+    rebuilt = index.rebuild(Workspace(root))
     after_rebuild = _runs(root)
     con = sqlite3.connect(root / "workspace" / "index.sqlite")
     integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
@@ -152,6 +162,8 @@ def full_run(tmp_path_factory: pytest.TempPathFactory, small_fs: Mount) -> dict:
     again = nbtrail(root, "run", "--progress", "off", "-p", "fill.size_kb=2048")
     return {
         "root": root,
+        "no_room": no_room,
+        "left_by_no_room": left_by_no_room,
         "failed": failed,
         "on_disk": on_disk,
         "folders": folders,
@@ -173,12 +185,21 @@ def _is_json(path: Path) -> bool:
 
 
 @pytest.mark.slow
+def test_a_run_with_no_room_for_its_folder_leaves_none(full_run: dict) -> None:
+    no_room = full_run["no_room"]
+    assert no_room.returncode == 14, no_room.stderr[-3000:]
+    line = error_line(no_room)
+    assert "disk full" in line and "stage 'fill'" in line
+    assert full_run["left_by_no_room"] == ["filler.bin"]  # no half-made run folder
+
+
+@pytest.mark.slow
 def test_a_run_that_fills_the_disk_is_never_completed(full_run: dict) -> None:
     failed = full_run["failed"]
     assert failed.returncode == 14, failed.stderr[-3000:]
     line = error_line(failed)
     assert "disk full" in line and "stage 'fill'" in line and "workspace/runs/fill-" in line
-    (run_id,) = full_run["folders"]
+    (run_id,) = full_run["folders"]  # the one run folder, the no-room run's was removed
     assert run_id in line
     # the record never says completed: failed if there was room to say so, else still
     # `running` on disk, which reads `interrupted` once the runner has gone
@@ -187,7 +208,7 @@ def test_a_run_that_fills_the_disk_is_never_completed(full_run: dict) -> None:
         (run_id, "interrupted" if full_run["on_disk"][run_id] == "running" else "failed")
     ]
     # the index agrees with the run folders: a rebuild from them gives the same answers
-    assert full_run["rebuilt"].returncode == 0, full_run["rebuilt"].stderr
+    assert full_run["rebuilt"].indexed == 1 and not full_run["rebuilt"].problems
     assert full_run["after_rebuild"] == full_run["listed"]
     assert full_run["integrity"] == "ok"
     assert full_run["unreadable"] == []  # no half-saved executed notebook left behind
