@@ -216,7 +216,7 @@ class Datasets:
             digest, desc = self.store.ingest(
                 p,
                 lambda tmp: self._checked(tmp, fmt, str(p), counter),
-                feed=counter.feed if counter is not None else None,
+                reader=counter,
             )
             assert desc is not None  # ingest ran the check, which describes or raises
             if FileStat.of(p) == st:

@@ -83,6 +83,10 @@ class RecordCounter:
             end = min(n, start + _SCAN_CHUNK)
             self._chunk(data, buf[start:end], start, end)
 
+    def discard(self) -> None:
+        """Forget what was fed (it is not what was stored): :attr:`fed` becomes -1."""
+        self.fed = -1
+
     def total(self) -> int:
         """The records counted: every record end, plus a last record without one."""
         return self._records + int(self._tail)

@@ -2,10 +2,11 @@
 
 Objects live at ``objects/<first two hex>/<rest>``. A new object is first copied into
 ``objects/tmp/``: by reflink when the filesystem offers one (no byte is copied; the copy is
-hashed), otherwise in one pass (:func:`copy_hashing`: each chunk read once, hashed while it is
-written out, its writeback started at once so the final fsync has little left to wait for).
-It is then fsynced, made read-only (0444) and renamed into place. A killed writer therefore
-never leaves a partial object under a real name; its ``objects/tmp/obj.<pid>.*.part`` file is
+hashed), otherwise by ``copy_file_range`` and fsynced in one thread while the source is hashed
+(and a large CSV's records counted) through a memory map in others (:func:`copy_hashing`);
+the hash names the copy only if the source did not change meanwhile, else the copy is hashed.
+It is then made read-only (0444) and renamed into place. A killed writer therefore never
+leaves a partial object under a real name; its ``objects/tmp/obj.<pid>.*.part`` file is
 removed by the next writer once that pid is gone, and a writer that fails (a full disk:
 ``OSError`` ENOSPC, which :class:`~nbtrail.data.datasets.Datasets` turns into ``DiskFull``)
 removes its own. Identical bytes are kept once, and an existing object is never rewritten unless its bytes no
@@ -22,17 +23,17 @@ copies rather than hard-links unless asked explicitly.
 
 from __future__ import annotations
 
-import ctypes
+import errno
 import fcntl
+import mmap
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from functools import cache
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import blake3
 
@@ -42,9 +43,8 @@ from nbtrail.core.processes import pid_alive
 
 _HEX = set("0123456789abcdef")
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
-_COPY_CHUNK = 8 * 1024 * 1024
-_BUFFERS = 3
-_SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h
+_COPY_CHUNK = 64 * 1024 * 1024
+_RACY_NS = 50_000_000  # as the stat cache's: a change within 50 ms may not show in the mtime
 STALE_TMP_SECONDS = 24 * 3600
 LINK_MODES = ("auto", "reflink", "hardlink", "copy")
 T = TypeVar("T")
@@ -77,82 +77,87 @@ def _try_reflink(src_fd: int, dst_fd: int) -> bool:
     return True
 
 
-@cache
-def _sync_file_range() -> Callable[[int, int, int], None] | None:
-    """``sync_file_range(fd, offset, n, SYNC_FILE_RANGE_WRITE)`` from libc, or None.
-
-    It starts writing a range back to disk without waiting, so the object's final ``fsync``
-    finds most of its pages already on their way instead of starting 1 GB of writeback cold.
-    """
+def _copy_range(src_fd: int, dst_fd: int, size: int) -> int:
+    """Copy ``src_fd`` to ``dst_fd`` until EOF (``copy_file_range``, so the bytes never pass
+    through Python; plain reads and writes where the kernel cannot); returns the bytes copied."""
+    copied = 0
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.sync_file_range
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-    fn.restype = ctypes.c_int
-
-    def start_writeback(fd: int, offset: int, n: int) -> None:
-        fn(fd, offset, n, _SYNC_FILE_RANGE_WRITE)  # advisory: a failure only loses the head start
-
-    return start_writeback
-
-
-def _write_all(fd: int, view: memoryview) -> None:
-    while view:
-        view = view[os.write(fd, view) :]
+        while True:  # `size` first, then whatever the source grew by meanwhile
+            n = os.copy_file_range(src_fd, dst_fd, max(_COPY_CHUNK, size - copied))
+            if n == 0:
+                return copied
+            copied += n
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+    os.lseek(src_fd, copied, os.SEEK_SET)
+    os.lseek(dst_fd, copied, os.SEEK_SET)
+    while True:
+        chunk = os.read(src_fd, 8 * 1024 * 1024)
+        if not chunk:
+            return copied
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst_fd, view) :]
+        copied += len(chunk)
 
 
 def copy_hashing(
-    src_fd: int, dst_fd: int, feed: Callable[[bytearray, int], None] | None = None
-) -> tuple[str, int]:
-    """Copy ``src_fd`` to ``dst_fd`` until EOF in one pass; returns (BLAKE3 digest, bytes).
+    src_fd: int, dst_fd: int, feed: Callable[[Any, int], None] | None = None
+) -> tuple[str | None, bool]:
+    """Copy ``src_fd`` to ``dst_fd`` and fsync it, while hashing the source (BLAKE3, every
+    core) and passing it to ``feed(buffer, n)`` (a row counter, say) in other threads; returns
+    (digest, fed).
 
-    Each chunk is read once into one of a few buffers, then hashed (BLAKE3, multi-threaded)
-    while a second thread writes it out and starts its writeback and a third passes it to
-    ``feed(buffer, n)`` (a row counter, say); a buffer is refilled only once both are done with
-    it. The digest is of exactly the bytes written, so it names the copy even if the source
-    changes meanwhile.
+    Both read the source through one memory map while the kernel copies it: each byte comes
+    from the page cache once for each of them, and none waits for another. The digest (and
+    what was fed) counts only if the source did not change meanwhile: the same size, mtime
+    and ctime after as before, and not modified so recently that a change could hide in the
+    same clock tick (the stat cache's racy rule). Otherwise the digest is None and ``fed``
+    False, and the caller hashes (and describes) the copy itself.
     """
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    kick = _sync_file_range()
-    buffers = [bytearray(_COPY_CHUNK) for _ in range(_BUFFERS)]
-    busy: list[list[Future[None]]] = [[] for _ in buffers]
-    offset = 0
+    before = os.fstat(src_fd)
+    steady = before.st_size > 0 and (
+        time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) >= _RACY_NS
+    )
 
-    def write(view: memoryview, at: int) -> None:
-        _write_all(dst_fd, view)
-        if kick is not None:
-            kick(dst_fd, at, len(view))
+    def copy() -> int:
+        n = _copy_range(src_fd, dst_fd, before.st_size)
+        os.fsync(dst_fd)
+        return n
 
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrail-write") as writer,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrail-feed") as feeder,
-    ):
-        try:
-            i = 0
-            while True:
-                for job in busy[i]:
-                    job.result()  # this buffer's bytes are written and fed: refill it
-                buf = buffers[i]
-                n = os.readv(src_fd, [buf])
-                if n == 0:
-                    break
-                chunk = memoryview(buf)[:n]
-                busy[i] = [writer.submit(write, chunk, offset)]
-                if feed is not None:
-                    busy[i].append(feeder.submit(feed, buf, n))
-                hasher.update(chunk)
-                offset += n
-                i = (i + 1) % len(buffers)
-            for jobs in busy:
-                for job in jobs:
-                    job.result()
-        finally:
-            for jobs in busy:
-                for job in jobs:
-                    job.cancel()
-    return hasher.hexdigest(), offset
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbtrail-ingest") as pool:
+        copying = pool.submit(copy)
+        if not steady:
+            copying.result()
+            return None, False
+        with mmap.mmap(src_fd, before.st_size, access=mmap.ACCESS_READ) as mm:
+            feeding = pool.submit(feed, mm, before.st_size) if feed is not None else None
+            try:
+                digest = blake3.blake3(mm, max_threads=blake3.blake3.AUTO).hexdigest()
+            finally:
+                if feeding is not None:
+                    feeding.result()
+        copied = copying.result()
+    after = os.fstat(src_fd)
+    same = (after.st_size, after.st_mtime_ns, after.st_ctime_ns) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ctime_ns,
+    )
+    if not same or copied != before.st_size:
+        return None, False
+    return digest, feeding is not None
+
+
+class Reader(Protocol):
+    """What :meth:`ObjectStore.ingest` feeds the incoming bytes to while it copies them."""
+
+    def feed(self, data: Any, n: int) -> None:
+        """The first ``n`` bytes of ``data`` (it has the buffer protocol and ``find``)."""
+
+    def discard(self) -> None:
+        """What was fed is not (all of) what is stored: forget it."""
 
 
 class ObjectStore:
@@ -253,14 +258,15 @@ class ObjectStore:
         source: str | os.PathLike[str],
         inspect: Callable[[Path], T] | None = None,
         *,
-        feed: Callable[[bytearray, int], None] | None = None,
+        reader: Reader | None = None,
     ) -> tuple[str, T | None]:
         """Copy ``source`` in, run ``inspect`` on the private copy, then commit it.
 
         ``inspect`` sees exactly the bytes that will be stored (not a source that may change
-        meanwhile); if it raises, the copy is discarded and nothing becomes visible. ``feed``
-        is given those bytes in order while they are copied (see :func:`copy_hashing`), except
-        when the copy is a reflink (no byte is read then), before ``inspect`` runs.
+        meanwhile); if it raises, the copy is discarded and nothing becomes visible.
+        ``reader`` is fed the bytes while they are copied (see :func:`copy_hashing`), before
+        ``inspect`` runs; when what it was fed may not be what is stored (a reflink: nothing
+        read; a source that changed meanwhile) it is told to discard it.
         """
         fd, tmp = self.new_tmp()
         try:
@@ -269,22 +275,18 @@ class ObjectStore:
             except OSError as exc:
                 raise DataError(f"cannot read {source}: {exc.strerror}") from exc
             try:
-                if _try_reflink(src_fd, fd):
-                    digest = None  # shared extents: hash the copy itself (below)
+                if _try_reflink(src_fd, fd):  # shared extents: nothing read, nothing fed
+                    digest, fed = None, False
+                    os.fsync(fd)
                 else:
-                    digest, _ = copy_hashing(src_fd, fd, feed)
+                    digest, fed = copy_hashing(src_fd, fd, reader.feed if reader else None)
             finally:
                 os.close(src_fd)
-            # Inspect the private copy (its pages are still in the cache) while it is flushed
-            # (both release the GIL), so describing a large file costs little on top of storing.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                looked = pool.submit(inspect, tmp) if inspect is not None else None
-                try:
-                    os.fsync(fd)
-                    if digest is None:
-                        digest = hash_file(tmp)
-                finally:
-                    result = looked.result() if looked is not None else None
+            if reader is not None and not fed:
+                reader.discard()
+            result = inspect(tmp) if inspect is not None else None
+            if digest is None:  # the source changed meanwhile: name the copy by its own bytes
+                digest = hash_file(tmp)
             os.close(fd)
             fd = -1
             return self._commit(tmp, digest), result
