@@ -1,7 +1,7 @@
 """Benchmark: `nbtrail data add` versus `dvc add` on the same ~1 GB CSV, side by side.
 
-    .venv/bin/python bench/bench_data_add.py [--dvc /tmp/dvcvenv/bin/dvc] [--size-mb 1040]
-        [--summary PATH]
+    .venv/bin/python bench/bench_data_add.py [--dvc /tmp/dvcvenv/bin/dvc] [--size-mb 1024]
+        [--summary PATH] [--workdir DIR: keeps the generated CSV for the next run]
 
 Targets (issue 16): a 1.09 GB first add <= 1.0 s as a whole process, and >= 2x the
 throughput of ``dvc add`` in the same run; a re-add <= 5 % of the first add. ``--summary``
@@ -254,7 +254,7 @@ def write_summary(path: str, rows: list[dict[str, str]], load: list[float], seco
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dvc", default="/tmp/dvcvenv/bin/dvc", help="path of the dvc executable")
-    ap.add_argument("--size-mb", type=int, default=1040, help="default: 1.09 GB")
+    ap.add_argument("--size-mb", type=int, default=1024, help="default: 1.09 GB")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument(
         "--unquoted", action="store_true", help="write strings unquoted (as pandas.to_csv does)"
