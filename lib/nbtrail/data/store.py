@@ -40,11 +40,11 @@ import blake3
 from nbtrail.core.errors import DataError, IntegrityError, NotFound
 from nbtrail.core.hashing import hash_bytes, hash_file
 from nbtrail.core.processes import pid_alive
+from nbtrail.data.statcache import RACY_NS
 
 _HEX = set("0123456789abcdef")
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 _COPY_CHUNK = 64 * 1024 * 1024
-_RACY_NS = 50_000_000  # as the stat cache's: a change within 50 ms may not show in the mtime
 STALE_TMP_SECONDS = 24 * 3600
 LINK_MODES = ("auto", "reflink", "hardlink", "copy")
 T = TypeVar("T")
@@ -118,7 +118,7 @@ def copy_hashing(
     """
     before = os.fstat(src_fd)
     steady = before.st_size > 0 and (
-        time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) >= _RACY_NS
+        time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) >= RACY_NS
     )
 
     def copy() -> int:
