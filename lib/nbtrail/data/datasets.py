@@ -7,9 +7,9 @@ latest version returns that version instead of a new one, and identical bytes ar
 whatever the name.
 
 Adding a file: a stat cache hit (:mod:`nbtrail.statcache`) costs a ``stat`` and no read;
-otherwise the file is copied into the store's temp folder in one pass that hashes the bytes and
-counts a large CSV's records as they go, described (rows, columns, dtypes) *from that private
-copy*, and committed. Bad input raises one :class:`DataError` and
+otherwise the file is copied into the store's temp folder while it is hashed and a large CSV's
+records are counted (:func:`nbtrail.data.store.copy_hashing`), described (columns, dtypes)
+*from that private copy*, and committed. Bad input raises one :class:`DataError` and
 writes nothing (see :mod:`nbtrail.data.describe`). CSV files up to ``FULL_PARSE_BYTES`` are parsed completely; larger ones
 take their column types from the first block and their row count from a quote-aware scan of
 the record separators (the manifest says which in ``extra["described"]``).
