@@ -271,6 +271,28 @@ def test_sampled_and_full_descriptions_agree(ws: Workspace, tmp_path: Path) -> N
     assert full.extra["described"] == "full" and sampled.extra["described"] == "sampled"
 
 
+def test_records_counted_while_copying_match_a_full_parse(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a settled file: hashed and counted from the source while it is copied (not re-read)
+    rows = [f'{i},"v{i}\nsecond ""line""",{i * 0.5}' for i in range(400)]
+    src = _csv(tmp_path / "d.csv", "k,text,x\n" + "\r\n".join(rows) + "\r\n\n", settle=True)
+    fed: list[int] = []
+    original = describe_mod.RecordCounter.feed
+
+    def spy(self, data, n):  # records what the copy fed the counter, then counts as usual
+        fed.append(n)
+        return original(self, data, n)
+
+    monkeypatch.setattr(describe_mod.RecordCounter, "feed", spy)
+    monkeypatch.setattr(describe_mod, "_SCAN_CHUNK", 7)  # chunk borders everywhere
+    dv = Datasets(ws, full_parse_bytes=0).add_file(src, "d")
+    assert fed == [src.stat().st_size]
+    assert dv.rows == pacsv.read_csv(src).num_rows == 400
+    assert dv.extra["described"] == "sampled"
+    assert Datasets(ws).store.verify(dv.digest)
+
+
 def test_killed_add_leaves_no_partial_object_and_the_next_add_succeeds(
     ws: Workspace, tmp_path: Path
 ) -> None:

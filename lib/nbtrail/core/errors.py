@@ -17,6 +17,7 @@ so a generic ``except ValueError`` still catches a bad parameter::
     ├── RecordInvalid(ValueError)         11  a run record that fails its JSON schema
     ├── NotReproduced(RuntimeError)       12  a reproduced run whose metrics or outputs differ
     ├── Unreachable(ConnectionError)      13  a Dask scheduler that does not answer
+    ├── DiskFull(OSError)                 14  no space left (or quota exceeded) while writing
     └── RemoteRefused(ValueError)         15  a remote that names paths outside the workspace,
                                               or an object bigger than its manifest allows
 
@@ -27,7 +28,15 @@ process or a Dask worker with its facts intact.
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+#: the errnos that mean "no room to write": no space left, disk quota exceeded
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13
 
 
 def _rebuild(cls: type[NbtrailError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
@@ -212,6 +221,66 @@ class Unreachable(NbtrailError, ConnectionError):
     """A Dask scheduler (``nbtrail sweep --scheduler``) that does not answer in time."""
 
     exit_code = 13
+
+
+class DiskFull(NbtrailError, OSError):
+    """No space left (or a quota exceeded) while writing ``what`` at ``path``.
+
+    Raised where the library writes (the data store, a run folder, a site) instead of the bare
+    ``OSError``; whatever was being written is left out, never half-written under its name.
+    """
+
+    exit_code = 14
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        what: str,
+        stage: str | None = None,
+        run_id: str | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(
+            f"disk full while writing {what}: no space left at {path}",
+            hint=kw.pop("hint", "free some space there and run the command again"),
+            **kw,
+        )
+        self.errno = errno.ENOSPC
+        self.strerror = "No space left on device"
+        self.filename = path
+        self.path = path
+        self.what = what
+        self.stage = stage  # the stage whose run folder it was, if any
+        self.run_id = run_id
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the filesystem (or a quota, or SQLite's file) has no room left."""
+    if isinstance(exc, DiskFull):
+        return True
+    if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+        return True
+    return (
+        isinstance(exc, sqlite3.OperationalError)
+        and getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL
+    )
+
+
+@contextmanager
+def disk_full_as_error(path: object, what: str, **facts: Any) -> Iterator[None]:
+    """Turn a "no space left" ``OSError`` (ENOSPC, EDQUOT) inside the block into
+    :class:`DiskFull` naming what was being written and where (``path``, a folder the user
+    knows, rather than the temp file the error may name).
+    """
+    try:
+        yield
+    except DiskFull:
+        raise
+    except (OSError, sqlite3.OperationalError) as exc:
+        if not is_disk_full(exc):
+            raise
+        raise DiskFull(path=str(path), what=what, **facts) from exc
 
 
 class RemoteRefused(NbtrailError, ValueError):

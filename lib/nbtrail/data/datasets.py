@@ -7,8 +7,9 @@ latest version returns that version instead of a new one, and identical bytes ar
 whatever the name.
 
 Adding a file: a stat cache hit (:mod:`nbtrail.statcache`) costs a ``stat`` and no read;
-otherwise the file is copied into the store's temp folder, described (rows, columns, dtypes)
-*from that private copy*, hashed and committed. Bad input raises one :class:`DataError` and
+otherwise the file is copied into the store's temp folder while it is hashed and a large CSV's
+records are counted (:func:`nbtrail.data.store.copy_hashing`), described (columns, dtypes)
+*from that private copy*, and committed. Bad input raises one :class:`DataError` and
 writes nothing (see :mod:`nbtrail.data.describe`). CSV files up to ``FULL_PARSE_BYTES`` are parsed completely; larger ones
 take their column types from the first block and their row count from a quote-aware scan of
 the record separators (the manifest says which in ``extra["described"]``).
@@ -23,10 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbtrail.core import atomic
-from nbtrail.core.errors import DataError, NotFound
+from nbtrail.core.errors import DataError, NotFound, disk_full_as_error
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.csvformat import arrow_options, read_csv_frame, sniff
-from nbtrail.data.describe import FULL_PARSE_BYTES, describe_file
+from nbtrail.data.describe import FULL_PARSE_BYTES, RecordCounter, describe_file
 from nbtrail.data.statcache import Description, FileStat, StatCache
 from nbtrail.data.store import ObjectStore
 from nbtrail.data.versiondiff import ColumnShift, DatasetDiff, column_summary
@@ -192,12 +193,31 @@ class Datasets:
         st = FileStat.of(p)
         if st.size == 0:
             raise DataError(f"{p} is empty", hint="a dataset needs a header and at least one row")
+        with disk_full_as_error(self.ws.data_dir, f"dataset {name!r}", dataset=name):
+            return self._add(p, name, fmt, st, run_id=run_id, source=source, extra=extra)
+
+    def _add(
+        self,
+        p: Path,
+        name: str,
+        fmt: str,
+        st: FileStat,
+        *,
+        run_id: str | None,
+        source: str | None,
+        extra: dict[str, Any] | None,
+    ) -> AddResult:
         cache = StatCache(self.ws)
         digest = cache.lookup(st)
         desc = cache.described(digest) if digest and self.store.exists(digest) else None
         hit = desc is not None and desc.format == fmt
         if desc is None or not hit:
-            digest, desc = self.store.ingest(p, lambda tmp: self._checked(tmp, fmt, str(p)))
+            counter = RecordCounter() if fmt == "csv" and st.size > self.full_parse_bytes else None
+            digest, desc = self.store.ingest(
+                p,
+                lambda tmp: self._checked(tmp, fmt, str(p), counter),
+                reader=counter,
+            )
             assert desc is not None  # ingest ran the check, which describes or raises
             if FileStat.of(p) == st:
                 cache.record(st, digest)
@@ -218,8 +238,18 @@ class Datasets:
         parent = self.parent_of(dv) if created else None
         return AddResult(dv, created, schema_changes(parent, dv) if parent else [], hit)
 
-    def _checked(self, tmp: Path, fmt: str, shown: str) -> Description:
-        desc = describe_file(tmp, fmt, shown=shown, full_parse_bytes=self.full_parse_bytes)
+    def _checked(
+        self, tmp: Path, fmt: str, shown: str, counter: RecordCounter | None = None
+    ) -> Description:
+        # rows counted while the bytes were copied, if all of them went through the counter
+        whole = counter is not None and counter.fed == tmp.stat().st_size
+        desc = describe_file(
+            tmp,
+            fmt,
+            shown=shown,
+            full_parse_bytes=self.full_parse_bytes,
+            records=counter.total() if counter is not None and whole else None,
+        )
         if desc.rows <= 0:
             raise DataError(f"{shown} has no rows", hint="a dataset needs at least one row")
         return desc
@@ -246,19 +276,20 @@ class Datasets:
         table = table.replace_schema_metadata(None)
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")
-        digest = self.store.put_bytes(buf.getvalue())
-        return self._record(
-            name,
-            digest=digest,
-            fmt="parquet",
-            rows=len(df),
-            cols=list(table.schema.names),
-            dtypes={n: str(table.schema.field(n).type) for n in table.schema.names},
-            source=source,
-            run_id=run_id,
-            nbytes=len(buf.getvalue()),
-            extra=extra or {},
-        )[0]
+        with disk_full_as_error(self.ws.data_dir, f"dataset {name!r}", dataset=name):
+            digest = self.store.put_bytes(buf.getvalue())
+            return self._record(
+                name,
+                digest=digest,
+                fmt="parquet",
+                rows=len(df),
+                cols=list(table.schema.names),
+                dtypes={n: str(table.schema.field(n).type) for n in table.schema.names},
+                source=source,
+                run_id=run_id,
+                nbytes=len(buf.getvalue()),
+                extra=extra or {},
+            )[0]
 
     def _record(self, name: str, **kw: Any) -> tuple[DatasetVersion, bool]:
         versions = self.versions(name)

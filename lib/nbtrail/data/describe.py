@@ -31,8 +31,10 @@ def count_csv_records(path: str | os.PathLike[str]) -> int:
     """
     if os.path.getsize(path) == 0:
         return 0
+    counter = RecordCounter()
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        return _count_records(mm)
+        counter.feed(mm, len(mm))
+    return counter.total()
 
 
 def _bits(chunk: Any, byte: int, scratch: Any) -> Any:
@@ -48,60 +50,96 @@ def _bits(chunk: Any, byte: int, scratch: Any) -> Any:
     return packed.view("<u8")
 
 
-def _count_records(mm: mmap.mmap) -> int:
-    """Count records chunk by chunk, carrying the quote parity and the last record end.
+class RecordCounter:
+    """:func:`count_csv_records` over bytes fed in order, a buffer at a time (so a file can be
+    counted while it is being copied, without reading it again).
 
-    Quotes, newlines and carriage returns are packed into 64-bit words; the running quote
-    parity comes from a prefix XOR inside each word and a cumulative sum across words; record
-    ends are the newlines outside quotes, empty records those whose previous byte (or ``\\r``
-    and the byte before it) is also a record end; popcount does the counting.
+    Each chunk's quotes, newlines and carriage returns are packed into 64-bit words; the
+    running quote parity comes from a prefix XOR inside each word and a cumulative sum across
+    words; record ends are the newlines outside quotes, empty records those whose previous byte
+    (or ``\\r`` and the byte before it) is also a record end; popcount does the counting. What
+    crosses a chunk border is carried: the quotes seen, the last record end, the byte before
+    the chunk, and whether anything but ``\\r`` followed the last record end.
     """
-    import numpy as np
 
-    def shl(a: Any, k: int) -> Any:  # shift towards later positions, across word borders
-        prev = np.concatenate((np.zeros(1, np.uint64), a[:-1]))
-        return (a << np.uint64(k)) | (prev >> np.uint64(64 - k))
+    def __init__(self) -> None:
+        import numpy as np
 
-    buf = np.frombuffer(mm, dtype=np.uint8)
-    size = buf.size
-    scratch = np.empty(min(size, _SCAN_CHUNK), dtype=bool)
-    records = 0
-    quotes = 0  # quotes seen so far (their parity says whether we are inside a field)
-    last_end = -1  # position of the previous record end
-    for off in range(0, size, _SCAN_CHUNK):
-        chunk = buf[off : off + _SCAN_CHUNK]
-        term = _bits(chunk, 10, scratch)
-        in_quotes = quotes % 2
-        # single-byte mmap.find is memchr: far cheaper than building a mask to learn "none"
-        if mm.find(b'"', off, off + chunk.size) >= 0 or in_quotes:
-            q = _bits(chunk, 34, scratch)
+        self.fed = 0  # bytes seen so far
+        self._records = 0
+        self._quotes = 0  # their parity says whether we are inside a quoted field
+        self._last_end = -1  # absolute position of the previous record end
+        self._prev_byte = -1  # the byte just before the next chunk
+        self._tail = False  # a non-\r byte after the last record end
+        self._scratch = np.empty(_SCAN_CHUNK, dtype=bool)
+
+    def feed(self, data: Any, n: int) -> None:
+        """Count the first ``n`` bytes of ``data`` (bytes, bytearray or mmap: anything with a
+        buffer and ``find``), which follow the bytes fed before."""
+        import numpy as np
+
+        buf = np.frombuffer(data, dtype=np.uint8, count=n)
+        for start in range(0, n, _SCAN_CHUNK):
+            end = min(n, start + _SCAN_CHUNK)
+            self._chunk(data, buf[start:end], start, end)
+
+    def discard(self) -> None:
+        """Forget what was fed (it is not what was stored): :attr:`fed` becomes -1."""
+        self.fed = -1
+
+    def total(self) -> int:
+        """The records counted: every record end, plus a last record without one."""
+        return self._records + int(self._tail)
+
+    def _chunk(self, data: Any, chunk: Any, start: int, end: int) -> None:
+        import numpy as np
+
+        def shl(a: Any, k: int) -> Any:  # shift towards later positions, across word borders
+            prev = np.concatenate((np.zeros(1, np.uint64), a[:-1]))
+            return (a << np.uint64(k)) | (prev >> np.uint64(64 - k))
+
+        off = self.fed
+        self.fed += chunk.size
+        prev_byte, self._prev_byte = self._prev_byte, int(chunk[-1])
+        term = _bits(chunk, 10, self._scratch)
+        in_quotes = self._quotes % 2
+        # a single-byte find is memchr: far cheaper than building a mask to learn "none"
+        if in_quotes or data.find(b'"', start, end) >= 0:
+            q = _bits(chunk, 34, self._scratch)
             x = q.copy()
             for shift in (1, 2, 4, 8, 16, 32):
                 x ^= x << np.uint64(shift)  # inclusive prefix parity inside each word
             word_par = x >> np.uint64(63)
             carry = (np.cumsum(word_par) - word_par + np.uint64(in_quotes)) & np.uint64(1)
             term &= ~(x ^ np.negative(carry))  # 1 -> all ones
-            quotes += int(np.bitwise_count(q).sum())
+            self._quotes += int(np.bitwise_count(q).sum())
         count = int(np.bitwise_count(term).sum())
         if count == 0:
-            continue
+            self._tail = self._tail or bool(np.any(chunk != 13))
+            return
         empty = term & shl(term, 1)
-        if mm.find(b"\r", off, off + chunk.size) >= 0:
-            empty |= term & shl(_bits(chunk, 13, scratch), 1) & shl(term, 2)
+        if data.find(b"\r", start, end) >= 0:
+            empty |= term & shl(_bits(chunk, 13, self._scratch), 1) & shl(term, 2)
         words = np.flatnonzero(term)
         w0, w1 = int(words[0]), int(words[-1])
         v0, v1 = int(term[w0]), int(term[w1])
         first = off + 64 * w0 + (v0 & -v0).bit_length() - 1
-        empty_first = first == last_end + 1 or (first == last_end + 2 and buf[last_end + 1] == 13)
-        records += count - int(np.bitwise_count(empty).sum()) - int(empty_first)
-        last_end = off + 64 * w1 + v1.bit_length() - 1
-    if bytes(buf[last_end + 1 :]).strip(b"\r"):
-        records += 1
-    return records
+        last = self._last_end
+        after = int(chunk[last + 1 - off]) if last + 1 >= off else prev_byte
+        empty_first = first == last + 1 or (first == last + 2 and after == 13)
+        self._records += count - int(np.bitwise_count(empty).sum()) - int(empty_first)
+        self._last_end = off + 64 * w1 + v1.bit_length() - 1
+        rest = chunk[self._last_end + 1 - off :]
+        self._tail = bool(rest.size) and bool(np.any(rest != 13))
 
 
-def describe_file(path: Path, fmt: str, *, shown: str, full_parse_bytes: int) -> Description:
-    """Rows, columns and dtypes of a CSV or Parquet file; DataError when it cannot be read."""
+def describe_file(
+    path: Path, fmt: str, *, shown: str, full_parse_bytes: int, records: int | None = None
+) -> Description:
+    """Rows, columns and dtypes of a CSV or Parquet file; DataError when it cannot be read.
+
+    ``records``: the file's :func:`count_csv_records`, when already counted (while copying).
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -120,7 +158,7 @@ def describe_file(path: Path, fmt: str, *, shown: str, full_parse_bytes: int) ->
             opts = arrow_options(csv_format, block_size=_SAMPLE_BLOCK)
             with pacsv.open_csv(path, **opts) as reader:
                 schema = reader.schema
-            rows = count_csv_records(path) - 1
+            rows = (records if records is not None else count_csv_records(path)) - 1
             described = "sampled"
     except (pa.ArrowException, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,11 +1,15 @@
 """A content-addressed object store: objects named by the BLAKE3 hash of their bytes.
 
 Objects live at ``objects/<first two hex>/<rest>``. A new object is first copied into
-``objects/tmp/`` (by reflink or ``copy_file_range`` when the kernel offers them, so the bytes
-never pass through Python), hashed *from that copy*, fsynced, made read-only (0444) and renamed
-into place. A killed writer therefore never leaves a partial object under a real name; its
-``objects/tmp/obj.<pid>.*.part`` file is removed by the next writer once that pid is gone.
-Identical bytes are kept once, and an existing object is never rewritten unless its bytes no
+``objects/tmp/``: by reflink when the filesystem offers one (no byte is copied; the copy is
+hashed), otherwise by ``copy_file_range`` and fsynced in one thread while the source is hashed
+(and a large CSV's records counted) through a memory map in others (:func:`copy_hashing`);
+the hash names the copy only if the source did not change meanwhile, else the copy is hashed.
+It is then made read-only (0444) and renamed into place. A killed writer therefore never
+leaves a partial object under a real name; its ``objects/tmp/obj.<pid>.*.part`` file is
+removed by the next writer once that pid is gone, and a writer that fails (a full disk:
+``OSError`` ENOSPC, which :class:`~nbtrail.data.datasets.Datasets` turns into ``DiskFull``)
+removes its own. Identical bytes are kept once, and an existing object is never rewritten unless its bytes no
 longer match its name (then a fresh, verified copy replaces it).
 
 Reads verify: :meth:`ObjectStore.read_bytes` and :meth:`ObjectStore.open_verified` never hand
@@ -21,17 +25,22 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import mmap
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
+
+import blake3
 
 from nbtrail.core.errors import DataError, IntegrityError, NotFound
 from nbtrail.core.hashing import hash_bytes, hash_file
 from nbtrail.core.processes import pid_alive
+from nbtrail.data.statcache import RACY_NS
 
 _HEX = set("0123456789abcdef")
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
@@ -68,35 +77,87 @@ def _try_reflink(src_fd: int, dst_fd: int) -> bool:
     return True
 
 
-def _copy_fd(src_fd: int, dst_fd: int, size: int) -> str:
-    """Copy ``size`` bytes; returns how: ``reflink``, ``copy_file_range`` or ``read/write``."""
-    if _try_reflink(src_fd, dst_fd):
-        return "reflink"
+def _copy_range(src_fd: int, dst_fd: int, size: int) -> int:
+    """Copy ``src_fd`` to ``dst_fd`` until EOF (``copy_file_range``, so the bytes never pass
+    through Python; plain reads and writes where the kernel cannot); returns the bytes copied."""
     copied = 0
     try:
-        while copied < size:
-            n = os.copy_file_range(src_fd, dst_fd, min(_COPY_CHUNK, size - copied))
+        while True:  # `size` first, then whatever the source grew by meanwhile
+            n = os.copy_file_range(src_fd, dst_fd, max(_COPY_CHUNK, size - copied))
             if n == 0:
-                break
+                return copied
             copied += n
-        # The source may have grown meanwhile: copy what remains until EOF.
-        while True:
-            n = os.copy_file_range(src_fd, dst_fd, _COPY_CHUNK)
-            if n == 0:
-                return "copy_file_range"
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
             raise
-    # Fallback: plain reads and writes from where copy_file_range stopped.
     os.lseek(src_fd, copied, os.SEEK_SET)
     os.lseek(dst_fd, copied, os.SEEK_SET)
     while True:
         chunk = os.read(src_fd, 8 * 1024 * 1024)
         if not chunk:
-            return "read/write"
+            return copied
         view = memoryview(chunk)
         while view:
             view = view[os.write(dst_fd, view) :]
+        copied += len(chunk)
+
+
+def copy_hashing(
+    src_fd: int, dst_fd: int, feed: Callable[[Any, int], None] | None = None
+) -> tuple[str | None, bool]:
+    """Copy ``src_fd`` to ``dst_fd`` and fsync it, while hashing the source (BLAKE3, every
+    core) and passing it to ``feed(buffer, n)`` (a row counter, say) in other threads; returns
+    (digest, fed).
+
+    Both read the source through one memory map while the kernel copies it: each byte comes
+    from the page cache once for each of them, and none waits for another. The digest (and
+    what was fed) counts only if the source did not change meanwhile: the same size, mtime
+    and ctime after as before, and not modified so recently that a change could hide in the
+    same clock tick (the stat cache's racy rule). Otherwise the digest is None and ``fed``
+    False, and the caller hashes (and describes) the copy itself.
+    """
+    before = os.fstat(src_fd)
+    steady = before.st_size > 0 and (
+        time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) >= RACY_NS
+    )
+
+    def copy() -> int:
+        n = _copy_range(src_fd, dst_fd, before.st_size)
+        os.fsync(dst_fd)
+        return n
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbtrail-ingest") as pool:
+        copying = pool.submit(copy)
+        if not steady:
+            copying.result()
+            return None, False
+        with mmap.mmap(src_fd, before.st_size, access=mmap.ACCESS_READ) as mm:
+            feeding = pool.submit(feed, mm, before.st_size) if feed is not None else None
+            try:
+                digest = blake3.blake3(mm, max_threads=blake3.blake3.AUTO).hexdigest()
+            finally:
+                if feeding is not None:
+                    feeding.result()
+        copied = copying.result()
+    after = os.fstat(src_fd)
+    same = (after.st_size, after.st_mtime_ns, after.st_ctime_ns) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ctime_ns,
+    )
+    if not same or copied != before.st_size:
+        return None, False
+    return digest, feeding is not None
+
+
+class Reader(Protocol):
+    """What :meth:`ObjectStore.ingest` feeds the incoming bytes to while it copies them."""
+
+    def feed(self, data: Any, n: int) -> None:
+        """The first ``n`` bytes of ``data`` (it has the buffer protocol and ``find``)."""
+
+    def discard(self) -> None:
+        """What was fed is not (all of) what is stored: forget it."""
 
 
 class ObjectStore:
@@ -184,24 +245,29 @@ class ObjectStore:
         """Copy ``source`` into the store; returns its digest.
 
         When ``digest`` is given (a trusted hash of the source, e.g. from a stat cache) and the
-        object already exists, nothing is read or copied. Otherwise the bytes are copied first
-        (reflink or ``copy_file_range``) and the *copy* is hashed, so the name always matches
-        the stored bytes even if the source changes meanwhile.
+        object already exists, nothing is read or copied. Otherwise the bytes are copied (see
+        :meth:`ingest`) and what is hashed is exactly what was written, so the name always
+        matches the stored bytes even if the source changes meanwhile.
         """
         if digest is not None and self.exists(digest):
             return digest
         return self.ingest(source)[0]
 
     def ingest(
-        self, source: str | os.PathLike[str], inspect: Callable[[Path], T] | None = None
+        self,
+        source: str | os.PathLike[str],
+        inspect: Callable[[Path], T] | None = None,
+        *,
+        reader: Reader | None = None,
     ) -> tuple[str, T | None]:
         """Copy ``source`` in, run ``inspect`` on the private copy, then commit it.
 
         ``inspect`` sees exactly the bytes that will be stored (not a source that may change
         meanwhile); if it raises, the copy is discarded and nothing becomes visible.
+        ``reader`` is fed the bytes while they are copied (see :func:`copy_hashing`), before
+        ``inspect`` runs; when what it was fed may not be what is stored (a reflink: nothing
+        read; a source that changed meanwhile) it is told to discard it.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
         fd, tmp = self.new_tmp()
         try:
             try:
@@ -209,18 +275,18 @@ class ObjectStore:
             except OSError as exc:
                 raise DataError(f"cannot read {source}: {exc.strerror}") from exc
             try:
-                _copy_fd(src_fd, fd, os.fstat(src_fd).st_size)
+                if _try_reflink(src_fd, fd):  # shared extents: nothing read, nothing fed
+                    digest, fed = None, False
+                    os.fsync(fd)
+                else:
+                    digest, fed = copy_hashing(src_fd, fd, reader.feed if reader else None)
             finally:
                 os.close(src_fd)
-            # Inspect the private copy while it is being flushed and hashed (both release
-            # the GIL), so describing a large file costs little on top of storing it.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                looked = pool.submit(inspect, tmp) if inspect is not None else None
-                try:
-                    os.fsync(fd)
-                    digest = hash_file(tmp)
-                finally:
-                    result = looked.result() if looked is not None else None
+            if reader is not None and not fed:
+                reader.discard()
+            result = inspect(tmp) if inspect is not None else None
+            if digest is None:  # the source changed meanwhile: name the copy by its own bytes
+                digest = hash_file(tmp)
             os.close(fd)
             fd = -1
             return self._commit(tmp, digest), result

@@ -1,12 +1,17 @@
 """What a failed stage left behind: the failing cell's number in the source notebook and its
-traceback as plain text, for the record and ``nbtrail --verbose``."""
+traceback as plain text, for the record and ``nbtrail --verbose``; whether it failed for want
+of disk space, and the half-written executed notebook such a failure leaves."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
+
+from nbtrail.core.errors import is_disk_full
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -62,3 +67,59 @@ def describe_failure(exc: BaseException, source: Path, executed: Path) -> dict[s
         "cell": cell_number(read_notebook(source), executed),
         "traceback": traceback_text(exc),
     }
+
+
+_NO_SPACE_VALUES = ("[Errno 28]", "[Errno 122]")  # ENOSPC, EDQUOT as str(OSError) shows them
+
+
+def failed_for_space(exc: BaseException, error: dict[str, Any]) -> bool:
+    """Whether a stage failed because a disk was full: in this process (papermill saving the
+    executed notebook, nbtrail writing the record) or in the kernel (a cell's ``OSError``)."""
+    seen: BaseException | None = exc
+    for _ in range(20):  # the chain of causes, bounded
+        if seen is None:
+            break
+        if is_disk_full(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    if error.get("ename") == "DiskFull":
+        return True
+    value = str(error.get("evalue") or "")
+    return error.get("ename") in ("OSError", "IOError") and value.startswith(_NO_SPACE_VALUES)
+
+
+def drop_unreadable_notebook(executed: Path) -> bool:
+    """Remove an executed notebook that is not whole JSON (papermill's save was cut short);
+    True when one was removed. A truncated file is no notebook, only a trap for its readers."""
+    if not executed.is_file():
+        return False
+    try:
+        json.loads(executed.read_bytes())
+    except ValueError:
+        executed.unlink(missing_ok=True)
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def keep_kernel_log(log: Path, dest: Path) -> bool:
+    """Move the kernel's log into the run folder (across filesystems too); True when moved.
+
+    The log is a convenience: when it cannot be moved (a full disk), it stays where it was and
+    a partial copy is removed, so the stage's own error is the one reported.
+    """
+    if not log.is_file():
+        return False
+    try:
+        os.replace(log, dest)
+        return True
+    except OSError:
+        pass
+    try:
+        shutil.copyfile(log, dest)
+    except OSError:
+        dest.unlink(missing_ok=True)
+        return False
+    log.unlink(missing_ok=True)
+    return True

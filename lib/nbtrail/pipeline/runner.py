@@ -21,12 +21,17 @@ from pathlib import Path
 from typing import Any, cast
 
 from nbtrail.core import atomic
-from nbtrail.core.errors import NotFound, StageFailed
+from nbtrail.core.errors import DiskFull, NotFound, StageFailed, is_disk_full
 from nbtrail.core.workspace import Workspace
 from nbtrail.pipeline import fingerprint, kernels, progress
 from nbtrail.pipeline.config import Stage
 from nbtrail.pipeline.declared import record_declared_files
-from nbtrail.pipeline.failures import describe_failure
+from nbtrail.pipeline.failures import (
+    describe_failure,
+    drop_unreadable_notebook,
+    failed_for_space,
+    keep_kernel_log,
+)
 from nbtrail.pipeline.plan import RunPlan
 from nbtrail.pipeline.signing import trust_notebook
 from nbtrail.pipeline.widget_outputs import freeze_widget_outputs
@@ -150,7 +155,7 @@ class Runner:
 
         results: dict[str, StageResult] = {}
         done: dict[str, RunRecord] = {}  # stage -> record used this invocation
-        error: StageFailed | None = None
+        error: StageFailed | DiskFull | None = None
         pending = list(rp.stages)
         running: dict[Future, str] = {}
         self._provenance()  # computed once, before any worker thread needs it
@@ -195,6 +200,12 @@ class Runner:
                             run_id=exc.run_id,
                             outputs=exc.saved,
                             note=f"{exc.ename} in cell {exc.cell}",
+                        )
+                        continue
+                    except DiskFull as exc:
+                        error = error or exc
+                        results[name] = StageResult(
+                            name, "failed", run_id=exc.run_id, note="disk full"
                         )
                         continue
                     done[name] = rec
@@ -251,6 +262,94 @@ class Runner:
         """
         run_id = records.new_run_id(st.name)
         run_dir = self.ws.run_dir(run_id)
+        full = {
+            "path": self.ws.relative(run_dir),
+            "what": f"run {run_id} of stage {st.name!r}",
+            "stage": st.name,
+            "run_id": run_id,
+        }
+        try:
+            record, executed = self._open_run(st, params, upstream, fp, run_id, reproduces, source)
+        except BaseException as exc:
+            if kernel is not None:
+                self._stopping.append(kernels.shutdown_in_background(kernel))
+            if not is_disk_full(exc):
+                raise
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no folder half made
+            raise DiskFull(**full) from exc
+        self.on_event(f"{st.name}: running {self.ws.relative(st.notebook)} as {run_id}")
+        t0 = time.perf_counter()
+        try:
+            wk = kernel or self._kernel_for(st, warm=False)
+            try:
+                self._papermill(run_dir / SOURCE_COPY, params, executed, run_dir, wk, run_id)
+            finally:
+                # the kernel is stopped in the background (joined before `run` returns)
+                self._stopping.append(kernels.shutdown_in_background(wk))
+                keep_kernel_log(wk.log_path, run_dir / "kernel.log")
+        except BaseException as exc:  # record every way a stage can end, then re-raise
+            error = describe_failure(exc, run_dir / SOURCE_COPY, executed)
+            no_space = failed_for_space(exc, error)
+            if drop_unreadable_notebook(executed):
+                record["notebook"]["executed"] = None
+            record["status"] = "interrupted" if error.get("interrupted") else "failed"
+            error.pop("interrupted", None)
+            record["error"] = cast(ErrorInfo, error)
+            try:
+                self._finish(record, run_dir, t0)
+            except Exception as late:
+                if not (no_space and is_disk_full(late)):
+                    raise
+                # no room for the failed record either: the one on disk still says `running`,
+                # which reads `interrupted` once this process has ended; never `completed`
+            if not isinstance(exc, Exception):
+                raise
+            if no_space:
+                raise DiskFull(**full) from exc
+            raise StageFailed(
+                stage=st.name,
+                notebook=self.ws.relative(st.notebook),
+                cell=error.get("cell"),
+                ename=error["ename"],
+                evalue=error["evalue"],
+                saved=self.ws.relative(executed) if executed.is_file() else None,
+                run_id=run_id,
+                traceback=error.get("traceback"),
+            ) from exc
+        record["status"] = "completed"
+        try:
+            self._finish(record, run_dir, t0, declared=st)
+        except BaseException as exc:
+            if not is_disk_full(exc):
+                raise
+            # the completed record never reached the disk (it is written atomically)
+            raise DiskFull(**full) from exc
+        if record["status"] != "completed":
+            failure = record["error"] or {"ename": "StageFailed", "evalue": record["status"]}
+            raise StageFailed(
+                stage=st.name,
+                notebook=self.ws.relative(st.notebook),
+                cell=None,
+                ename=failure["ename"],
+                evalue=failure["evalue"],
+                saved=self.ws.relative(executed),
+                run_id=run_id,
+            )
+        return record
+
+    def _open_run(
+        self,
+        st: Stage,
+        params: dict[str, Any],
+        upstream: dict[str, RunRecord],
+        fp: str | None,
+        run_id: str,
+        reproduces: str | None,
+        source: Path | None,
+    ) -> tuple[RunRecord, Path]:
+        """Make the run folder with its notebook copy, context and ``running`` record; returns
+        the record and where the executed notebook will go."""
+        run_dir = self.ws.run_dir(run_id)
         run_dir.mkdir(parents=True)
         shutil.copyfile(source or st.notebook, run_dir / SOURCE_COPY)
         git, env = self._provenance()
@@ -285,50 +384,7 @@ class Runner:
         )
         records.write(self.ws, record)
         self._after_write(record)
-        self.on_event(f"{st.name}: running {self.ws.relative(st.notebook)} as {run_id}")
-        t0 = time.perf_counter()
-        error: dict[str, Any] | None = None
-        try:
-            wk = kernel or self._kernel_for(st, warm=False)
-            try:
-                self._papermill(run_dir / SOURCE_COPY, params, executed, run_dir, wk, run_id)
-            finally:
-                # the kernel is stopped in the background (joined before `run` returns)
-                self._stopping.append(kernels.shutdown_in_background(wk))
-                if wk.log_path.is_file():
-                    os.replace(wk.log_path, run_dir / "kernel.log")
-        except BaseException as exc:  # record every way a stage can end, then re-raise
-            error = describe_failure(exc, run_dir / SOURCE_COPY, executed)
-            record["status"] = "interrupted" if error.get("interrupted") else "failed"
-            error.pop("interrupted", None)
-            record["error"] = cast(ErrorInfo, error)
-            self._finish(record, run_dir, t0)
-            if not isinstance(exc, Exception):
-                raise
-            raise StageFailed(
-                stage=st.name,
-                notebook=self.ws.relative(st.notebook),
-                cell=error.get("cell"),
-                ename=error["ename"],
-                evalue=error["evalue"],
-                saved=self.ws.relative(executed) if executed.is_file() else None,
-                run_id=run_id,
-                traceback=error.get("traceback"),
-            ) from exc
-        record["status"] = "completed"
-        self._finish(record, run_dir, t0, declared=st)
-        if record["status"] != "completed":
-            failure = record["error"] or {"ename": "StageFailed", "evalue": record["status"]}
-            raise StageFailed(
-                stage=st.name,
-                notebook=self.ws.relative(st.notebook),
-                cell=None,
-                ename=failure["ename"],
-                evalue=failure["evalue"],
-                saved=self.ws.relative(executed),
-                run_id=run_id,
-            )
-        return record
+        return record, executed
 
     def _papermill(
         self,
@@ -389,8 +445,11 @@ class Runner:
         notebook so JupyterLab renders its reports (papermill's isn't)."""
         if not executed.is_file():
             return
-        freeze_widget_outputs(executed)
-        trust_notebook(executed)
+        try:
+            freeze_widget_outputs(executed)
+            trust_notebook(executed)
+        except ValueError:  # not a whole notebook (its save was cut short): nothing to sign
+            return
 
     def _after_write(self, record: RunRecord) -> None:
         """Keep the index in step with the record just written, and emit its OpenLineage
@@ -405,7 +464,7 @@ class Runner:
 class _PipelineFailed(Exception):
     """Carries the partial results to the CLI together with the stage's error."""
 
-    def __init__(self, results: list[StageResult], error: StageFailed) -> None:
+    def __init__(self, results: list[StageResult], error: StageFailed | DiskFull) -> None:
         super().__init__(str(error))
         self.results = results
         self.error = error

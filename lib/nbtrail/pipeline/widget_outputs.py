@@ -16,6 +16,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from nbtrail.core import atomic
+
 STATIC_MARK = "nbtrail_static"  # output metadata key: the bundle carries a static rendering
 VIEW = "application/vnd.jupyter.widget-view+json"
 STATE = "application/vnd.jupyter.widget-state+json"
@@ -92,5 +94,5 @@ def freeze_widget_outputs(path: str | os.PathLike[str]) -> bool:
     nb = nbformat.read(os.fspath(path), as_version=4)
     if not freeze(nb):
         return False
-    nbformat.write(nb, os.fspath(path))
+    atomic.write_text(path, nbformat.writes(nb))  # never a half-rewritten notebook
     return True

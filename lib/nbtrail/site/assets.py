@@ -44,7 +44,7 @@ def write_evidently(writer: SiteWriter, ws_assets: Path, bundles: set[str]) -> l
             missing.append(name)
             continue
         writer.copy(f"{ASSETS}/{name}", src)
-    font = font_source(ws_assets)
-    if bundles and font is not None:
+    font = font_source(ws_assets) if bundles else None
+    if font is not None:
         writer.copy(f"{ASSETS}/{FONT_NAME}", font)
     return missing

@@ -8,6 +8,11 @@ Incremental: when the site key (:mod:`~nbtrail.site.freshness`) is the one the l
 recorded and the site's files are as it left them, nothing is read or written. Otherwise
 each run whose run key is unchanged keeps its files untouched; the others are rendered;
 the index pages are rendered again and written only where their bytes changed.
+
+A publish that fails part-way (a full disk, say: :class:`~nbtrail.core.errors.DiskFull`,
+exit 14) removes the files it had created and the state file, leaving no temp file: a first
+publish leaves no ``index.html``; a republish leaves the earlier pages, each whole (every file
+is replaced atomically), and the next publish checks every file again.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbtrail.core.errors import ParameterError
+from nbtrail.core.errors import ParameterError, disk_full_as_error
 from nbtrail.core.workspace import Workspace
 from nbtrail.site.assets import write_evidently, write_static
 from nbtrail.site.content import Selection, gather
@@ -107,18 +112,12 @@ def publish(
     content = gather(ws, Selection(stages=tuple(stages), named=tuple(runs)))
     site = Site(ws=ws, content=content, with_code=with_code)
     writer = SiteWriter(target)
-    rendered, bundles, run_state = _write_runs(site, writer, state.get("runs") or {})
-    write_static(writer)
-    missing = write_evidently(writer, ws.assets_dir, bundles)
-    writer.write("index.html", home_page(site))
-    writer.write("runs.html", runs_page(site))
-    writer.write("models.html", models_page(site, writer))
-    listed = pairs(site)
-    for a, b, why in listed:
-        writer.write(f"compare/{compare_name(a, b)}", compare_page(site, a, b, why))
-    writer.write("compare/index.html", compare_index(site, listed))
-    removed = writer.prune(state.get("files") or {})
-    writer.save_state({"key": key, "runs": run_state})
+    try:
+        with disk_full_as_error(target, "the site"):
+            rendered, missing, removed = _write_site(site, writer, state, key)
+    except BaseException:
+        writer.undo()  # no new file and no state file: a failed publish never looks complete
+        raise
     return PublishReport(
         out=target,
         nothing_new=False,
@@ -130,6 +129,26 @@ def publish(
         runs=len(content.runs),
         missing_bundles=missing,
     )
+
+
+def _write_site(
+    site: Site, writer: SiteWriter, state: dict[str, Any], key: str
+) -> tuple[list[str], list[str], list[str]]:
+    """Every page and asset, then the state file last; returns (runs rendered, Evidently
+    bundles missing, files removed)."""
+    rendered, bundles, run_state = _write_runs(site, writer, state.get("runs") or {})
+    write_static(writer)
+    missing = write_evidently(writer, site.ws.assets_dir, bundles)
+    writer.write("index.html", home_page(site))
+    writer.write("runs.html", runs_page(site))
+    writer.write("models.html", models_page(site, writer))
+    listed = pairs(site)
+    for a, b, why in listed:
+        writer.write(f"compare/{compare_name(a, b)}", compare_page(site, a, b, why))
+    writer.write("compare/index.html", compare_index(site, listed))
+    removed = writer.prune(state.get("files") or {})
+    writer.save_state({"key": key, "runs": run_state})
+    return rendered, missing, removed
 
 
 def _write_runs(

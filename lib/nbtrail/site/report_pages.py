@@ -114,14 +114,29 @@ def bundle_source(ws_assets: Path, name: str) -> Path | None:
     here = ws_assets / name
     if here.is_file():
         return here
-    try:
-        import evidently
-    except ImportError:
+    found = _evidently_static()
+    if found is None:
         return None
-    static = Path(evidently.__path__[0]) / "nbextension" / "static"
-    if name == f"evidently-{evidently.__version__}.js" and (static / "index.js").is_file():
+    static, version = found
+    if name == f"evidently-{version}.js" and (static / "index.js").is_file():
         return static / "index.js"
     return None
+
+
+def _evidently_static() -> tuple[Path, str] | None:
+    """Evidently's static folder and version, found without importing it (its import costs
+    seconds: a site with no reports must not pay for it)."""
+    from importlib import metadata, util
+
+    spec = util.find_spec("evidently")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations)))
+    try:
+        version = metadata.version("evidently")
+    except metadata.PackageNotFoundError:
+        return None
+    return root / "nbextension" / "static", version
 
 
 def font_source(ws_assets: Path) -> Path | None:
@@ -129,11 +144,10 @@ def font_source(ws_assets: Path) -> Path | None:
     here = ws_assets / FONT_NAME
     if here.is_file():
         return here
-    try:
-        import evidently
-    except ImportError:
+    found = _evidently_static()
+    if found is None:
         return None
-    installed = Path(evidently.__path__[0]) / "nbextension" / "static" / FONT_NAME
+    installed = found[0] / FONT_NAME
     return installed if installed.is_file() else None
 
 

@@ -5,7 +5,9 @@ the file already there and leaves an identical file alone (its mtime too), so a 
 that changes nothing rewrites nothing. What the site holds is listed in its state file
 (``.nbtrail-site.json``): the files written, their sizes and mtimes, and the keys of what
 each part was built from. Files that a previous publish wrote and this one did not are
-removed; nothing else in the folder is ever touched.
+removed; nothing else in the folder is ever touched. Every file is replaced atomically (a
+temp file renamed over it, removed on error), and :meth:`SiteWriter.undo` takes back what a
+failed publish created.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class SiteWriter:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     files: dict[str, list[int] | None] = field(default_factory=dict)
+    created: list[str] = field(default_factory=list)  # files that were not there before
 
     def write(self, rel: str, data: bytes | str) -> Path:
         """Put ``data`` at ``out/rel`` unless the file there already holds exactly it."""
@@ -64,9 +67,11 @@ class SiteWriter:
         if path.is_file() and path.stat().st_size == len(raw) and path.read_bytes() == raw:
             self.unchanged.append(rel)
         else:
-            atomic.write_bytes(path, raw)
-            path.chmod(0o644)  # a page to publish; the atomic temp file was created 0600
+            new = not path.exists()
+            atomic.write_bytes(path, raw, mode=0o644)  # a page to publish, readable by all
             self.written.append(rel)
+            if new:
+                self.created.append(rel)
         self.files[rel] = file_stat(path)
         return path
 
@@ -77,12 +82,19 @@ class SiteWriter:
         if path.is_file() and path.stat().st_size == size and _same_bytes(path, src):
             self.unchanged.append(rel)
         else:
+            new = not path.exists()
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            shutil.copyfile(src, tmp)
-            tmp.chmod(0o644)
-            os.replace(tmp, path)
+            try:
+                shutil.copyfile(src, tmp)
+                tmp.chmod(0o644)
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
             self.written.append(rel)
+            if new:
+                self.created.append(rel)
         self.files[rel] = file_stat(path)
         return path
 
@@ -94,8 +106,18 @@ class SiteWriter:
 
     def prune(self, previous: dict[str, Any]) -> list[str]:
         """Remove the files an earlier publish wrote that this one did not; empty folders too."""
+        return self._remove(sorted(set(previous) - set(self.files)))
+
+    def undo(self) -> list[str]:
+        """After a failed publish: remove the files this writer created and the state file,
+        so what is left never passes for a finished site; returns what was removed."""
+        removed = self._remove([*self.created, STATE_FILE])
+        self.created.clear()
+        return removed
+
+    def _remove(self, rels: list[str]) -> list[str]:
         removed = []
-        for rel in sorted(set(previous) - set(self.files)):
+        for rel in rels:
             path = self.out / rel
             if ".." in Path(rel).parts or not path.is_file():
                 continue
