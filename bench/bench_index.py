@@ -31,6 +31,7 @@ from nbtrail.core.hashing import hash_bytes  # noqa: E402
 from nbtrail.core.workspace import Workspace  # noqa: E402
 from nbtrail.runs import index, lineage, records  # noqa: E402
 
+NOTEBOOK = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n'
 PACKAGES = {f"package-{i:02d}": f"1.{i}.0" for i in range(60)}
 
 
@@ -131,6 +132,11 @@ def generate(ws: Workspace, n_runs: int) -> list[str]:
             folder = ws.run_dir(rec["run_id"])
             folder.mkdir(parents=True)
             (folder / records.RECORD_FILE).write_text(json.dumps(rec, indent=2, sort_keys=True))
+            (ws.root / rec["notebook"]["executed"]).write_text(NOTEBOOK)
+            for art in rec["outputs"].values():  # the files a completed run leaves
+                if art.get("path"):
+                    (ws.root / art["path"]).parent.mkdir(exist_ok=True)
+                    (ws.root / art["path"]).write_bytes(b"x")
         exports.append(xid)
         n += 4
     return exports

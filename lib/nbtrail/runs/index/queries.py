@@ -51,13 +51,17 @@ def _live_status(status: str, pid: int | None) -> str:
 
 
 def problems(ws: Workspace) -> list[Problem]:
-    """Run folders whose record the index could not read (as of the last ensure/rebuild)."""
+    """Run folders whose record the index could not read (``listed`` False), and indexed
+    runs whose files are missing or malformed (``listed`` True), as of the last
+    ensure/rebuild."""
     con = connect(ws)
     try:
-        rows = con.execute("SELECT path, problem FROM run_problems ORDER BY folder").fetchall()
+        rows = con.execute(
+            "SELECT path, problem, listed FROM run_problems ORDER BY folder, problem"
+        ).fetchall()
     finally:
         con.close()
-    return [Problem(r[0], r[1]) for r in rows]
+    return [Problem(r[0], r[1], bool(r[2])) for r in rows]
 
 
 def parse_metric_filter(text: str) -> tuple[str, str, float]:
@@ -371,7 +375,9 @@ def resolve_run_id(ws: Workspace, ref: str, *, ensure_first: bool = True) -> str
             return hits[0]
         if len(hits) > 1:
             raise NotFound(f"run {ref!r} is ambiguous", hint=f"e.g. {', '.join(hits[:2])}")
-        if con.execute("SELECT 1 FROM run_problems WHERE folder = ?", (ref,)).fetchone():
+        if con.execute(
+            "SELECT 1 FROM run_problems WHERE folder = ? AND listed = 0", (ref,)
+        ).fetchone():
             raise NotFound(f"run {ref!r} has an invalid record", hint="see `nbtrail index rebuild`")
     finally:
         con.close()
