@@ -108,6 +108,7 @@ def _cache(ws: Workspace) -> LogCache:
     return LogCache("monitoring", ws.monitoring_log, _reset, _apply, _legacy)
 
 
+@db.recovering
 def rebuild(ws: Workspace) -> int:
     """Re-derive ``monitor_history`` in the index from the log; returns the lines replayed
     (``nbtrail index rebuild`` calls this)."""
@@ -118,6 +119,7 @@ def rebuild(ws: Workspace) -> int:
         con.close()
 
 
+@db.recovering
 def record_history(
     ws: Workspace,
     run_id: str,
@@ -157,6 +159,7 @@ def record_history(
         con.close()
 
 
+@db.recovering
 def load_history(ws: Workspace, limit: int | None = None) -> pd.DataFrame:
     """The monitoring history, oldest first (the last ``limit`` rows if given)."""
     cols = list(_COLUMNS)

@@ -284,6 +284,7 @@ def _set_built(con: sqlite3.Connection) -> None:
     )
 
 
+@db.recovering
 def rebuild(ws: Workspace, *, verify: bool = False) -> RebuildReport:
     """Re-derive the whole index from the run folders; bad records are reported, not fatal.
 
@@ -359,6 +360,7 @@ def held_open(ws: Workspace) -> Iterator[sqlite3.Connection]:
         con.close()
 
 
+@db.recovering
 def upsert(ws: Workspace, record: Mapping[str, Any]) -> None:
     """Index (or re-index) one record; the runner calls this after each record write
     (inside :func:`held_open` when it writes several)."""

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 
 from nbtrail.core import db
+from nbtrail.core.errors import Busy
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs import records
 from nbtrail.runs.index.build import (
+    being_made,
     delete_run,
     file_mtime_ns,
     insert_record,
     put_problem,
-    being_made,
     read_folder,
     rebuild,
     run_folders,
@@ -33,6 +35,7 @@ class EnsureReport:
         return self.rebuilt or bool(self.added or self.removed or self.refreshed)
 
 
+@db.recovering
 def ensure(ws: Workspace) -> EnsureReport:
     """Bring the index in step with the run folders, cheaply; rebuild it when missing.
 
@@ -85,6 +88,13 @@ def ensure(ws: Workspace) -> EnsureReport:
         report = EnsureReport(added=len(added), removed=len(removed), refreshed=len(stale))
         if not report.changed and remember == meta.get("runs_dir_mtime"):
             return report
+        if not report.changed:  # only the shortcut to remember: not worth waiting for a lock
+            con.execute("PRAGMA busy_timeout=0")
+            try:
+                _remember(con, remember)
+            except Busy:
+                pass
+            return report
         with db.transaction(con):
             for f in removed:
                 delete_run(con, f)
@@ -95,13 +105,21 @@ def ensure(ws: Workspace) -> EnsureReport:
                 else:
                     delete_run(con, f)
                     insert_record(con, ws, got.record, got.mtime_ns, got.size)
-            if remember is None:
-                con.execute("DELETE FROM run_index_meta WHERE key = 'runs_dir_mtime'")
-            else:
-                con.execute(
-                    "INSERT OR REPLACE INTO run_index_meta VALUES ('runs_dir_mtime', ?)",
-                    (remember,),
-                )
+            _set_remembered(con, remember)
         return report
     finally:
         con.close()
+
+
+def _remember(con: sqlite3.Connection, remember: str | None) -> None:
+    with db.transaction(con):
+        _set_remembered(con, remember)
+
+
+def _set_remembered(con: sqlite3.Connection, remember: str | None) -> None:
+    if remember is None:
+        con.execute("DELETE FROM run_index_meta WHERE key = 'runs_dir_mtime'")
+    else:
+        con.execute(
+            "INSERT OR REPLACE INTO run_index_meta VALUES ('runs_dir_mtime', ?)", (remember,)
+        )
