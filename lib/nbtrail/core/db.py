@@ -110,13 +110,18 @@ def quarantine(path: Path) -> Path | None:
     try:
         os.replace(path, dest)
     except FileNotFoundError:
-        dest = None
+        _unlink_sidecars(path)
+        return None
+    _unlink_sidecars(path)
+    return dest
+
+
+def _unlink_sidecars(path: Path) -> None:
     for suffix in ("-wal", "-shm", "-journal"):
         try:
             os.unlink(f"{path}{suffix}")
         except FileNotFoundError:
             pass
-    return dest
 
 
 def holders(path: Path) -> list[int]:

@@ -9,11 +9,9 @@ reads as ``interrupted``.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +27,8 @@ RECORD_FILE = "record.json"
 
 @cache
 def _schema() -> dict[str, Any]:  # cached per process: the schema file is immutable package data
+    from importlib import resources
+
     text = resources.files("nbtrail").joinpath("schemas/run-record.v1.json").read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
@@ -78,7 +78,7 @@ def validate(record: Mapping[str, Any], *, where: str = "run record") -> None:
         raise RecordInvalid(f"{where}: schema version {newer} is newer than this nbtrail reads")
 
 
-_SHAPE: dict[str, type | tuple[type, ...]] = {
+_SHAPE: dict[str, type] = {
     "run_id": str,
     "stage": str,
     "origin": str,
@@ -126,6 +126,8 @@ def now() -> str:
 
 def new_run_id(stage: str) -> str:
     """A fresh run id: ``<stage>-<UTC stamp>-<6 hex digits>``."""
+    import secrets  # (hmac and hashlib: not for a process that only reads the index)
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"{stage}-{stamp}-{secrets.token_hex(3)}"
 

@@ -129,7 +129,9 @@ def record_history(
     top_k: int = 5,
 ) -> None:
     """Store one row per batch of ``run_id`` (replacing that run's earlier rows): appended to
-    ``workspace/monitoring/history.jsonl``, then replayed into the index's cache of it."""
+    ``workspace/monitoring/history.jsonl``, then replayed into the index's cache of it. Made
+    again on a fresh index if the index was corrupt: a second line for the run, which replaces
+    the first one's rows, as every later line for a run does."""
     when = created or datetime.now(UTC).isoformat(timespec="seconds")
     rows = [
         {

@@ -34,6 +34,8 @@ def promote(ws: Workspace, name: str, version: int, alias: str, reason: str = ""
     matches its hashes, and (:class:`GateFailed`) one whose evaluation verdict is ``failed``.
     Returns the event ``{at, name, alias, from_version, to_version, reason, moved}``; when
     the alias already points at ``version`` nothing is appended and ``moved`` is False.
+    Made again on a fresh index if the index was corrupt: the move is appended at most once
+    (the second call finds the alias already there).
     """
     _check_alias(alias)
     con = connect(ws)

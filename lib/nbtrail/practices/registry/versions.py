@@ -76,7 +76,8 @@ def register_model(
 
     ``digest`` is the BLAKE3 the producing run recorded for the file; it is checked against
     the file now (:class:`IntegrityError` if they differ). Registering the same bytes again
-    under the same name returns the existing version (so re-runs do not add versions).
+    under the same name returns the existing version (so re-runs do not add versions, nor
+    does the second call made on a fresh index when the index was corrupt).
     ``verdict``: True/``"passed"``, False/``"failed"``, None/``"unknown"``.
     """
     check_name(name, "model name")
