@@ -55,6 +55,7 @@ def _loop(argv_of, stop: threading.Event, failures: list[str], counter: list[int
             failures.append(f"{argv_of(i)[5:]}: exit {p.returncode}: {p.stderr[-500:]}")
         counter[0] += 1
         i += 1
+        stop.wait(0.2)  # leave the two cores mostly to the runs
 
 
 def test_eight_forced_runs_with_data_adds_and_rebuilds_beside_them(tmp_path) -> None:

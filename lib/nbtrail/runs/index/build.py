@@ -85,47 +85,50 @@ class Rows:
         self, rec: Mapping[str, Any], mtime_ns: int, size: int, notebook_stat: str | None = None
     ) -> None:
         """One valid record's rows (``mtime_ns``, ``size``: its file's; ``notebook_stat``:
-        its executed notebook's ``mtime_ns:size`` when that was found sound)."""
+        its executed notebook's ``mtime_ns:size`` when that was found sound). A record that
+        does not fit (a hand-edited one that kept its size and mtime) raises ``KeyError``,
+        ``TypeError`` or ``AttributeError`` and adds nothing."""
         run_id = rec["run_id"]
         nb, git, env = rec["notebook"], rec["git"], rec["environment"]
         err = rec.get("error")
-        self.runs.append(
-            (
-                run_id,
-                rec["stage"],
-                rec["status"],
-                rec["origin"],
-                rec.get("pid"),
-                rec["started"],
-                rec.get("ended"),
-                rec.get("duration_s"),
-                rec.get("fingerprint"),
-                rec.get("cached_from"),
-                rec.get("reproduces"),
-                nb.get("path"),
-                nb.get("hash"),
-                nb.get("code_hash"),
-                git.get("commit"),
-                None if git.get("dirty") is None else int(git["dirty"]),
-                env.get("python"),
-                env.get("lock_hash"),
-                f"{err['ename']}: {err['evalue']}".splitlines()[0] if err else None,
-                mtime_ns,
-                size,
-                notebook_stat,
-            )
+        run = (
+            run_id,
+            rec["stage"],
+            rec["status"],
+            rec["origin"],
+            rec.get("pid"),
+            rec["started"],
+            rec.get("ended"),
+            rec.get("duration_s"),
+            rec.get("fingerprint"),
+            rec.get("cached_from"),
+            rec.get("reproduces"),
+            nb.get("path"),
+            nb.get("hash"),
+            nb.get("code_hash"),
+            git.get("commit"),
+            None if git.get("dirty") is None else int(git["dirty"]),
+            env.get("python"),
+            env.get("lock_hash"),
+            f"{err['ename']}: {err['evalue']}".splitlines()[0] if err else None,
+            mtime_ns,
+            size,
+            notebook_stat,
         )
-        self.params += [
+        params = [
             (run_id, k, json.dumps(v, sort_keys=True, default=str), number(v))
             for k, v in rec["params"].items()
         ]
-        self.metrics += [(run_id, k, v) for k, v in rec["metrics"].items()]
+        metrics = [(run_id, k, v) for k, v in rec["metrics"].items()]
         sweep = rec.get("extra", {}).get("sweep")
-        if isinstance(sweep, dict) and sweep.get("id"):
-            self.sweeps.append((run_id, sweep["id"], sweep.get("member")))
+        sweeps = (
+            [(run_id, sweep["id"], sweep.get("member"))]
+            if isinstance(sweep, dict) and sweep.get("id")
+            else []
+        )
         upstream = rec["upstream"]
         arts = [("in", a) for a in rec["inputs"]] + [("out", a) for a in rec["outputs"].values()]
-        self.artifacts += [
+        artifacts = [
             (
                 run_id,
                 d,
@@ -139,6 +142,11 @@ class Rows:
             )
             for d, a in arts
         ]
+        self.runs.append(run)
+        self.params += params
+        self.metrics += metrics
+        self.sweeps += sweeps
+        self.artifacts += artifacts
 
     def problem(self, folder: str, path: str, problem: str, mtime_ns: int, listed: bool) -> None:
         self.problems.append((folder, path, problem, mtime_ns, int(listed)))
@@ -207,15 +215,20 @@ def read_folder(
     turns bytes into JSON (:func:`decoder`; made here when not given); ``runs_rel`` and
     ``runs_dir`` are the runs folder relative to the root and absolute, from a caller that
     reads many."""
-    f = os.path.join(runs_dir or ws.runs_dir, folder, records.RECORD_FILE)
+    f = f"{runs_dir or ws.runs_dir}/{folder}/{records.RECORD_FILE}"
     where = record_where(ws, folder, runs_rel)
     try:
-        st = os.stat(f)
+        fh = open(f, "rb")  # noqa: SIM115 (closed below; fstat needs it open)
     except OSError:
         return Read(None, f"{where}: missing (the run folder has no record)", 0, 0)
     try:
-        with open(f, "rb") as fh:
-            rec = (decode or decoder())(fh.read())
+        with fh:
+            st = os.fstat(fh.fileno())
+            data = fh.read()
+    except OSError as exc:
+        return Read(None, f"{where}: unreadable ({exc.strerror})", 0, 0)
+    try:
+        rec = (decode or decoder())(data)
         if not isinstance(rec, dict):
             raise records.RecordInvalid(f"{where}: not a JSON object")
         if trusted == (st.st_mtime_ns, st.st_size):
@@ -325,7 +338,13 @@ def rebuild(ws: Workspace, *, verify: bool = False) -> RebuildReport:
                     report.problems.append(Problem(f, problem))
                     continue
                 check = file_problems(root, runs_rel, got.record, sound)
-                rows.add(got.record, got.mtime_ns, got.size, check.notebook_stat)
+                try:
+                    rows.add(got.record, got.mtime_ns, got.size, check.notebook_stat)
+                except (KeyError, TypeError, AttributeError) as exc:
+                    problem = f"{f}: invalid: {type(exc).__name__} {exc}"
+                    rows.problem(folder, f, problem, got.mtime_ns, listed=False)
+                    report.problems.append(Problem(f, problem))
+                    continue
                 for problem in check.problems:
                     rows.problem(folder, f, problem, got.mtime_ns, listed=True)
                     report.problems.append(Problem(f, problem, listed=True))

@@ -51,7 +51,7 @@ def file_problems(
         return check
     executed = (rec.get("notebook") or {}).get("executed")
     if isinstance(executed, str) and executed:
-        p = os.path.join(root, executed)
+        p = executed if executed.startswith("/") else f"{root}/{executed}"
         try:
             st = os.stat(p)
         except OSError:
@@ -72,7 +72,7 @@ def file_problems(
         path = art.get("path") if isinstance(art, Mapping) else None
         if isinstance(path, str) and path.startswith(prefix):
             try:
-                os.stat(os.path.join(root, path))
+                os.stat(f"{root}/{path}")
             except OSError:
                 check.problems.append(f"output {name!r} ({path}) is missing")
     return check
