@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from nbtrail.core import atomic
 from nbtrail.core.errors import NotFound, RecordInvalid
 from nbtrail.core.processes import pid_alive
 from nbtrail.core.workspace import Workspace
@@ -134,6 +133,8 @@ def new_run_id(stage: str) -> str:
 
 def write(ws: Workspace, record: RunRecord) -> Path:
     """Validate, then atomically write the record into its run folder."""
+    from nbtrail.core import atomic  # (tempfile: not for a process that only reads the index)
+
     validate(record, where=f"run {record.get('run_id')}")
     path = ws.run_dir(record["run_id"]) / RECORD_FILE
     atomic.write_json(path, record)
