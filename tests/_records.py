@@ -121,11 +121,11 @@ class Factory:
         return rec
 
     def write(self, rec: dict[str, Any]) -> dict[str, Any]:
-        """Write the record, and for a completed one the executed notebook it names (the
-        index reports a completed run whose notebook is missing)."""
+        """Write the record, and for a completed one the executed notebook it names when the
+        test has not written one (the index reports a completed run whose notebook is missing)."""
         executed = rec["notebook"].get("executed")
-        if rec["status"] == "completed" and executed:
-            nb = self.ws.root / executed
+        nb = self.ws.root / executed if executed else None
+        if rec["status"] == "completed" and nb is not None and not nb.exists():
             nb.parent.mkdir(parents=True, exist_ok=True)
             nb.write_text(EXECUTED_NOTEBOOK)
         records.write(self.ws, rec)
