@@ -254,7 +254,8 @@ def main() -> int:
             area = name.replace("EXPORT", "X").replace("--json", "--json")
             rows.append(
                 {
-                    "area": f"index: `{area}` over {n:,} runs",
+                    "area": f"index: `{area}`"
+                    + (f" over {n:,} runs" if area.startswith("nbtrail") else ""),
                     "target": target_text or "none",
                     "measured": f"{_ms(med)} median of {args.repeat} (min {_ms(low)}; "
                     f"CPU {_ms(cpu_ms)}), load {load:.1f}",
