@@ -261,7 +261,7 @@ def test_history_survives_deleting_the_index_and_index_rebuild(ws, capsys):
 
     _drop_index(ws)
     assert cli.main(["-C", str(ws.root), "index", "rebuild"]) == 0
-    assert "replayed 8 registry event(s)" in capsys.readouterr().out
+    assert "8 registry event(s) in workspace/registry/events.jsonl" in capsys.readouterr().out
     assert _answers(ws, capsys) == before
     assert cli.main(["-C", str(ws.root), "index", "rebuild"]) == 0  # with the index present
     assert _answers(ws, capsys) == before

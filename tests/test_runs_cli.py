@@ -96,7 +96,7 @@ def test_index_rebuild_reports_invalid_records_and_listing_survives(ws, chains, 
     assert f"workspace/runs/{bad['run_id']}/record.json: invalid at metrics/roc_auc" in out
     code, out, err = run(ws, capsys, "runs", "--limit", "0")
     assert code == 0 and len(out.splitlines()) == 1 + 8
-    assert "1 run record(s) are invalid" in err
+    assert "1 run folder(s) have an invalid or missing record" in err
 
 
 def test_cli_as_a_process(ws, chains) -> None:

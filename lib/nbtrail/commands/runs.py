@@ -83,7 +83,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("index", help="maintain the run index (workspace/index.sqlite)")
     sub = p.add_subparsers(dest="index_command", metavar="ACTION", required=True)
     r = sub.add_parser("rebuild", help="re-derive the index from the run folders")
+    r.add_argument(
+        "--verify",
+        action="store_true",
+        help="validate every record against its schema (default: only records changed since "
+        "they were last validated; the others get a quick check of the fields the index reads)",
+    )
     r.set_defaults(func=_rebuild)
+    r = verb(
+        sub,
+        "problems",
+        _problems,
+        json="print JSON",
+        help="run folders the index could not read, and runs whose files are missing",
+    )
 
 
 def _sync_verbs(runs: argparse.ArgumentParser) -> None:
@@ -146,10 +159,18 @@ def _warn_problems(ws: Any) -> None:
     from nbtrail.runs import index
 
     bad = index.problems(ws)
-    if bad:
+    unlisted = len({p.path for p in bad if not p.listed})
+    damaged = len({p.path for p in bad if p.listed})
+    if unlisted:
         print(
-            f"nbtrail: warning: {len(bad)} run record(s) are invalid and not listed "
-            "(see `nbtrail index rebuild`)",
+            f"nbtrail: warning: {unlisted} run folder(s) have an invalid or missing record and "
+            "are not listed (see `nbtrail index problems`)",
+            file=sys.stderr,
+        )
+    if damaged:
+        print(
+            f"nbtrail: warning: {damaged} listed run(s) miss files or have a malformed "
+            "notebook (see `nbtrail index problems`)",
             file=sys.stderr,
         )
 
@@ -293,22 +314,49 @@ def _impact(args: argparse.Namespace, ws: Any) -> int:
 
 
 def _rebuild(args: argparse.Namespace, ws: Any) -> int:
-    # The index is a cache of three sources: the run folders (runs.index), the registry's event
-    # log and the monitoring history's log; practices/ sits above runs/, so it is called here.
-    from nbtrail.practices import monitoring, registry
+    # The index is a cache of three sources: the run folders (re-read now), the registry's event
+    # log and the monitoring history's log (their caches are told to replay their whole log on
+    # next use, so this needs none of the practices' modules: monitoring imports pandas).
+    from nbtrail.core import applog
     from nbtrail.runs import index
 
-    report = index.rebuild(ws)
-    events = registry.rebuild(ws)
-    batches = monitoring.rebuild(ws)
-    monitoring.rebuild_estimates(ws)
-    print(f"indexed {report.indexed} run(s) into {ws.relative(ws.index_path)}")
+    report = index.rebuild(ws, verify=args.verify)
+    applog.forget_all(ws.index_path)
+    events = len(applog.read_log(ws.registry_log)[0])
+    batches = len(applog.read_log(ws.monitoring_log)[0])
+    checked = "validated in full" if args.verify else f"{report.validated:,} validated in full"
+    print(f"indexed {report.indexed:,} run(s) into {ws.relative(ws.index_path)} ({checked})")
     print(
-        f"replayed {events} registry event(s) from {ws.relative(ws.registry_log)} and "
-        f"{batches} monitoring record(s) from {ws.relative(ws.monitoring_log)}"
+        f"{events:,} registry event(s) in {ws.relative(ws.registry_log)} and "
+        f"{batches:,} monitoring record(s) in {ws.relative(ws.monitoring_log)}: "
+        "replayed from their logs on next use"
     )
-    if report.problems:
-        print(f"{len(report.problems)} invalid run record(s), not indexed:")
-        for p in report.problems:
+    _print_problems(report.problems)
+    return 0
+
+
+def _print_problems(problems: list[Any]) -> None:
+    unlisted = [p for p in problems if not p.listed]
+    damaged = [p for p in problems if p.listed]
+    if unlisted:
+        print(f"{len(unlisted)} run folder(s) not indexed (invalid or missing record):")
+        for p in unlisted:
             print(f"  {p.path}: {p.problem}")
+    if damaged:
+        print(f"{len(damaged)} problem(s) with the files of listed runs:")
+        for p in damaged:
+            print(f"  {p.path}: {p.problem}")
+
+
+def _problems(args: argparse.Namespace, ws: Any) -> int:
+    from nbtrail.runs import index
+
+    index.ensure(ws)
+    found = index.problems(ws)
+    if args.json:
+        print(json.dumps([p.__dict__ for p in found], indent=2))
+    elif not found:
+        print("no problems: every run folder is indexed and has its files")
+    else:
+        _print_problems(found)
     return 0

@@ -106,6 +106,19 @@ def read_log(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     return out, offset + end
 
 
+def forget_all(index: Path) -> None:
+    """Make every :class:`LogCache` in the index at ``index`` replay its whole log when it is
+    next opened (``nbtrail index rebuild``: the cost is paid by the next reader of each log,
+    and rebuilding needs none of the modules that own the caches)."""
+    con = db.connect(index)
+    try:
+        with db.transaction(con):
+            con.execute(_OFFSETS)
+            con.execute("DELETE FROM log_offsets")
+    finally:
+        con.close()
+
+
 @dataclass(frozen=True)
 class LogCache:
     """Index tables derived from the log at ``path`` (``key`` names it in ``log_offsets``).

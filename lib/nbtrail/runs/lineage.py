@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from nbtrail.core import db
 from nbtrail.core.errors import NotFound
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs import index, records
@@ -208,6 +209,7 @@ def _artifact_by_digest_or_path(ws: Workspace, con: Any, target: str) -> dict[st
     return None
 
 
+@db.recovering
 def upstream(ws: Workspace, target: str) -> Graph:
     """Everything ``target`` came from, down to data versions, parameters, notebook hashes,
     git commit and environment.
@@ -251,6 +253,7 @@ def upstream(ws: Workspace, target: str) -> Graph:
 # Impact (downstream)
 
 
+@db.recovering
 def impact(ws: Workspace, ref: str) -> Graph:
     """Every run and artifact downstream of the dataset version ``NAME@V``."""
     from nbtrail.data.datasets import Datasets, parse_ref

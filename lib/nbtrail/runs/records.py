@@ -9,15 +9,12 @@ reads as ``interrupted``.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
-from nbtrail.core import atomic
 from nbtrail.core.errors import NotFound, RecordInvalid
 from nbtrail.core.processes import pid_alive
 from nbtrail.core.workspace import Workspace
@@ -28,25 +25,97 @@ RECORD_FILE = "record.json"
 
 
 @cache
-def _validator():  # cached per process: the schema file is immutable package data
-    import jsonschema
+def _schema() -> dict[str, Any]:  # cached per process: the schema file is immutable package data
+    from importlib import resources
 
     text = resources.files("nbtrail").joinpath("schemas/run-record.v1.json").read_text()
-    schema = json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> Any:
+    """jsonschema's validator: the authority, and the one that words the problem."""
+    import jsonschema
+
+    schema = _schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 
 
+@cache
+def _fast_validator() -> Any:
+    """The same schema compiled to Python by fastjsonschema (about 50x faster per record).
+
+    The schema only uses keywords that mean the same in draft 7 and 2020-12, so it is compiled
+    as draft 7; its relative ``$id`` is dropped, or fastjsonschema resolves the local ``$ref``
+    against it as a URL and tries to fetch it.
+    """
+    import fastjsonschema
+
+    schema = {k: v for k, v in _schema().items() if k != "$id"}
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    return fastjsonschema.compile(schema, handlers={}, use_formats=False)
+
+
 def validate(record: Mapping[str, Any], *, where: str = "run record") -> None:
-    """Raise :class:`RecordInvalid` naming the first problem found."""
-    errors = sorted(_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
-    if errors:
-        e = errors[0]
-        field = "/".join(str(p) for p in e.absolute_path) or "(top level)"
-        raise RecordInvalid(f"{where}: invalid at {field}: {e.message}")
+    """Raise :class:`RecordInvalid` naming the first problem found.
+
+    The compiled validator decides quickly for a valid record; only a record it refuses is
+    checked again by jsonschema, which words the problem (and has the last word).
+    """
+    try:
+        _fast_validator()(record)
+    except Exception:  # fastjsonschema.JsonSchemaException, or a type it did not expect
+        errors = sorted(_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
+        if errors:
+            e = errors[0]
+            field = "/".join(str(p) for p in e.absolute_path) or "(top level)"
+            raise RecordInvalid(f"{where}: invalid at {field}: {e.message}") from None
     newer = record.get("schema_version")
     if isinstance(newer, int) and newer > SCHEMA_VERSION:
         raise RecordInvalid(f"{where}: schema version {newer} is newer than this nbtrail reads")
+
+
+_SHAPE: dict[str, type] = {
+    "run_id": str,
+    "stage": str,
+    "origin": str,
+    "status": str,
+    "started": str,
+    "params": dict,
+    "notebook": dict,
+    "upstream": dict,
+    "inputs": list,
+    "outputs": dict,
+    "metrics": dict,
+    "git": dict,
+    "environment": dict,
+}
+_STATUSES = frozenset({"running", "completed", "failed", "interrupted", "cached"})
+
+
+def check_shape(record: Mapping[str, Any], *, where: str = "run record") -> None:
+    """The cheap check of a record already validated once: the fields the index reads are
+    there with their types (:func:`validate` checks everything, ~50x slower)."""
+    for key, kind in _SHAPE.items():
+        if not isinstance(record.get(key), kind):
+            raise RecordInvalid(f"{where}: invalid at {key}: missing or not a {kind.__name__}")
+    if record["status"] not in _STATUSES:
+        raise RecordInvalid(f"{where}: invalid at status: {record['status']!r}")
+    if record.get("schema_version") != SCHEMA_VERSION:
+        raise RecordInvalid(f"{where}: invalid at schema_version: {record.get('schema_version')}")
+    arts = [*record["inputs"], *record["outputs"].values()]
+    if not all(isinstance(a, dict) and {"name", "kind", "digest"} <= a.keys() for a in arts):
+        raise RecordInvalid(f"{where}: invalid at inputs/outputs: an artifact lacks its keys")
+    metrics = record["metrics"].values()
+    if not all(
+        m is None or (isinstance(m, int | float) and not isinstance(m, bool)) for m in metrics
+    ):
+        raise RecordInvalid(f"{where}: invalid at metrics: a value is not a number")
+    err = record.get("error")
+    if err is not None and not (isinstance(err, dict) and {"ename", "evalue"} <= err.keys()):
+        raise RecordInvalid(f"{where}: invalid at error: not an object with ename and evalue")
 
 
 def now() -> str:
@@ -56,12 +125,16 @@ def now() -> str:
 
 def new_run_id(stage: str) -> str:
     """A fresh run id: ``<stage>-<UTC stamp>-<6 hex digits>``."""
+    import secrets  # (hmac and hashlib: not for a process that only reads the index)
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"{stage}-{stamp}-{secrets.token_hex(3)}"
 
 
 def write(ws: Workspace, record: RunRecord) -> Path:
     """Validate, then atomically write the record into its run folder."""
+    from nbtrail.core import atomic  # (tempfile: not for a process that only reads the index)
+
     validate(record, where=f"run {record.get('run_id')}")
     path = ws.run_dir(record["run_id"]) / RECORD_FILE
     atomic.write_json(path, record)

@@ -108,6 +108,7 @@ def _cache(ws: Workspace) -> LogCache:
     return LogCache("monitoring", ws.monitoring_log, _reset, _apply, _legacy)
 
 
+@db.recovering
 def rebuild(ws: Workspace) -> int:
     """Re-derive ``monitor_history`` in the index from the log; returns the lines replayed
     (``nbtrail index rebuild`` calls this)."""
@@ -118,6 +119,7 @@ def rebuild(ws: Workspace) -> int:
         con.close()
 
 
+@db.recovering
 def record_history(
     ws: Workspace,
     run_id: str,
@@ -127,7 +129,9 @@ def record_history(
     top_k: int = 5,
 ) -> None:
     """Store one row per batch of ``run_id`` (replacing that run's earlier rows): appended to
-    ``workspace/monitoring/history.jsonl``, then replayed into the index's cache of it."""
+    ``workspace/monitoring/history.jsonl``, then replayed into the index's cache of it. Made
+    again on a fresh index if the index was corrupt: a second line for the run, which replaces
+    the first one's rows, as every later line for a run does."""
     when = created or datetime.now(UTC).isoformat(timespec="seconds")
     rows = [
         {
@@ -157,6 +161,7 @@ def record_history(
         con.close()
 
 
+@db.recovering
 def load_history(ws: Workspace, limit: int | None = None) -> pd.DataFrame:
     """The monitoring history, oldest first (the last ``limit`` rows if given)."""
     cols = list(_COLUMNS)

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from nbtrail.core import db
 from nbtrail.core.errors import GateFailed, NameRefused, NotFound, ParameterError
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.datasets import check_name
@@ -25,6 +26,7 @@ def _check_alias(alias: str) -> str:
     return alias
 
 
+@db.recovering
 def promote(ws: Workspace, name: str, version: int, alias: str, reason: str = "") -> dict[str, Any]:
     """Point ``alias`` of ``name`` at ``version``, appending the move to the history.
 
@@ -32,6 +34,8 @@ def promote(ws: Workspace, name: str, version: int, alias: str, reason: str = ""
     matches its hashes, and (:class:`GateFailed`) one whose evaluation verdict is ``failed``.
     Returns the event ``{at, name, alias, from_version, to_version, reason, moved}``; when
     the alias already points at ``version`` nothing is appended and ``moved`` is False.
+    Made again on a fresh index if the index was corrupt: the move is appended at most once
+    (the second call finds the alias already there).
     """
     _check_alias(alias)
     con = connect(ws)
@@ -69,6 +73,7 @@ def parse_ref(ref: str) -> tuple[str, str | None]:
     return name, (sel or None)
 
 
+@db.recovering
 def resolve(ws: Workspace, ref: str) -> dict[str, Any]:
     """The version row for ``name@alias``, ``name@<number>``, ``name@latest`` or ``name``
     (= latest), with its current ``aliases`` (list of names)."""
@@ -121,6 +126,7 @@ def as_timestamp(when: str | datetime | date) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+@db.recovering
 def alias_at(ws: Workspace, name: str, alias: str, when: str | datetime | date) -> int | None:
     """The version ``alias`` pointed at, at ``when`` (None if it was not yet assigned)."""
     con = connect(ws)
@@ -130,6 +136,7 @@ def alias_at(ws: Workspace, name: str, alias: str, when: str | datetime | date) 
         con.close()
 
 
+@db.recovering
 def history(ws: Workspace, name: str, *, at: str | datetime | date | None = None) -> dict:
     """Alias events of ``name`` (oldest first) and, with ``at``, which version held each
     alias then: ``{"name", "events": [...], "at": ts|None, "held": {alias: version}}``."""

@@ -165,6 +165,7 @@ def writing(ws: Workspace, con: sqlite3.Connection) -> Iterator[Append]:
         yield write
 
 
+@db.recovering
 def rebuild(ws: Workspace) -> int:
     """Re-derive the registry tables in the index from the event log; returns the number of
     events replayed (``nbtrail index rebuild`` calls this)."""

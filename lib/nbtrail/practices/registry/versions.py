@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nbtrail.core import db
 from nbtrail.core.errors import IntegrityError, NotFound, ParameterError
 from nbtrail.core.hashing import hash_file
 from nbtrail.core.manifest import MANIFEST, verify_manifest
@@ -60,6 +61,7 @@ def verify_artifact(ws: Workspace, entry: Mapping[str, Any]) -> None:
         verify_manifest(folder, expected_digest=entry.get("bundle_digest"))
 
 
+@db.recovering
 def register_model(
     ws: Workspace,
     name: str,
@@ -74,7 +76,8 @@ def register_model(
 
     ``digest`` is the BLAKE3 the producing run recorded for the file; it is checked against
     the file now (:class:`IntegrityError` if they differ). Registering the same bytes again
-    under the same name returns the existing version (so re-runs do not add versions).
+    under the same name returns the existing version (so re-runs do not add versions, nor
+    does the second call made on a fresh index when the index was corrupt).
     ``verdict``: True/``"passed"``, False/``"failed"``, None/``"unknown"``.
     """
     check_name(name, "model name")
@@ -121,6 +124,7 @@ def register_model(
         con.close()
 
 
+@db.recovering
 def set_bundle(ws: Workspace, name: str, version: int, bundle_digest: str) -> None:
     """Record the SHA-256 of the export bundle's manifest for a version."""
     con = connect(ws)
@@ -139,6 +143,7 @@ def set_bundle(ws: Workspace, name: str, version: int, bundle_digest: str) -> No
         con.close()
 
 
+@db.recovering
 def list_versions(ws: Workspace, name: str | None = None) -> list[dict[str, Any]]:
     """Every registered version (newest first per name) with its current aliases."""
     con = connect(ws)
@@ -157,6 +162,7 @@ def list_versions(ws: Workspace, name: str | None = None) -> list[dict[str, Any]
         con.close()
 
 
+@db.recovering
 def find_by_digest(ws: Workspace, name: str, digest: str) -> dict[str, Any] | None:
     """The version of ``name`` registered with artifact ``digest``, if any."""
     con = connect(ws)

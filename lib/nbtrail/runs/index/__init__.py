@@ -4,8 +4,10 @@ The run folders are the source of truth; the index is a cache of them that answe
 (listings, filters on parameters and metrics, which run produced or read an artifact) without
 reading thousands of files. It is
 
-- rebuilt by :func:`rebuild` (``nbtrail index rebuild``), which reports records that fail
-  schema validation instead of crashing on them;
+- rebuilt by :func:`rebuild` (``nbtrail index rebuild``), which reports run folders it cannot
+  index (no record, not JSON, fails the schema) and completed runs whose files are missing
+  (:mod:`.files`) instead of crashing on them; a record whose file is unchanged since it was
+  validated is only shape-checked (``verify=True``: every record validated in full);
 - updated by :func:`upsert`, which the runner calls after each record write;
 - brought back in step by :func:`ensure`, which every query calls first: it compares the run
   folder names with the indexed run ids and re-reads records still marked ``running`` whose
@@ -14,7 +16,9 @@ reading thousands of files. It is
 A ``running`` row is never trusted as stored: its status is recomputed on read from the
 recorded pid (:func:`nbtrail.records.effective_status`), so a killed runner's run reads as
 ``interrupted``. Several processes may write at once: every write is one ``BEGIN IMMEDIATE``
-transaction through :mod:`nbtrail.db` (WAL, busy timeout).
+transaction through :mod:`nbtrail.core.db` (WAL, busy timeout; ``Busy`` when it runs out).
+A corrupt file is moved aside and rebuilt (:func:`nbtrail.core.db.recovering` wraps every
+public call here).
 
 Tables (all prefixed ``run``; other modules keep their own tables in the same file)::
 
@@ -22,11 +26,13 @@ Tables (all prefixed ``run``; other modules keep their own tables in the same fi
     run_params     run_id, name, value (JSON), num (for numeric comparison)
     run_metrics    run_id, name, value
     run_artifacts  run_id, direction (in/out), name, kind, digest, ref, path, src_stage, src_run_id
-    run_problems   run folders whose record is unreadable or fails the schema
+    run_problems   run folders whose record is unreadable or fails the schema (listed 0),
+                   and files missing from listed runs (listed 1)
     run_index_meta layout version and build time
 
 Modules: ``schema`` (tables, layout version, :func:`connect`), ``build`` (rows of a record,
-:func:`upsert`, :func:`rebuild`, :func:`held_open`), ``ensure`` (catching up with the run
+:func:`upsert`, :func:`rebuild`, :func:`held_open`), ``files`` (a record's files checked),
+``ensure`` (catching up with the run
 folders), ``queries`` (listings, filters, run references) and ``cache`` (the runner's
 fingerprint lookup). ``from nbtrail.runs import index; index.query_runs(...)`` is the way in.
 """

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from nbtrail.core import db
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs.index.ensure import ensure
 from nbtrail.runs.index.schema import connect
@@ -25,6 +26,7 @@ def _output_exists(ws: Workspace, art: sqlite3.Row) -> bool:
     return False
 
 
+@db.recovering
 def find_cached(ws: Workspace, stage: str, fingerprint: str) -> str | None:
     """The latest completed, non-interactive run of ``stage`` with ``fingerprint`` whose
     outputs still exist, or None."""

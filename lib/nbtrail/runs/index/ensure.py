@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import os
+import sqlite3
 import time
 from dataclasses import dataclass
 
 from nbtrail.core import db
+from nbtrail.core.errors import Busy
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs import records
 from nbtrail.runs.index.build import (
+    being_made,
     delete_run,
     file_mtime_ns,
     insert_record,
     put_problem,
     read_folder,
     rebuild,
+    run_folders,
 )
 from nbtrail.runs.index.schema import connect
 
@@ -32,6 +35,7 @@ class EnsureReport:
         return self.rebuilt or bool(self.added or self.removed or self.refreshed)
 
 
+@db.recovering
 def ensure(ws: Workspace) -> EnsureReport:
     """Bring the index in step with the run folders, cheaply; rebuild it when missing.
 
@@ -50,15 +54,22 @@ def ensure(ws: Workspace) -> EnsureReport:
             rebuild(ws)
             return EnsureReport(rebuilt=True)
         dir_mtime = file_mtime_ns(ws.runs_dir)
-        problems = {r[0]: r[1] for r in con.execute("SELECT folder, mtime_ns FROM run_problems")}
+        problems = {
+            r[0]: r[1]
+            for r in con.execute("SELECT folder, mtime_ns FROM run_problems WHERE listed = 0")
+        }
         added: list[str] = []
         removed: set[str] = set()
         remember: str | None = meta.get("runs_dir_mtime")
         if not dir_mtime or meta.get("runs_dir_mtime") != str(dir_mtime):
-            on_disk = _run_folders(ws)
+            on_disk = set(run_folders(ws))
             known = {r[0] for r in con.execute("SELECT run_id FROM runs")} | problems.keys()
             pending = list(on_disk - known)
-            added = [f for f in pending if (ws.run_dir(f) / records.RECORD_FILE).is_file()]
+            added = [
+                f
+                for f in pending
+                if (ws.run_dir(f) / records.RECORD_FILE).is_file() or not being_made(ws, f)
+            ]
             removed = known - on_disk
             settled = time.time_ns() - dir_mtime > 2_000_000_000 and len(added) == len(pending)
             remember = str(dir_mtime) if dir_mtime and settled else None
@@ -77,31 +88,38 @@ def ensure(ws: Workspace) -> EnsureReport:
         report = EnsureReport(added=len(added), removed=len(removed), refreshed=len(stale))
         if not report.changed and remember == meta.get("runs_dir_mtime"):
             return report
+        if not report.changed:  # only the shortcut to remember: not worth waiting for a lock
+            con.execute("PRAGMA busy_timeout=0")
+            try:
+                _remember(con, remember)
+            except Busy:
+                pass
+            return report
         with db.transaction(con):
             for f in removed:
                 delete_run(con, f)
             for f in [*added, *stale]:
-                rec, problem, mtime = read_folder(ws, f)
-                if rec is None:
-                    put_problem(con, ws, f, problem or "unreadable")
+                got = read_folder(ws, f)
+                if got.record is None:
+                    put_problem(con, ws, f, got.problem or "unreadable")
                 else:
                     delete_run(con, f)
-                    insert_record(con, rec, mtime)
-            if remember is None:
-                con.execute("DELETE FROM run_index_meta WHERE key = 'runs_dir_mtime'")
-            else:
-                con.execute(
-                    "INSERT OR REPLACE INTO run_index_meta VALUES ('runs_dir_mtime', ?)",
-                    (remember,),
-                )
+                    insert_record(con, ws, got.record, got.mtime_ns, got.size)
+            _set_remembered(con, remember)
         return report
     finally:
         con.close()
 
 
-def _run_folders(ws: Workspace) -> set[str]:
-    try:
-        with os.scandir(ws.runs_dir) as it:
-            return {e.name for e in it if not e.name.startswith(".") and e.is_dir()}
-    except FileNotFoundError:
-        return set()
+def _remember(con: sqlite3.Connection, remember: str | None) -> None:
+    with db.transaction(con):
+        _set_remembered(con, remember)
+
+
+def _set_remembered(con: sqlite3.Connection, remember: str | None) -> None:
+    if remember is None:
+        con.execute("DELETE FROM run_index_meta WHERE key = 'runs_dir_mtime'")
+    else:
+        con.execute(
+            "INSERT OR REPLACE INTO run_index_meta VALUES ('runs_dir_mtime', ?)", (remember,)
+        )

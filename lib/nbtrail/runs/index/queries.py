@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
+from nbtrail.core import db
 from nbtrail.core.errors import NotFound, ParameterError
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs import records
@@ -50,14 +51,19 @@ def _live_status(status: str, pid: int | None) -> str:
     return records.effective_status({"status": status, "pid": pid})
 
 
+@db.recovering
 def problems(ws: Workspace) -> list[Problem]:
-    """Run folders whose record the index could not read (as of the last ensure/rebuild)."""
+    """Run folders whose record the index could not read (``listed`` False), and indexed
+    runs whose files are missing or malformed (``listed`` True), as of the last
+    ensure/rebuild."""
     con = connect(ws)
     try:
-        rows = con.execute("SELECT path, problem FROM run_problems ORDER BY folder").fetchall()
+        rows = con.execute(
+            "SELECT path, problem, listed FROM run_problems ORDER BY folder, problem"
+        ).fetchall()
     finally:
         con.close()
-    return [Problem(r[0], r[1]) for r in rows]
+    return [Problem(r[0], r[1], bool(r[2])) for r in rows]
 
 
 def parse_metric_filter(text: str) -> tuple[str, str, float]:
@@ -214,6 +220,7 @@ def _run_rows(con: sqlite3.Connection, rows: list[tuple[sqlite3.Row, str]]) -> l
     ]
 
 
+@db.recovering
 def query_runs(
     ws: Workspace,
     *,
@@ -259,6 +266,7 @@ class RunQuery(TypedDict, total=False):
     sweep: str | None
 
 
+@db.recovering
 def query_page(ws: Workspace, *, limit: int = 20, **query: Unpack[RunQuery]) -> RunPage:
     """:func:`query_runs`' first ``limit`` runs, and how many runs match in all (a count,
     not a read of every match: the run browser redraws this on every filter change)."""
@@ -291,6 +299,7 @@ def query_page(ws: Workspace, *, limit: int = 20, **query: Unpack[RunQuery]) -> 
         con.close()
 
 
+@db.recovering
 def stage_metrics(ws: Workspace, stage: str | None = None) -> list[str]:
     """The metric names runs (of ``stage``) logged, sorted."""
     ensure(ws)
@@ -307,6 +316,7 @@ def stage_metrics(ws: Workspace, stage: str | None = None) -> list[str]:
         con.close()
 
 
+@db.recovering
 def stage_names(ws: Workspace) -> list[str]:
     """The stages the index has runs of, sorted."""
     ensure(ws)
@@ -334,6 +344,7 @@ def _details(
     return params, metrics
 
 
+@db.recovering
 def resolve_run_id(ws: Workspace, ref: str, *, ensure_first: bool = True) -> str:
     """A run id from an exact id, a stage name (its latest completed run), ``STAGE~N`` (the
     completed run N before that one) or a unique prefix."""
@@ -371,13 +382,16 @@ def resolve_run_id(ws: Workspace, ref: str, *, ensure_first: bool = True) -> str
             return hits[0]
         if len(hits) > 1:
             raise NotFound(f"run {ref!r} is ambiguous", hint=f"e.g. {', '.join(hits[:2])}")
-        if con.execute("SELECT 1 FROM run_problems WHERE folder = ?", (ref,)).fetchone():
+        if con.execute(
+            "SELECT 1 FROM run_problems WHERE folder = ? AND listed = 0", (ref,)
+        ).fetchone():
             raise NotFound(f"run {ref!r} has an invalid record", hint="see `nbtrail index rebuild`")
     finally:
         con.close()
     raise NotFound(f"no run {ref!r}", hint="see `nbtrail runs`")
 
 
+@db.recovering
 def get_run(ws: Workspace, run_id: str) -> RunRecord:
     """The full record of a run (id, unique prefix or stage name), status as it is now."""
     return records.load(ws, resolve_run_id(ws, run_id))

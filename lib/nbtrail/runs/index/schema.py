@@ -11,7 +11,7 @@ import sqlite3
 from nbtrail.core import db
 from nbtrail.core.workspace import Workspace
 
-LAYOUT = "2"  # 2: run_sweeps
+LAYOUT = "3"  # 2: run_sweeps; 3: runs.size (trusted on rebuild), run_problems.listed
 TERMINAL = frozenset({"completed", "failed", "interrupted", "cached"})
 
 SCHEMA = """
@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS runs (
     fingerprint TEXT, cached_from TEXT, reproduces TEXT,
     notebook_path TEXT, notebook_hash TEXT, code_hash TEXT,
     git_commit TEXT, git_dirty INTEGER, python TEXT, lock_hash TEXT, error TEXT,
-    mtime_ns INTEGER NOT NULL DEFAULT 0
+    mtime_ns INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL DEFAULT 0, notebook_stat TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_stage ON runs (stage, started);
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
@@ -54,10 +54,14 @@ CREATE TABLE IF NOT EXISTS run_sweeps (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS run_sweeps_sweep ON run_sweeps (sweep_id);
 CREATE TABLE IF NOT EXISTS run_problems (
-    folder TEXT PRIMARY KEY, path TEXT NOT NULL, problem TEXT NOT NULL,
-    mtime_ns INTEGER NOT NULL DEFAULT 0
+    folder TEXT NOT NULL, path TEXT NOT NULL, problem TEXT NOT NULL,
+    mtime_ns INTEGER NOT NULL DEFAULT 0, listed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (folder, problem)
 );
 """
+INDEXES = tuple(
+    stmt.split()[5] for stmt in SCHEMA.split(";") if stmt.strip().startswith("CREATE INDEX")
+)
 TABLES = ("runs", "run_params", "run_metrics", "run_artifacts", "run_sweeps", "run_problems")
 
 
@@ -81,6 +85,13 @@ def connect(ws: Workspace) -> sqlite3.Connection:
                 (LAYOUT,),
             )
     return con
+
+
+def create_indexes(con: sqlite3.Connection) -> None:
+    """(Re)make the secondary indexes of the tables (a rebuild drops them while it inserts)."""
+    for stmt in SCHEMA.split(";"):
+        if stmt.strip().startswith("CREATE INDEX"):
+            con.execute(stmt)
 
 
 def _layout(con: sqlite3.Connection) -> str | None:
