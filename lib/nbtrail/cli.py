@@ -27,8 +27,40 @@ COMMANDS: tuple[str, ...] = (
     "monitor",
 )
 
+# Verbs registered by a module not named after them (tests/test_cli_startup.py checks this
+# table against what each module registers): ``nbtrail lineage`` imports commands.runs alone.
+VERB_MODULES: dict[str, str] = {
+    "show": "runs",
+    "diff": "runs",
+    "lineage": "runs",
+    "impact": "runs",
+    "index": "runs",
+    "promote": "registry",
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The module of the verb ``argv`` asks for, read without parsing (None: no verb, help,
+    or not a known one: then every module is registered, as the parser needs for its message).
+
+    Only the options before the verb are skipped (``-C ROOT``, ``--root=ROOT``, ``-v``), so
+    ``nbtrail runs`` registers and imports ``nbtrail.commands.runs`` alone."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-C", "--root"):
+            next(args, None)
+        elif arg.startswith("-"):
+            if arg in ("-h", "--help"):
+                return None
+            continue
+        else:
+            module = VERB_MODULES.get(arg, arg)
+            return module if module in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` one verb's (the same arguments for that verb)."""
     parser = argparse.ArgumentParser(
         prog="nbtrail",
         description="Notebook-first MLOps: run, record, compare and ship notebook pipelines.",
@@ -46,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="on a failed stage, print the failing cell's traceback before the one-line error",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in (only,) if only else COMMANDS:
         try:
             module = importlib.import_module(f"nbtrail.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -58,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_named(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
