@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from _summary import Summary, verdict
+
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "pipeline4"
 MAIN_VENV = Path(sys.prefix)
@@ -239,9 +241,12 @@ def stage_times(project: Path) -> dict[str, dict[str, float]]:
             nb = json.loads(executed.read_text())
             for cell in nb.get("cells", []):
                 cells += (cell.get("metadata", {}).get("papermill", {}).get("duration")) or 0.0
+        kernel = rec.get("extra", {}).get("kernel", {})
         out[stage] = {
             "duration_s": float(rec["duration_s"]),
             "cells_s": round(cells, 3),
+            "warmup_s": float(kernel.get("warmup_s") or 0.0),
+            "waited_s": float(kernel.get("waited_s") or 0.0),
             "started": datetime.fromisoformat(rec["started"]).timestamp(),
             "ended": datetime.fromisoformat(rec["ended"]).timestamp(),
         }
@@ -269,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dvc-venv", type=Path, default=Path("/tmp/benchvenv-dvc"))
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the temp projects")
+    ap.add_argument("--summary", type=Path, help="write the rows for make_bench here")
     args = ap.parse_args(argv)
+    summary = Summary(args.summary)
     names = [t for t in args.tools.split(",") if t]
     unknown = set(names) - set(TOOLS)
     if unknown:
@@ -279,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         ("dvc", args.dvc_venv / "bin" / "dvc"),
     ):
         if name in names and not exe.is_file():
+            if args.summary:  # make_bench: the row says the peer is not installed
+                names.remove(name)
+                print(f"bench: {exe} not found: {name} left out (peer not installed)")
+                continue
             ap.error(f"{exe} not found: install {name} into a venv there or drop it from --tools")
 
     root = Path(tempfile.mkdtemp(prefix="nbtrail-bench-pipeline-"))
@@ -358,9 +369,15 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     if "nbtrail_stage_seconds" in result:
         st = result["nbtrail_stage_seconds"]
-        print("nbtrail, last full run, per stage: record duration_s / time in code cells")
+        print(
+            "nbtrail, last full run, per stage: record duration_s / time in code cells"
+            " (kernel warm-up ahead of the cells; time the stage waited for its kernel)"
+        )
         for k, v in st.items():
-            print(f"  {k:<6} {v['duration_s']:6.2f} s / {v['cells_s']:6.2f} s")
+            print(
+                f"  {k:<6} {v['duration_s']:6.2f} s / {v['cells_s']:6.2f} s"
+                f"  (warm-up {v['warmup_s']:.2f} s; waited {v['waited_s']:.2f} s)"
+            )
         total = sum(v["duration_s"] for v in st.values())
         print(f"  sum    {total:6.2f} s / {sum(v['cells_s'] for v in st.values()):6.2f} s")
         tl = result.get("nbtrail_timeline")
@@ -372,7 +389,54 @@ def main(argv: list[str] | None = None) -> int:
             )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+    add_summary_rows(summary, result)
+    summary.write()
     return 0
+
+
+def add_summary_rows(summary: Summary, result: dict) -> None:
+    """The make_bench rows: nbtrail's whole time against its time in cells, against the
+    fastest peer, and its no-op."""
+    figs = result["tools"]
+    load = f"load {result['load_before'][0]:.1f}-{result['load_after'][0]:.1f}"
+    n = result["repeats"]
+    if "nbtrail" in figs and result.get("nbtrail_stage_seconds"):
+        st = result["nbtrail_stage_seconds"]
+        whole = result["nbtrail_timeline"]["whole_process_s"]
+        cells = sum(v["cells_s"] for v in st.values())
+        warm = sum(v.get("warmup_s", 0.0) for v in st.values())
+        ratio = whole / cells if cells else float("inf")
+        summary.add(
+            "4-notebook pipeline: whole wall time / time in code cells",
+            "<= 1.25x (#16)",
+            f"{whole:.2f} s whole / {cells:.2f} s in cells = **{ratio:.2f}x** (cells plus the"
+            f" warm-up imports run ahead of them, {warm:.2f} s: {whole / (cells + warm):.2f}x);"
+            f" last full run; {load}",
+            verdict(ratio <= 1.25),
+        )
+    peers = {k: v for k, v in figs.items() if k != "nbtrail"}
+    if "nbtrail" in figs and peers:
+        ours = figs["nbtrail"]["full"]["median"]
+        best = min(peers, key=lambda k: peers[k]["full"]["median"])
+        theirs = peers[best]["full"]["median"]
+        others = ", ".join(f"{k} {v['full']['median']:.2f} s" for k, v in peers.items())
+        summary.add(
+            "4-notebook pipeline vs the fastest peer (full run)",
+            ">= 2x faster than the fastest of papermill, Ploomber, DVC (#16)",
+            f"nbtrail {ours:.2f} s vs {others}: **{theirs / ours:.2f}x** the fastest ({best});"
+            f" median of {n}; {load}",
+            verdict(theirs / ours >= 2.0),
+        )
+    if "nbtrail" in figs and figs["nbtrail"]["noop"]:
+        noop = figs["nbtrail"]["noop"]
+        samples = ", ".join(f"{x:.3f}" for x in figs["nbtrail"]["noop_samples"])
+        summary.add(
+            "4-notebook pipeline: no-op `nbtrail run`",
+            "<= 0.1 s, 0 kernels (#16)",
+            f"{noop['median']:.3f} s median ({samples} s; the first plans, the next replay),"
+            f" {noop['kernels_max']} kernels; {load}",
+            verdict(noop["median"] <= 0.1 and noop["kernels_max"] == 0),
+        )
 
 
 if __name__ == "__main__":
