@@ -47,11 +47,10 @@ def clock_ns() -> int:
 def invocation_key(
     root: str, *, stage: str | None, overrides: Sequence[str], params_file: str | None
 ) -> str:
-    """What identifies one ``nbtrail run`` invocation's answer (forcing never replays)."""
-    from nbtrail import __version__
-
+    """What identifies one ``nbtrail run`` invocation's answer (forcing never replays). The
+    planner's own code is among the files an answer depends on (:func:`dependencies`)."""
     pf = os.path.abspath(params_file) if params_file else None
-    return json.dumps([FORMAT, __version__, root, stage, list(overrides), pf])
+    return json.dumps([FORMAT, root, stage, list(overrides), pf])
 
 
 def _cache_path(workspace_dir: str) -> str:
@@ -168,7 +167,7 @@ def dependencies(
     paths = [*walk(str(ws.params_dir)), *walk(str(ws.lib_dir)), *walk(str(ws.notebooks_dir))]
     paths += [str(ws.pipeline_file), str(ws.lock_file), str(ws.runs_dir)]
     paths += walk(str(ws.data_dir / "datasets"))
-    paths += walk(os.path.dirname(os.path.abspath(__file__)))  # this planner's own code
+    paths += walk(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # nbtrail's code
     if params_file:
         paths.append(os.path.abspath(params_file))
     for name, st in rp.pipeline.stages.items():
