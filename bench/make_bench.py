@@ -257,6 +257,8 @@ def run_job(job: Job, budget: float, logs: Path, scale: float) -> Outcome:
             rows = []
     if rc is None:
         status = f"timed out after {seconds:.0f} s"
+    elif rc != 0 and b"unrecognized arguments: --summary" in log.read_bytes():
+        status = "this version of the script has no --summary yet"
     elif rc != 0:
         status = f"failed (exit {rc})"
     elif not rows:
