@@ -3,8 +3,10 @@ processes, beside the interpreter's own floor, and where the time goes (`-X impo
 
     .venv/bin/python bench/bench_startup.py [--repeat 15] [--keep] [--summary PATH]
 
-A temporary project holds the 4-notebook benchmark pipeline (``bench/pipeline4/nbtrail``),
-run once for real. Then, each a fresh process, median (min) of ``--repeat``:
+A temporary project holds two tiny stages (``a`` -> ``b``: a parameter, a metric, no
+imports beyond nbtrail, so that the one real run costs two kernel starts and little else;
+``bench_pipeline.py`` times the no-op of its 4 real notebooks too), run once for real. Then,
+each a fresh process, median (min) of ``--repeat``:
 
 * ``python -I -S -c pass`` and ``python -c pass`` (the venv's interpreter: the floor);
 * the no-op ``nbtrail -C P run`` *planned* (``params/pipeline.yaml`` touched before each
@@ -22,6 +24,7 @@ interpreter's start, the CLI (``nbtrail.cli``, argparse, the verb's module) and 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -33,11 +36,48 @@ import time
 from pathlib import Path
 
 from _summary import Summary, verdict
-from bench_pipeline import FIXTURES, MAIN_VENV, Bench
+from bench_pipeline import MAIN_VENV, Bench
 
 NBTRAIL = str(MAIN_VENV / "bin" / "nbtrail")
 PYTHON = str(MAIN_VENV / "bin" / "python")
 TARGET_NOOP = 0.1
+PIPELINE = """version: 1
+stages:
+  a:
+    notebook: notebooks/a.ipynb
+  b:
+    notebook: notebooks/b.ipynb
+    needs: [a]
+"""
+
+
+def notebook(stage: str) -> str:
+    def cell(source: str, tags: list[str] | None = None) -> dict:
+        meta = {"tags": tags} if tags else {}
+        return {"cell_type": "code", "metadata": meta, "source": source, "outputs": [],
+                "execution_count": None}  # fmt: skip
+
+    body = f'import nbtrail\nrun = nbtrail.start("{stage}", globals())\n'
+    body += 'run.log_metrics({"x": x})\nrun.finish()'
+    return json.dumps(
+        {
+            "cells": [cell("x = 1", ["parameters"]), cell(body)],
+            "metadata": {
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+            },
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
+
+
+def make_project(proj: Path) -> None:
+    (proj / "params").mkdir(parents=True)
+    (proj / "notebooks").mkdir()
+    (proj / "workspace").mkdir()
+    (proj / "params" / "pipeline.yaml").write_text(PIPELINE)
+    for stage in ("a", "b"):
+        (proj / "notebooks" / f"{stage}.ipynb").write_text(notebook(stage))
 
 
 def timed(cmd: list[str], env: dict[str, str], repeat: int, before=None) -> list[float]:
@@ -93,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(root, Path("/nonexistent"), Path("/nonexistent"))
         env = bench.env
         proj = root / "project"
-        shutil.copytree(FIXTURES / "nbtrail", proj)
+        make_project(proj)
         subprocess.run([NBTRAIL, "-C", str(proj), "run"], env=env, check=True, capture_output=True)
         print(f"bench: project in {proj}, pipeline ran once; load {os.getloadavg()[0]:.2f}")
         pipeline_file = proj / "params" / "pipeline.yaml"
@@ -110,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         timed(run, env, 1)
         replayed = timed(run, env, args.repeat)
         kernels = bench.kernel_starts() - k0
-        copy_run = sorted(p.name for p in (proj / "workspace" / "runs").glob("copy-*"))[-1]
+        copy_run = sorted(p.name for p in (proj / "workspace" / "runs").glob("b-*"))[-1]
         runs = timed([NBTRAIL, "-C", str(proj), "runs"], env, args.repeat)
         lineage = timed([NBTRAIL, "-C", str(proj), "lineage", copy_run], env, args.repeat)
         imp = {
@@ -133,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         load = f"load {summary.load_start:.1f}-{os.getloadavg()[0]:.1f}"
         best = statistics.median(replayed)
         summary.add(
-            "no-op `nbtrail run` (4 stages), answer replayed",
+            "no-op `nbtrail run` (2 stages), answer replayed",
             "<= 0.1 s whole process, 0 kernels (#16)",
             f"{ms(replayed)}; {kernels} kernels; floor `python -c pass` {ms(floor)}, "
             f"`-I -S` {ms(floor_is)}; {load}",
