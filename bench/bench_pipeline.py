@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -298,17 +299,29 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     print(f"bench: projects in {root}; load average before {load_before}", flush=True)
     tools = [bench.make(n) for n in names]
+    partial = False
+
+    def stop(signum: int, frame: object) -> None:  # make_bench's budget: report what ran
+        raise _Stopped()
+
+    signal.signal(signal.SIGTERM, stop)
     try:
-        for r in range(args.repeats):  # rotate the order so no tool always runs first
-            order = tools[r % len(tools) :] + tools[: r % len(tools)]
-            print(f"round {r + 1} (full)", flush=True)
-            for t in order:
-                bench.run_full(t)
-        for r in range(args.repeats):
-            order = tools[r % len(tools) :] + tools[: r % len(tools)]
-            print(f"round {r + 1} (no-op)", flush=True)
-            for t in order:
-                bench.run_noop(t)
+        try:
+            for r in range(args.repeats):  # rotate the order so no tool always runs first
+                order = tools[r % len(tools) :] + tools[: r % len(tools)]
+                print(f"round {r + 1} (full)", flush=True)
+                for t in order:
+                    bench.run_full(t)
+            for r in range(args.repeats):
+                order = tools[r % len(tools) :] + tools[: r % len(tools)]
+                print(f"round {r + 1} (no-op)", flush=True)
+                for t in order:
+                    bench.run_noop(t)
+        except _Stopped:
+            partial = True
+            print("bench: stopped (SIGTERM): the figures below are those measured so far")
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        tools = [t for t in tools if t.full]
         load_after = os.getloadavg()
         result = {
             "started": started,
@@ -320,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_before": load_before,
             "load_after": load_after,
             "repeats": args.repeats,
+            "partial": partial,
             "tools": {
                 t.name: {
                     "full": stats(t.full),
@@ -331,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             },
         }
         nbt = next((t for t in tools if t.name == "nbtrail"), None)
-        if nbt is not None:
+        if nbt is not None and nbt.full:
             last = nbt.full[-1]
             st = stage_times(nbt.project)
             result["nbtrail_stage_seconds"] = st
@@ -394,11 +408,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+class _Stopped(Exception):
+    """SIGTERM arrived (make_bench's time budget)."""
+
+
 def add_summary_rows(summary: Summary, result: dict) -> None:
     """The make_bench rows: nbtrail's whole time against its time in cells, against the
     fastest peer, and its no-op."""
     figs = result["tools"]
     load = f"load {result['load_before'][0]:.1f}-{result['load_after'][0]:.1f}"
+    if result.get("partial"):
+        load += "; stopped at its time budget: the tools that had run by then"
     n = result["repeats"]
     if "nbtrail" in figs and result.get("nbtrail_stage_seconds"):
         st = result["nbtrail_stage_seconds"]

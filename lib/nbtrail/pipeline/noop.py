@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -63,7 +64,7 @@ def signature(path: str) -> Signature:
         st = os.stat(path)
     except OSError:
         return None
-    kind = 1 if os.path.isdir(path) else 0
+    kind = 1 if stat.S_ISDIR(st.st_mode) else 0
     return [kind, st.st_size if not kind else 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
