@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,10 @@ def command_line() -> str:
     return ".venv/bin/python " + shlex.join(out)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def verdict(ok: bool | None) -> str:
     return "no target" if ok is None else ("met" if ok else "not met")
 
@@ -47,6 +52,9 @@ class Summary:
     """Rows of one benchmark run; :meth:`write` is a no-op without a path."""
 
     def __init__(self, path: Path | str | None) -> None:
+        """Also makes SIGTERM (make_bench's time budget) raise SystemExit, so that the
+        script's ``finally`` blocks still stop its servers and remove its temp folders."""
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         self.path = Path(path) if path else None
         self.rows: list[dict[str, str]] = []
         self.load_start = os.getloadavg()[0]
