@@ -63,7 +63,7 @@ def jobs() -> list[Job]:
             "start-up",
             "bench_startup.py",
             ["--repeat", "7"],
-            40,
+            60,
             "no-op `nbtrail run`, CLI start-up",
             "no-op <= 0.1 s, 0 kernels (#16)",
             ".venv/bin/python bench/bench_startup.py --repeat 15",
@@ -152,7 +152,7 @@ def jobs() -> list[Job]:
             "monitor",
             "bench_monitor.py",
             ["--reps", "200", "--scale", "--scale-rows", "100000"],
-            75,
+            55,
             "monitor notebook weight, false alarms, scale",
             "< 1 MB notebook; within memory at scale (#6)",
             ".venv/bin/python bench/bench_monitor.py --render; nice .venv/bin/python"
@@ -313,7 +313,7 @@ def render(outcomes: list[Outcome], started: datetime, wall: float, budget: floa
         "",
         f"**Machine**: {m['nproc']} cores (`nproc`), {m['cpu']}, {m['ram']} RAM, Python"
         f" {m['python']}, {m['os']}; run started {started:%Y-%m-%d %H:%M} UTC.",
-        f"**Load**: the 1-minute load average went from {min(loads):.2f} to {max(loads):.2f}"
+        f"**Load**: the 1-minute load average was between {min(loads):.2f} and {max(loads):.2f}"
         " during the run (each script's own start and end are in the second table). The 2 cores"
         " are shared with other engineers' jobs: above 2, every wall-clock figure here is"
         " stretched by the others' work, up to several times, and a peer comparison run side by"
