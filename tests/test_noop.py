@@ -44,10 +44,13 @@ NOTEBOOK = {
     "nbformat_minor": 5,
 }
 
-# Runs the CLI in a fresh process and says whether the planner's YAML parser was imported.
+# Runs the CLI in a fresh process and says whether the planner's YAML parser was imported
+# (and, for a replay, whether even argparse was not).
 PROBE = (
     "import sys; from nbtrail.cli import main; code = main(sys.argv[1:]); "
-    "print('PLANNED' if 'yaml' in sys.modules else 'REPLAYED', file=sys.stderr); sys.exit(code)"
+    "how = 'PLANNED' if 'yaml' in sys.modules else 'REPLAYED'; "
+    "how += ' before argparse' if 'argparse' not in sys.modules else ''; "
+    "print(how, file=sys.stderr); sys.exit(code)"
 )
 
 
@@ -88,16 +91,19 @@ def test_a_noop_is_replayed_without_planning_and_says_the_same(project: Path) ->
     assert how1 == "PLANNED"
     assert "nothing changed" in out1
     how2, out2, err2 = _probe(project)
-    assert how2 == "REPLAYED"
+    assert how2 == "REPLAYED before argparse"
     assert (out2, err2) == (out1, err1)
     assert "one: unchanged, reusing run one-" in err2
     how3, _, _ = _probe(project, "-p", "one.x=1")  # another invocation: its own answer
     assert how3 == "PLANNED"
+    time.sleep(RACY)
+    how4, out4, _ = _probe(project, "-p", "one.x=1")  # replayed after parsing its arguments
+    assert how4 == "REPLAYED" and out4 == out1
 
 
 def test_a_touched_input_is_planned_again(project: Path) -> None:
     _probe(project)
-    assert _probe(project)[0] == "REPLAYED"
+    assert _probe(project)[0].startswith("REPLAYED")
     pipeline = project / "params" / "pipeline.yaml"
     pipeline.write_text(pipeline.read_text() + "# a comment\n")
     how, out, _ = _probe(project)
@@ -107,7 +113,7 @@ def test_a_touched_input_is_planned_again(project: Path) -> None:
     time.sleep(RACY)
     try:
         _probe(project)
-        assert _probe(project)[0] == "REPLAYED"
+        assert _probe(project)[0].startswith("REPLAYED")
         new.write_text("X = 1\n")
         how, out, _ = _probe(project)
         assert how == "PLANNED" and "ran" in out  # the stage executed again: the hash changed

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from nbtrail.core.workspace import Workspace
@@ -48,9 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=handle)
 
 
-NOTHING_CHANGED = "nothing changed: every stage reused its last run"
-
-
 def handle(args: argparse.Namespace, ws: Workspace) -> int:
     from nbtrail.pipeline import noop
 
@@ -64,10 +60,7 @@ def handle(args: argparse.Namespace, ws: Workspace) -> int:
     if not (args.force or args.force_stage):
         hit = noop.replay(str(ws.workspace_dir), key)
         if hit is not None:  # nothing it read changed since a run that reused every stage
-            for event in hit["events"]:
-                print(f"nbtrail: {event}", file=sys.stderr)
-            print(hit["summary"])
-            print(NOTHING_CHANGED)
+            noop.print_answer(hit)
             return 0
     return _plan_and_run(args, ws, overrides, key)
 
@@ -110,7 +103,7 @@ def _plan_and_run(args: argparse.Namespace, ws: Workspace, overrides: list[str],
     print(summary)
     reused = sum(r.status == "cached" for r in results)
     if reused == len(results):
-        print(NOTHING_CHANGED)
+        print(noop.NOTHING_CHANGED)
         if not (args.force or args.force_stage):
             recs = [records.load(ws, r.run_id) for r in results if r.run_id]
             deps = noop.dependencies(ws, rp, str(args.params) if args.params else None, recs)

@@ -37,6 +37,10 @@ MAX_ENTRIES = 8
 RACY_MARGIN_NS = 100_000_000  # the kernel's coarse file clock may lag by a few ms
 SKIP_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints", ".git"})
 
+NOTHING_CHANGED = "nothing changed: every stage reused its last run"
+PIPELINE_FILE = os.path.join("params", "pipeline.yaml")
+ROOT_ENV = "NBTRAIL_ROOT"
+
 Signature = list[int] | None  # [kind, size, mtime_ns, ctime_ns, ino]; None: missing
 
 
@@ -52,6 +56,37 @@ def invocation_key(
     planner's own code is among the files an answer depends on (:func:`dependencies`)."""
     pf = os.path.abspath(params_file) if params_file else None
     return json.dumps([FORMAT, root, stage, list(overrides), pf])
+
+
+def find_root(start: str | None) -> str | None:
+    """The workspace root as :meth:`nbtrail.core.workspace.Workspace.find` finds it (from
+    ``start``, else ``$NBTRAIL_ROOT``, else the cwd, upwards), or None: with ``os.path``
+    only, so a replay needs no ``pathlib``."""
+    if start is None:
+        start = os.environ.get(ROOT_ENV) or os.getcwd()
+    here = os.path.realpath(start)
+    while True:
+        if os.path.isfile(os.path.join(here, PIPELINE_FILE)):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+def workspace_dir(root: str) -> str:
+    """``Workspace(root).workspace_dir`` as a string."""
+    return os.path.join(root, "workspace")
+
+
+def print_answer(hit: dict[str, Any]) -> None:
+    """Print a replayed answer exactly as the run that saved it printed it."""
+    import sys
+
+    for event in hit["events"]:
+        print(f"nbtrail: {event}", file=sys.stderr)
+    print(hit["summary"])
+    print(NOTHING_CHANGED)
 
 
 def _cache_path(workspace_dir: str) -> str:
