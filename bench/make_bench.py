@@ -108,7 +108,7 @@ def jobs() -> list[Job]:
             25,
             "evaluation and A/B statistics",
             "(none)",
-            ".venv/bin/python bench/bench_abtest.py (up to 100,000 rows)",
+            ".venv/bin/python bench/bench_abtest.py",
             "RESULTS-abtest.md",
         ),
         Job(
@@ -359,6 +359,9 @@ def render(outcomes: list[Outcome], started: datetime, wall: float, budget: floa
             f" `{_cell(o.job.full)}` |"
         )
     lines += [
+        "",
+        "A script stopped at its budget gets up to 20 s more to clean up (its servers, its temp"
+        " folders), which the seconds include.",
         "",
         "Regenerate with `make bench` (or `.venv/bin/python bench/make_bench.py --only NAME`"
         " for one benchmark, which rewrites the whole page with that row alone).",
