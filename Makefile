@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format lab clean chromium
+.PHONY: help setup run test lint format lab clean chromium bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -45,6 +45,11 @@ chromium: ## install Debian's chromium for the browser tests when it is missing
 	  else echo "make: the browser tests need Debian's chromium: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi; \
 	  echo "make: installing Debian's chromium for the browser tests (apt-get)"; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# Every benchmark in bench/ at a bounded size (<= 15 min on 2 cores), BENCHMARKS.md rewritten
+# from their --summary JSON; the full-size commands are listed there.
+bench: $(STAMP) ## run every benchmark at a bounded size and rewrite BENCHMARKS.md
+	$(BIN)/python bench/make_bench.py $(BENCH_ARGS)
 
 format: $(STAMP) ## apply ruff formatting
 	$(BIN)/ruff format lib tests bench

@@ -12,6 +12,7 @@ Times, median of 3 after one warm-up, on synthetic scores:
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from _summary import Summary, verdict
 
 from nbtrail.practices import abtest as ab
 from nbtrail.practices import evaluation as ev
@@ -43,27 +45,36 @@ def scores(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--summary", help="write the rows for make_bench here")
+    ap.add_argument("--max-rows", type=int, default=100_000, help="largest holdout timed")
+    args = ap.parse_args()
+    summary = Summary(args.summary)
+    figures: dict[str, float] = {}
     print(
         f"machine: nproc={os.cpu_count()} {platform.machine()} python {platform.python_version()}"
     )
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     print("\nevaluate_holdout, 5 metrics, n_boot=1000")
-    for n in (113, 1_000, 10_000, 100_000):
+    for n in (x for x in (113, 1_000, 10_000, 100_000) if x <= args.max_rows):
         y, a, _ = scores(n)
         s = timed(
             lambda y=y, a=a: ev.evaluate_holdout(y, a, n_boot=1000), repeat=1 if n >= 1e5 else 3
         )
         print(f"  {n:>7} rows: {s:8.3f} s")
+        figures[f"evaluate_holdout {n:,} rows"] = s
     print("\ncompare_offline, 3 metrics, n_boot=2000")
     metrics = ["roc_auc", "accuracy", "log_loss"]
-    for n in (113, 10_000):
+    for n in (x for x in (113, 10_000) if x <= args.max_rows):
         y, a, b = scores(n)
         s = timed(lambda y=y, a=a, b=b: ab.compare_offline(y, a, b, metrics=metrics))
         print(f"  {n:>7} rows: {s:8.3f} s")
+        figures[f"compare_offline {n:,} rows"] = s
     print("\ngroup_sequential_design")
     for looks in (1, 5, 10, 20):
         s = timed(lambda looks=looks: ab.group_sequential_design(looks))
         print(f"  {looks:>3} looks: {s:8.3f} s")
+        figures[f"design {looks} looks"] = s
     ids = [f"user-{i}" for i in range(1_000_000)]
     s = timed(lambda: ab.assign_arms(ids, salt="bench", split=0.5), repeat=1)
     print(f"\nassign_arms: {s:.3f} s per million ids")
@@ -75,6 +86,16 @@ def main() -> None:
         )
     )
     print(f"simulate_sequential: {s:.3f} s for 10,000 experiments of {plan['total_max_n']} users")
+    load = f"load {summary.load_start:.1f}-{os.getloadavg()[0]:.1f}"
+    summary.add(
+        "A/B statistics",
+        "(none)",
+        f"holdout intervals (113 rows) {figures['evaluate_holdout 113 rows']:.3f} s, offline A/B"
+        f" {figures['compare_offline 113 rows']:.3f} s, 5-look design"
+        f" {figures['design 5 looks']:.3f} s, 10,000 simulated experiments {s:.2f} s; {load}",
+        verdict(None),
+    )
+    summary.write()
 
 
 if __name__ == "__main__":

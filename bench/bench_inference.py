@@ -9,6 +9,7 @@ a ColumnTransformer). Run: ``.venv/bin/python bench/bench_inference.py``
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import time
@@ -18,6 +19,7 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import sklearn
+from _summary import Summary, verdict
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -40,6 +42,9 @@ def timed(fn, repeats: int) -> np.ndarray:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--summary", help="write the rows for make_bench here")
+    summary = Summary(ap.parse_args().summary)
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     X = X.rename(columns=lambda c: c.replace(" ", "_"))
     rng = np.random.default_rng(0)
@@ -65,12 +70,25 @@ def main() -> None:
         f"{platform.python_version()}, scikit-learn {sklearn.__version__}, onnxruntime "
         f"{ort.__version__}; shared with other jobs"
     )
+    figures = {}
     for name, model in models.items():
         model.fit(X, y)
-        bench_model(name, model, X, one, big)
+        figures[name] = bench_model(name, model, X, one, big)
+    sk, onx = (figures[next(iter(models))][e] for e in ("sklearn", "onnxruntime"))
+    summary.add(
+        "ONNX Runtime vs scikit-learn, default pipeline",
+        "(none; #7)",
+        f"batch 1: {sk[0]:.3f} ms -> {onx[0]:.3f} ms; batch 1,000: {sk[1]:,.0f} -> {onx[1]:,.0f}"
+        f" rows/s; load {summary.load_start:.1f}-{os.getloadavg()[0]:.1f}",
+        verdict(None),
+    )
+    summary.write()
 
 
-def bench_model(name: str, model, X: pd.DataFrame, one: pd.DataFrame, big: pd.DataFrame) -> None:
+def bench_model(
+    name: str, model, X: pd.DataFrame, one: pd.DataFrame, big: pd.DataFrame
+) -> dict[str, tuple[float, float]]:
+    """Per engine: (median latency at batch 1 in ms, rows/s at batch 1,000)."""
     onx, spec = export.to_onnx(model, X)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -89,6 +107,7 @@ def bench_model(name: str, model, X: pd.DataFrame, one: pd.DataFrame, big: pd.Da
     }
     print(f"\n{name} [ONNX {spec['layout']}/{spec['input_dtype']}, 1 thread]")
     print(f"  {'engine':<18} {'b=1 median':>11} {'b=1 p95':>9} {'b=1000 rows/s':>14}")
+    out = {}
     for engine, (f1, fbig) in runs.items():
         timed(f1, 20)
         lat = timed(f1, 500) * 1e3
@@ -97,6 +116,8 @@ def bench_model(name: str, model, X: pd.DataFrame, one: pd.DataFrame, big: pd.Da
             f"  {engine:<18} {np.median(lat):>8.3f} ms {np.percentile(lat, 95):>6.3f} ms"
             f" {thr:>14,.0f}"
         )
+        out[engine] = (float(np.median(lat)), float(thr))
+    return out
 
 
 if __name__ == "__main__":

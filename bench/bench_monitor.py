@@ -23,6 +23,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from _summary import Summary, verdict
+
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
@@ -289,8 +291,8 @@ def data(n, seed, shift):
     for j in range(5):
         d[f"cat_{j}"] = pd.Categorical(rng.choice(list("abcdefgh"), size=n))
     return pd.DataFrame(d)
-ref = data(1_000_000, 1, 0.0)
-cur = data(1_000_000, 2, 0.05)
+ref = data(ROWS, 1, 0.0)
+cur = data(ROWS, 2, 0.05)
 """
 
 SCALE_NBTRAIL = """
@@ -329,9 +331,9 @@ print(json.dumps({"preset_s": t2 - t1, "import_s": t1 - t0, "drifted": share}))
 """
 
 
-def run_child(body: str) -> dict:
+def run_child(body: str, rows: int = 1_000_000) -> dict:
     code = (
-        "import json, resource\n"
+        f"import json, resource\nROWS = {int(rows)}\n"
         + SCALE_DATA
         + body
         + textwrap.dedent(
@@ -352,8 +354,8 @@ def run_child(body: str) -> dict:
     return out
 
 
-def data_only() -> dict:
-    return run_child("")
+def data_only(rows: int = 1_000_000) -> dict:
+    return run_child("", rows)
 
 
 def main() -> int:
@@ -362,7 +364,10 @@ def main() -> int:
     ap.add_argument("--scale", action="store_true", help="1,000,000 x 25 vs DataDriftPreset")
     ap.add_argument("--skip-evidently-full", action="store_true")
     ap.add_argument("--reps", type=int, default=2000)
+    ap.add_argument("--scale-rows", type=int, default=1_000_000, help="rows of the --scale check")
+    ap.add_argument("--summary", help="write the rows for make_bench here")
     args = ap.parse_args()
+    summary = Summary(args.summary)
     res: dict = {"python": sys.version.split()[0], "nproc": os.cpu_count()}
     base = Path(tempfile.mkdtemp(prefix="bench-monitor-"))
     try:
@@ -389,15 +394,16 @@ def main() -> int:
         res["simulation"] = s
         print("simulation:", json.dumps(s, indent=1))
         if args.scale:
-            print("1M x 25: data generation only ...", flush=True)
-            res["scale_data_only"] = data_only()
+            n = f"{args.scale_rows:,} x 25"
+            print(f"{n}: data generation only ...", flush=True)
+            res["scale_data_only"] = data_only(args.scale_rows)
             print(" ", res["scale_data_only"], flush=True)
-            print("1M x 25: nbtrail verdict (all rows) + report (50k sample) ...", flush=True)
-            res["scale_nbtrail"] = run_child(SCALE_NBTRAIL)
+            print(f"{n}: nbtrail verdict (all rows) + report (50k sample) ...", flush=True)
+            res["scale_nbtrail"] = run_child(SCALE_NBTRAIL, args.scale_rows)
             print(" ", res["scale_nbtrail"], flush=True)
             if not args.skip_evidently_full:
-                print("1M x 25: Evidently DataDriftPreset alone, all rows ...", flush=True)
-                res["scale_evidently"] = run_child(SCALE_EVIDENTLY)
+                print(f"{n}: Evidently DataDriftPreset alone, all rows ...", flush=True)
+                res["scale_evidently"] = run_child(SCALE_EVIDENTLY, args.scale_rows)
                 print(" ", res["scale_evidently"], flush=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -405,7 +411,45 @@ def main() -> int:
     out.mkdir(exist_ok=True)
     (out / "monitor.json").write_text(json.dumps(res, indent=2, default=str))
     print(f"written {out / 'monitor.json'}")
+    add_summary_rows(summary, res, args.scale_rows)
+    summary.write()
     return 0
+
+
+def add_summary_rows(summary: Summary, res: dict, rows: int) -> None:
+    load = f"load {summary.load_start:.1f}-{os.getloadavg()[0]:.1f}"
+    w = res["weight"]
+    after = w["after"]["notebook"]
+    summary.add(
+        "executed monitor notebook",
+        "< 1 MB, Evidently bundle stored once (#6)",
+        f"{mb(w['before']['notebook'])} before -> **{mb(after)}** after; {load}",
+        verdict(after < 1_000_000),
+    )
+    sim = res["simulation"]
+    summary.add(
+        "monitor verdict: false alarms and power (simulated)",
+        "(none)",
+        f"false alarm {sim['false_alarm_bh_effect_floor']:.3f} with the effect floor,"
+        f" power {sim['power_shift_0.5sd']:.2f} at a 0.5 SD shift; {sim['reps']} reps; {load}",
+        verdict(None),
+    )
+    if "scale_nbtrail" in res:
+        ours, theirs = res["scale_nbtrail"], res.get("scale_evidently", {})
+        if "error" in ours:
+            measured = f"nbtrail's check failed: {ours['error']}"
+        else:
+            measured = (
+                f"{rows:,} x 25: nbtrail {ours['wall_s']:.1f} s, {ours['peak_rss_mb'] / 1024:.2f}"
+                f" GB; Evidently DataDriftPreset alone {theirs.get('wall_s', float('nan')):.1f} s,"
+                f" {theirs.get('peak_rss_mb', float('nan')) / 1024:.2f} GB; {load}"
+            )
+        summary.add(
+            f"monitor at scale ({rows:,} rows)",
+            "within memory; compare with DataDriftPreset alone (#6; full size 1,000,000)",
+            measured,
+            verdict(None) if rows < 1_000_000 else verdict("error" not in ours),
+        )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+from _summary import Summary, verdict
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "pipeline4"
@@ -239,9 +242,12 @@ def stage_times(project: Path) -> dict[str, dict[str, float]]:
             nb = json.loads(executed.read_text())
             for cell in nb.get("cells", []):
                 cells += (cell.get("metadata", {}).get("papermill", {}).get("duration")) or 0.0
+        kernel = rec.get("extra", {}).get("kernel", {})
         out[stage] = {
             "duration_s": float(rec["duration_s"]),
             "cells_s": round(cells, 3),
+            "warmup_s": float(kernel.get("warmup_s") or 0.0),
+            "waited_s": float(kernel.get("waited_s") or 0.0),
             "started": datetime.fromisoformat(rec["started"]).timestamp(),
             "ended": datetime.fromisoformat(rec["ended"]).timestamp(),
         }
@@ -269,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dvc-venv", type=Path, default=Path("/tmp/benchvenv-dvc"))
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the temp projects")
+    ap.add_argument("--summary", type=Path, help="write the rows for make_bench here")
     args = ap.parse_args(argv)
+    summary = Summary(args.summary)
     names = [t for t in args.tools.split(",") if t]
     unknown = set(names) - set(TOOLS)
     if unknown:
@@ -279,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         ("dvc", args.dvc_venv / "bin" / "dvc"),
     ):
         if name in names and not exe.is_file():
+            if args.summary:  # make_bench: the row says the peer is not installed
+                names.remove(name)
+                print(f"bench: {exe} not found: {name} left out (peer not installed)")
+                continue
             ap.error(f"{exe} not found: install {name} into a venv there or drop it from --tools")
 
     root = Path(tempfile.mkdtemp(prefix="nbtrail-bench-pipeline-"))
@@ -287,17 +299,29 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     print(f"bench: projects in {root}; load average before {load_before}", flush=True)
     tools = [bench.make(n) for n in names]
+    partial = False
+
+    def stop(signum: int, frame: object) -> None:  # make_bench's budget: report what ran
+        raise _Stopped()
+
+    signal.signal(signal.SIGTERM, stop)
     try:
-        for r in range(args.repeats):  # rotate the order so no tool always runs first
-            order = tools[r % len(tools) :] + tools[: r % len(tools)]
-            print(f"round {r + 1} (full)", flush=True)
-            for t in order:
-                bench.run_full(t)
-        for r in range(args.repeats):
-            order = tools[r % len(tools) :] + tools[: r % len(tools)]
-            print(f"round {r + 1} (no-op)", flush=True)
-            for t in order:
-                bench.run_noop(t)
+        try:
+            for r in range(args.repeats):  # rotate the order so no tool always runs first
+                order = tools[r % len(tools) :] + tools[: r % len(tools)]
+                print(f"round {r + 1} (full)", flush=True)
+                for t in order:
+                    bench.run_full(t)
+            for r in range(args.repeats):
+                order = tools[r % len(tools) :] + tools[: r % len(tools)]
+                print(f"round {r + 1} (no-op)", flush=True)
+                for t in order:
+                    bench.run_noop(t)
+        except _Stopped:
+            partial = True
+            print("bench: stopped (SIGTERM): the figures below are those measured so far")
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        tools = [t for t in tools if t.full]
         load_after = os.getloadavg()
         result = {
             "started": started,
@@ -309,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_before": load_before,
             "load_after": load_after,
             "repeats": args.repeats,
+            "partial": partial,
             "tools": {
                 t.name: {
                     "full": stats(t.full),
@@ -320,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             },
         }
         nbt = next((t for t in tools if t.name == "nbtrail"), None)
-        if nbt is not None:
+        if nbt is not None and nbt.full:
             last = nbt.full[-1]
             st = stage_times(nbt.project)
             result["nbtrail_stage_seconds"] = st
@@ -358,9 +383,15 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     if "nbtrail_stage_seconds" in result:
         st = result["nbtrail_stage_seconds"]
-        print("nbtrail, last full run, per stage: record duration_s / time in code cells")
+        print(
+            "nbtrail, last full run, per stage: record duration_s / time in code cells"
+            " (kernel warm-up ahead of the cells; time the stage waited for its kernel)"
+        )
         for k, v in st.items():
-            print(f"  {k:<6} {v['duration_s']:6.2f} s / {v['cells_s']:6.2f} s")
+            print(
+                f"  {k:<6} {v['duration_s']:6.2f} s / {v['cells_s']:6.2f} s"
+                f"  (warm-up {v['warmup_s']:.2f} s; waited {v['waited_s']:.2f} s)"
+            )
         total = sum(v["duration_s"] for v in st.values())
         print(f"  sum    {total:6.2f} s / {sum(v['cells_s'] for v in st.values()):6.2f} s")
         tl = result.get("nbtrail_timeline")
@@ -372,7 +403,60 @@ def main(argv: list[str] | None = None) -> int:
             )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+    add_summary_rows(summary, result)
+    summary.write()
     return 0
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived (make_bench's time budget)."""
+
+
+def add_summary_rows(summary: Summary, result: dict) -> None:
+    """The make_bench rows: nbtrail's whole time against its time in cells, against the
+    fastest peer, and its no-op."""
+    figs = result["tools"]
+    load = f"load {result['load_before'][0]:.1f}-{result['load_after'][0]:.1f}"
+    if result.get("partial"):
+        load += "; stopped at its time budget: the tools that had run by then"
+    n = result["repeats"]
+    if "nbtrail" in figs and result.get("nbtrail_stage_seconds"):
+        st = result["nbtrail_stage_seconds"]
+        whole = result["nbtrail_timeline"]["whole_process_s"]
+        cells = sum(v["cells_s"] for v in st.values())
+        warm = sum(v.get("warmup_s", 0.0) for v in st.values())
+        ratio = whole / cells if cells else float("inf")
+        summary.add(
+            "4-notebook pipeline: whole wall time / time in code cells",
+            "<= 1.25x (#16)",
+            f"{whole:.2f} s whole / {cells:.2f} s in cells = **{ratio:.2f}x** (the kernels"
+            f" spent {warm:.2f} s more starting and importing the notebooks' modules ahead of"
+            f" their cells, overlapped with earlier stages); last full run; {load}",
+            verdict(ratio <= 1.25),
+        )
+    peers = {k: v for k, v in figs.items() if k != "nbtrail"}
+    if "nbtrail" in figs and peers:
+        ours = figs["nbtrail"]["full"]["median"]
+        best = min(peers, key=lambda k: peers[k]["full"]["median"])
+        theirs = peers[best]["full"]["median"]
+        others = ", ".join(f"{k} {v['full']['median']:.2f} s" for k, v in peers.items())
+        summary.add(
+            "4-notebook pipeline vs the fastest peer (full run)",
+            ">= 2x faster than the fastest of papermill, Ploomber, DVC (#16)",
+            f"nbtrail {ours:.2f} s vs {others}: **{theirs / ours:.2f}x** the fastest ({best});"
+            f" median of {n}; {load}",
+            verdict(theirs / ours >= 2.0),
+        )
+    if "nbtrail" in figs and figs["nbtrail"]["noop"]:
+        noop = figs["nbtrail"]["noop"]
+        samples = ", ".join(f"{x:.3f}" for x in figs["nbtrail"]["noop_samples"])
+        summary.add(
+            "4-notebook pipeline: no-op `nbtrail run`",
+            "<= 0.1 s, 0 kernels (#16)",
+            f"{noop['median']:.3f} s median ({samples} s; the first plans, the next replay),"
+            f" {noop['kernels_max']} kernels; {load}",
+            verdict(noop["median"] <= 0.1 and noop["kernels_max"] == 0),
+        )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from _project import make_project  # noqa: E402
+from _summary import Summary, verdict  # noqa: E402
 
 
 def _cli(root: Path, *args: str, env: dict[str, str]) -> tuple[float, str]:
@@ -95,7 +96,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--project", type=Path, help="a project whose pipeline already ran")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--summary", help="write the rows for make_bench here")
     args = ap.parse_args()
+    summary = Summary(args.summary)
     tmp = Path(tempfile.mkdtemp(prefix="nbtrail-bench-sync-"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("NBTRAIL_ROOT", None)
@@ -128,6 +131,26 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+    fig = {}
+    for row in rows:
+        _, label, what, seconds, moved, _ = (c.strip() for c in row.split("|"))
+        fig[(label, what)] = (float(seconds), moved)
+
+    def part(label: str) -> str:
+        f = {w: v for (lab, w), v in fig.items() if lab == label}
+        return (
+            f"push {f['push'][0]:.2f} s ({f['push'][1]}), pull into a fresh copy"
+            f" {f['pull into a fresh copy'][0]:.2f} s, pull again {f['pull again (no-op)'][0]:.2f} s"
+        )
+
+    summary.add(
+        f"`runs push` / `runs pull`, one default pipeline ({n_runs} runs)",
+        "(none; #14)",
+        f"folder: {part('folder')}; moto S3: {part('moto S3')}; load"
+        f" {summary.load_start:.1f}-{os.getloadavg()[0]:.1f}",
+        verdict(None),
+    )
+    summary.write()
 
 
 def _du(path: Path) -> str:

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _summary import Summary, verdict
+
 REPO = Path(__file__).resolve().parents[1]
 SPEC = {
     "kind": "grid",
@@ -38,12 +40,24 @@ SPEC = {
 }
 
 
-def project(root: Path) -> Path:
+def spec(members: int) -> dict:
+    """The grid, or for fewer than 8 ``members`` (make_bench runs 2) its first 1-2 points."""
+    if members >= 8:
+        return SPEC
+    space = {
+        "train.n_estimators": [50],
+        "train.max_depth": [2, 3][: max(1, members)],
+        "train.learning_rate": [0.1],
+    }
+    return {**SPEC, "space": space, "budget": {"max_members": len(space["train.max_depth"])}}
+
+
+def project(root: Path, members: int = 8) -> Path:
     for name in ("notebooks", "params", "examples"):
         shutil.copytree(REPO / name, root / name)
     (root / "workspace").mkdir()
     shutil.copyfile(REPO / "requirements.lock", root / "requirements.lock")
-    (root / "params" / "sweeps" / "bench.json").write_text(json.dumps(SPEC))
+    (root / "params" / "sweeps" / "bench.json").write_text(json.dumps(spec(members)))
     return root
 
 
@@ -83,15 +97,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--keep", action="store_true", help="keep the temporary projects")
+    ap.add_argument("--members", type=int, default=8, help="8 (the grid), or 2 for a quick run")
+    ap.add_argument("--summary", help="write the rows for make_bench here")
     args = ap.parse_args()
+    summary = Summary(args.summary)
     print(
         f"machine: nproc={os.cpu_count()} {platform.machine()} python {platform.python_version()}"
     )
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     try:
-        serial = side(project(tmp / "serial"), "--serial")
-        dask = side(project(tmp / "dask"), "--workers", str(args.workers))
+        serial = side(project(tmp / "serial", args.members), "--serial")
+        dask = side(project(tmp / "dask", args.members), "--workers", str(args.workers))
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -119,6 +136,16 @@ def main() -> None:
                 print(f"{label} member {m['member']} {m['status']}: {m['reason']}")
     best = [s["rec"]["best"] for s in (serial, dask)]
     print(f"best member: serial {best[0]}, dask {best[1]}")
+    summary.add(
+        f"sweep, {serial['ended']} members over `train.*`, serial vs LocalCluster of"
+        f" {args.workers} workers",
+        ">= 1.8x the throughput of serial with 2 workers (#14)",
+        f"members' phase: **{speed:.2f}x** ({serial['wall'] - serial['data']:.1f} s serial vs"
+        f" {dask['wall'] - dask['data']:.1f} s); load {summary.load_start:.1f}-"
+        f"{os.getloadavg()[0]:.1f}",
+        verdict(speed >= 1.8) + ("" if args.members >= 8 else " (2 members: bounded size)"),
+    )
+    summary.write()
 
 
 if __name__ == "__main__":

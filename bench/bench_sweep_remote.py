@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _summary import Summary, verdict
+
 REPO = Path(__file__).resolve().parents[1]
 DASK = Path(sys.executable).parent / "dask"
 SPEC = {
@@ -39,12 +41,20 @@ SPEC = {
 }
 
 
-def project(root: Path) -> Path:
+def spec(members: int) -> dict:
+    """The 4-point grid, or for fewer ``members`` (make_bench runs 2) its first points."""
+    if members >= 4:
+        return SPEC
+    space = {"train.n_estimators": [50], "train.max_depth": [2, 3][: max(1, members)]}
+    return {**SPEC, "space": space, "budget": {"max_members": len(space["train.max_depth"])}}
+
+
+def project(root: Path, members: int = 4) -> Path:
     for name in ("notebooks", "params", "examples"):
         shutil.copytree(REPO / name, root / name)
     (root / "workspace").mkdir()
     shutil.copyfile(REPO / "requirements.lock", root / "requirements.lock")
-    (root / "params" / "sweeps" / "bench.json").write_text(json.dumps(SPEC))
+    (root / "params" / "sweeps" / "bench.json").write_text(json.dumps(spec(members)))
     return root
 
 
@@ -170,7 +180,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--keep", action="store_true", help="keep the temporary projects")
     ap.add_argument("--remote-first", action="store_true", help="run the remote-only side first")
+    ap.add_argument("--members", type=int, default=4, help="4 (the grid), or 2 for a quick run")
+    ap.add_argument("--summary", help="write the rows for make_bench here")
     args = ap.parse_args()
+    summary = Summary(args.summary)
     print(
         f"machine: nproc={os.cpu_count()} {platform.machine()} python {platform.python_version()}"
     )
@@ -178,7 +191,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-remote-"))
     address, procs = start_cluster(tmp)
     try:
-        shared_root, remote_root = project(tmp / "shared"), project(tmp / "client")
+        shared_root = project(tmp / "shared", args.members)
+        remote_root = project(tmp / "client", args.members)
         remote = ["--scheduler", address, "--remote", str(tmp / "remote")]
         sides = {
             "shared": lambda: [sweep(shared_root, "--scheduler", address) for _ in range(2)],
@@ -199,7 +213,8 @@ def main() -> None:
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print("\n| 4 members, 2 workers | shared filesystem | remote-only (folder remote) |")
     print("| --- | ---: | ---: |")
-    n = len(SPEC["space"]["train.n_estimators"]) * len(SPEC["space"]["train.max_depth"])
+    used = spec(args.members)["space"]
+    n = len(used["train.n_estimators"]) * len(used["train.max_depth"])
     rows = {
         "fresh: members completed, stages executed": lambda r: f"{r[0]['ok']}, {r[0]['executed']}",
         "fresh: whole sweep, wall (s)": lambda r: f"{r[0]['wall']:.1f}",
@@ -228,6 +243,16 @@ def main() -> None:
                 if m["status"] != "completed":
                     print(f"{label} member {m['member']} {m['status']}: {m['reason']}")
     print(f"best member: shared {shared[0]['rec']['best']}, remote-only {only[0]['rec']['best']}")
+    summary.add(
+        f"sweep, remote-only workers vs shared filesystem, {n} members, 2 workers",
+        "the overhead per member of the remote-only mode (#14)",
+        f"sync work per member {sum(steps.values()):.2f} s (step by step); wall difference per"
+        f" member: fresh {fresh:+.2f} s, all cached {again:+.2f} s, against"
+        f" {shared[0]['member_s']:.1f} s per member; load {summary.load_start:.1f}-"
+        f"{os.getloadavg()[0]:.1f}",
+        verdict(None),
+    )
+    summary.write()
 
 
 if __name__ == "__main__":

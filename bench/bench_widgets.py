@@ -28,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lib"))
 
+from _summary import Summary, verdict  # noqa: E402
 from bench_index import generate  # noqa: E402
 
 from nbtrail.core.workspace import Workspace  # noqa: E402
@@ -106,7 +107,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=11)
     ap.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     ap.add_argument("--root", type=Path, help="reuse a workspace a --keep run left")
+    ap.add_argument("--summary", help="write the rows for make_bench here")
     args = ap.parse_args()
+    summary = Summary(args.summary)
     tmp = args.root.parent if args.root else Path(tempfile.mkdtemp(prefix="nbtrail-bench-widgets-"))
     root = tmp / "project"
     try:
@@ -128,6 +131,16 @@ def main() -> int:
         for case, (med, low) in results.items():
             print(f"{case:<{width}}  {med:>6.1f}  {low:>6.1f}")
         print(f"load average after: {os.getloadavg()[0]:.1f}")
+        changes = {k: v for k, v in results.items() if "compare" not in k and "build" not in k}
+        worst = max(med for med, _ in changes.values()) if changes else float("nan")
+        summary.add(
+            f"run browser (`widgets.runs()`), {args.runs:,} runs",
+            "filter change -> redraw <= 200 ms in the kernel (#13)",
+            "; ".join(f"{k} {med:.1f} ms" for k, (med, _) in results.items())
+            + f" (median of {args.repeat}); load {summary.load_start:.1f}-{os.getloadavg()[0]:.1f}",
+            verdict(worst <= 200),
+        )
+        summary.write()
     finally:
         if args.keep or args.root:
             print(f"kept {tmp}")

@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _summary import Summary, verdict
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 BARE = HERE / "pipeline_scale_bare.py"
@@ -371,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, help="default: a new temp folder, removed at the end")
     ap.add_argument("--keep", action="store_true", help="keep each run's project and outputs")
     ap.add_argument("--out", type=Path, help="write every figure as JSON here")
+    ap.add_argument("--summary", type=Path, help="write the rows for make_bench here")
     args = ap.parse_args(argv)
+    summary = Summary(args.summary)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="nbtrail-scale-"))
     root.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -397,6 +401,20 @@ def main(argv: list[str] | None = None) -> int:
         if not args.workdir and not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     print(report(sizes))
+    load = f"load {summary.load_start:.1f}-{os.getloadavg()[0]:.1f}"
+    for n, d in sizes.items():
+        runs = d["runs"]
+        bw, pw = median_of(runs, "bare", "wall_s"), median_of(runs, "pipeline", "wall_s")
+        peak = median_of(runs, "pipeline", "peak_rss_sum_bytes") / 1e9
+        over = 100 * (pw - bw) / bw
+        summary.add(
+            f"whole default pipeline, {n:,} x 50 synthetic, beside a bare script",
+            "overhead <= 10% over the bare script; 1M rows within 4 GB (#11)",
+            f"pipeline {pw:.1f} s vs bare {bw:.1f} s: **{over:+.0f}%**; peak {peak:.2f} GB (sum"
+            f" of RSS); {sum(r['kind'] == 'pipeline' for r in runs)} pair(s); {load}",
+            verdict(over <= 10) + ("" if n >= 100_000 else f" (at {n:,} rows: bounded size)"),
+        )
+    summary.write()
     return 0
 
 

@@ -37,6 +37,7 @@ class RecordingRunner(Runner):
         self.lock = threading.Lock()
         self.active = 0
         self.max_active = 0
+        self.kernels: list[tuple[str, bool, list[str]]] = []  # stage, warm, stages started
 
     def _provenance(self) -> tuple[dict[str, Any], dict[str, Any]]:
         return {}, {}
@@ -51,10 +52,9 @@ class RecordingRunner(Runner):
         return None
 
     def _kernel_for(self, stage: Stage, *, warm: bool) -> Any:
-        return None
-
-    def _warm_next(self, rp: RunPlan, current: str) -> None:
-        return None
+        with self.lock:
+            self.kernels.append((stage.name, warm, _order(self.events, "start")))
+        return stage.name  # a stand-in for the kernel, handed to execute_stage
 
     def execute_stage(self, st: Stage, params, upstream, fp, kernel=None) -> dict[str, Any]:
         with self.lock:
@@ -129,3 +129,12 @@ def test_a_failure_skips_what_depends_on_it_and_names_the_stage(tmp_path):
     }
     assert info.value.error.stage == "train" and "cell 3" in str(info.value.error)
     assert _order(r.events, "start") == ["data", "train"]
+
+
+def test_kernels_are_started_ahead_for_every_stage_that_can_start_next(tmp_path):
+    r = RecordingRunner(Workspace(tmp_path), jobs=2, pause=0.05)
+    r._run(_plan(r.ws))
+    warm = {name: started for name, is_warm, started in r.kernels if is_warm}
+    assert [name for name, is_warm, _ in r.kernels if not is_warm] == ["data"]  # the first
+    assert warm["train"] == []  # started while data was being submitted
+    assert warm["export"] == warm["monitor"] == ["data", "train"]  # both while evaluate ran

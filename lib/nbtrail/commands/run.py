@@ -48,25 +48,49 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace, ws: Workspace) -> int:
-    from nbtrail.commands.progress import ProgressPrinter
-    from nbtrail.pipeline.plan import plan
-    from nbtrail.pipeline.runner import PipelineFailed, Runner
-    from nbtrail.pipeline.summary import format_summary
+    from nbtrail.pipeline import noop
 
     overrides = list(args.param)
     if args.alert_url:
         overrides.append(f"monitor.alert_url={json.dumps(args.alert_url)}")
+    params_file = str(args.params) if args.params else None
+    key = noop.invocation_key(
+        str(ws.root), stage=args.stage, overrides=overrides, params_file=params_file
+    )
+    if not (args.force or args.force_stage):
+        hit = noop.replay(str(ws.workspace_dir), key)
+        if hit is not None:  # nothing it read changed since a run that reused every stage
+            noop.print_answer(hit)
+            return 0
+    return _plan_and_run(args, ws, overrides, key)
+
+
+def _plan_and_run(args: argparse.Namespace, ws: Workspace, overrides: list[str], key: str) -> int:
+    from nbtrail.commands.progress import ProgressPrinter
+    from nbtrail.pipeline import noop
+    from nbtrail.pipeline.plan import plan
+    from nbtrail.pipeline.runner import PipelineFailed, Runner
+    from nbtrail.pipeline.summary import format_summary
+    from nbtrail.runs import records
+
+    started = noop.clock_ns()
     rp = plan(ws, stage=args.stage, overrides=overrides, params_file=args.params)
     for s in args.force_stage:
         rp.pipeline.stage(s)
     live = {"auto": None, "line": True, "plain": False, "off": False}[args.progress]
     printer = ProgressPrinter(live=live)
+    events: list[str] = []
+
+    def on_event(text: str) -> None:
+        events.append(text)
+        printer.message(text)
+
     runner = Runner(
         ws,
         force=args.force,
         force_stages=tuple(args.force_stage),
         jobs=args.jobs,
-        on_event=printer.message,
+        on_event=on_event,
         on_progress=None if args.progress == "off" else printer.on_progress,
     )
     try:
@@ -75,8 +99,21 @@ def handle(args: argparse.Namespace, ws: Workspace) -> int:
     except PipelineFailed as failed:
         print(format_summary(failed.results, ws))
         raise failed.error from None
-    print(format_summary(results, ws))
+    summary = format_summary(results, ws)
+    print(summary)
     reused = sum(r.status == "cached" for r in results)
     if reused == len(results):
-        print("nothing changed: every stage reused its last run")
+        print(noop.NOTHING_CHANGED)
+        if not (args.force or args.force_stage):
+            recs = [records.load(ws, r.run_id) for r in results if r.run_id]
+            deps = noop.dependencies(ws, rp, str(args.params) if args.params else None, recs)
+            if deps is not None:
+                noop.save(
+                    str(ws.workspace_dir),
+                    key,
+                    started_ns=started,
+                    paths=deps,
+                    events=events,
+                    summary=summary,
+                )
     return 0

@@ -7,8 +7,8 @@ library keeps a current directory or a global root.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nbtrail.core.errors import ConfigError
 
@@ -16,11 +16,37 @@ PIPELINE_FILE = Path("params") / "pipeline.yaml"
 ROOT_ENV = "NBTRAIL_ROOT"
 
 
-@dataclass(frozen=True)
 class Workspace:
-    """The project root (holding ``params/pipeline.yaml``) and the paths below it."""
+    """The project root (holding ``params/pipeline.yaml``) and the paths below it.
 
+    Immutable and compared by root, as a frozen dataclass would be; written out by hand
+    because ``dataclasses`` (with ``inspect``) would double the CLI's start-up."""
+
+    __slots__ = ("root",)
     root: Path
+
+    def __init__(self, root: Path) -> None:
+        object.__setattr__(self, "root", root)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Workspace):
+            return NotImplemented
+        return self.root == other.root
+
+    def __hash__(self) -> int:
+        return hash((self.root,))
+
+    def __repr__(self) -> str:
+        return f"Workspace(root={self.root!r})"
+
+    def __reduce__(self) -> tuple[type[Workspace], tuple[Path]]:
+        return (Workspace, (self.root,))
 
     @classmethod
     def find(cls, start: str | os.PathLike[str] | None = None) -> Workspace:

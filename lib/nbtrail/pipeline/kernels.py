@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,30 @@ from typing import Any
 from nbtrail.pipeline.parameters import read_notebook
 
 START_TIMEOUT = 120
+
+# papermill's I/O module imports its optional S3 handler whenever boto3 is installed (it is:
+# the S3 remote uses it), which costs ~0.25 s of CPU per `nbtrail run`; the runner only reads
+# and writes local notebooks. Nothing else imports this papermill-only module.
+_UNUSED_PAPERMILL_HANDLERS = ("papermill.s3",)
+
+
+def import_papermill() -> Any:
+    """``papermill``, imported without its S3 handler (``s3://`` notebook paths then say
+    boto3 is missing; nbtrail never passes one)."""
+    import sys
+
+    if "papermill" in sys.modules:
+        return sys.modules["papermill"]
+    blocked = [m for m in _UNUSED_PAPERMILL_HANDLERS if m not in sys.modules]
+    for m in blocked:
+        sys.modules[m] = None  # type: ignore[assignment]  # "import m" raises ImportError
+    try:
+        import papermill
+    finally:
+        for m in blocked:
+            if m in sys.modules and sys.modules[m] is None:
+                del sys.modules[m]
+    return papermill
 
 
 def notebook_imports(path: Path) -> list[str]:
@@ -74,7 +99,10 @@ async def _execute_silently(km: Any, code: str) -> None:
 
 @dataclass
 class WarmKernel:
-    """A kernel starting (or started) in a background thread."""
+    """A kernel starting (or started) in a background thread. ``extra`` holds its timings
+    (seconds): ``start_s`` to launch its process, ``warmup_s`` until it had started and
+    imported the notebook's modules ahead of its cells, ``waited_s`` that the stage waited
+    for it to answer."""
 
     stage: str
     log_path: Path
@@ -104,11 +132,14 @@ def start(stage: str, notebook: Path, cwd: Path, log_path: Path, *, warm: bool) 
         import asyncio
 
         async def go() -> Any:
+            t0 = time.perf_counter()
             km = AsyncKernelManager(kernel_name="python3")
             with open(log_path, "ab") as log:
                 await km.start_kernel(env=dict(os.environ), cwd=str(cwd), stdout=log, stderr=log)
+            t1 = time.perf_counter()
             if modules:
                 await _execute_silently(km, _warm_code(modules))
+            wk.extra.update(start_s=round(t1 - t0, 3), warmup_s=round(time.perf_counter() - t1, 3))
             return km
 
         try:
@@ -125,9 +156,11 @@ def bind(wk: WarmKernel, env: dict[str, str]) -> Any:
     """Wait for the kernel, set ``env`` in it for the stage run, and return its manager."""
     import asyncio
 
+    t0 = time.perf_counter()
     km = wk.wait()
     assign = "; ".join(f"_os.environ[{k!r}] = {v!r}" for k, v in env.items())
     asyncio.run(_execute_silently(km, f"import os as _os; {assign}; del _os"))
+    wk.extra["waited_s"] = round(time.perf_counter() - t0, 3)  # until it answered
     wk.used = True
     return km
 

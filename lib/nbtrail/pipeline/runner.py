@@ -139,13 +139,16 @@ class Runner:
         log = self.ws.tmp_dir / "kernels" / f"{stage.name}-{os.getpid()}-{id(stage)}.log"
         return kernels.start(stage.name, stage.notebook, self.ws.notebooks_dir, log, warm=warm)
 
-    def _warm_next(self, rp: RunPlan, current: str) -> None:
-        """Start the kernel of the stage after ``current`` while ``current`` executes."""
-        i = rp.stages.index(current)
-        if i + 1 < len(rp.stages):
-            nxt = rp.stages[i + 1]
-            if nxt not in self._warm:
-                self._warm[nxt] = self._kernel_for(rp.pipeline.stages[nxt], warm=True)
+    def _warm_next(self, rp: RunPlan, pending: list[str], started: set[str]) -> None:
+        """Start, ahead of time, the kernels of the stages that can start once the stages
+        ``started`` so far end (every stage they need is among them), up to ``jobs`` kernels
+        waiting at a time: with ``-j 2``, both stages after a fork find a warm kernel."""
+        for name in pending:
+            if len(self._warm) >= self.jobs:
+                return
+            st = rp.pipeline.stages[name]
+            if name not in self._warm and all(n not in rp.stages or n in started for n in st.needs):
+                self._warm[name] = self._kernel_for(st, warm=True)
 
     def _run(self, rp: RunPlan) -> list[StageResult]:
         """Schedule the stages: each starts once the stages it needs are done, up to
@@ -182,7 +185,7 @@ class Runner:
                         self.on_event(f"{name}: unchanged, reusing run {cached['run_id']}")
                         continue
                     wk = self._warm.pop(name, None) or self._kernel_for(st, warm=False)
-                    self._warm_next(rp, name)
+                    self._warm_next(rp, pending, {*done, *running.values(), name})
                     fut = pool.submit(self.execute_stage, st, params, upstream, fp, kernel=wk)
                     running[fut] = name
                 if not running:
@@ -284,6 +287,7 @@ class Runner:
             try:
                 self._papermill(run_dir / SOURCE_COPY, params, executed, run_dir, wk, run_id)
             finally:
+                record["extra"]["kernel"] = dict(wk.extra)  # its start, warm-up and wait
                 # the kernel is stopped in the background (joined before `run` returns)
                 self._stopping.append(kernels.shutdown_in_background(wk))
                 keep_kernel_log(wk.log_path, run_dir / "kernel.log")
@@ -395,8 +399,7 @@ class Runner:
         wk: kernels.WarmKernel,
         run_id: str,
     ) -> None:
-        import papermill
-
+        papermill = kernels.import_papermill()
         km = kernels.bind(wk, {RUN_DIR_ENV: str(run_dir)})
         tracker = None
         if self.on_progress is not None:
