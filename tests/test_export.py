@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -404,6 +406,41 @@ def test_existing_destination_is_refused(bundles, tmp_path):
     assert (dest / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("key", ["lr", "hgb"])
+def test_the_same_model_exported_again_is_the_same_bundle_byte_for_byte(
+    key, models, data, bundles, tmp_path
+):
+    """``nbtrail reproduce`` of the export stage compares the bundle's digest: a copy of the
+    model (other object ids: skops named its arrays after them), converted again (skl2onnx
+    named the graph with a random UUID), a second later (the card and bundle.json were dated,
+    skops' zip members stamped) must give the same files and so the same digest."""
+    X_train, X_hold, _, _ = data
+    model = copy.deepcopy(models[key])
+    time.sleep(1.1)
+    again = export.build_bundle(
+        model,
+        tmp_path / "again",
+        name="cancer",
+        version=1,
+        train_features=X_train,
+        holdout_features=X_hold,
+        evaluation=EVALUATION,
+        metrics=METRICS,
+        slices=[{"slice": "mean_radius>15", "rows": 40, "roc_auc": 0.97}],
+        intended_use="Demo classifier <script>alert(1)</script> for tests.",
+        lineage=LINEAGE,
+        enforce_ranges=True,
+    )
+    first = bundles[key]
+    differ = [
+        rel
+        for rel in sorted({*first.files, *again.files})
+        if (first.path / rel).read_bytes() != (again.path / rel).read_bytes()
+    ]
+    assert differ == [], differ
+    assert again.digest == first.digest
+
+
 def test_export_version_copies_the_registered_bundle(ws, models, data, tmp_path):
     X_train, X_hold, _, _ = data
     model_file = save_model(
@@ -590,16 +627,14 @@ def test_stage_lineage_names_the_runs_data_and_code():
             outputs={"model": {"kind": "model", "digest": "b3"}},
             git={"commit": "abc", "dirty": False},
             params={"max_depth": 3},
+            ended="2026-11-26T12:01:30.000+00:00",
         ),
         "evaluate": rec("evaluate"),
     }
-    lin = export_stage.lineage(records, "export-1")
-    assert lin["run_ids"] == {
-        "data": "data-1",
-        "train": "train-1",
-        "evaluate": "evaluate-1",
-        "export": "export-1",
-    }
+    lin = export_stage.lineage(records)
+    # not the export run's own id: the same inputs make the same bundle (nbtrail reproduce)
+    assert lin["run_ids"] == {"data": "data-1", "train": "train-1", "evaluate": "evaluate-1"}
+    assert lin["trained"] == "2026-11-26T12:01:30.000+00:00"
     assert lin["data_versions"] == ["default@2"]
     assert lin["notebook_hash"]["evaluate"] == "h-evaluate"
     assert (lin["git_commit"], lin["git_dirty"]) == ("abc", False)

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ONNX_INPUT = "input"
+# The ONNX graph's name. skl2onnx names it with a random UUID unless told, and the same model
+# converted twice would then differ in bytes (and the bundle in digest).
+GRAPH_NAME = "nbtrail_model"
 
 
 def is_classifier(model: Any) -> bool:
@@ -99,7 +102,8 @@ def to_onnx(model: Any, features: pd.DataFrame) -> tuple[bytes, dict[str, Any]]:
     A tree ensemble's float32 split thresholds are placed so that inputs take scikit-learn's
     branches (:mod:`.tree_thresholds`). Returns the ONNX bytes and the input spec (``layout``, ``input_dtype``, ``inputs`` or
     ``input``, and ``names`` for the graph inputs skl2onnx renamed) of the first layout
-    that converts and loads in ONNX Runtime. Whether the
+    that converts and loads in ONNX Runtime. The same model and features give the same bytes
+    (the graph is named :data:`GRAPH_NAME`, not skl2onnx's random UUID). Whether the
     result is good enough is the parity check's call, not this function's.
     """
     import onnxruntime as ort
@@ -119,7 +123,7 @@ def to_onnx(model: Any, features: pd.DataFrame) -> tuple[bytes, dict[str, Any]]:
                 for c, t in spec["inputs"].items()
             ]
         try:
-            onx = convert_sklearn(model, initial_types=types, options=options)
+            onx = convert_sklearn(model, name=GRAPH_NAME, initial_types=types, options=options)
             data = place_thresholds(onx.SerializeToString(), model, features)
             sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
             named = _input_names(sess, spec)
