@@ -58,6 +58,7 @@ def start(stage: str, namespace: dict[str, Any] | None = None, *, root: str | No
             params=ctx["params"],
             upstream=ctx["upstream"],
             managed=True,
+            reproduces=ctx.get("reproduces"),
         )
     return _start_interactive(stage, namespace or {}, root)
 
@@ -129,8 +130,12 @@ class Run:
         upstream: dict[str, str],
         managed: bool,
         record: RunRecord | None = None,
+        reproduces: str | None = None,
     ) -> None:
         self.ws = ws
+        # the run this one re-executes (``nbtrail reproduce``): a stage that reads workspace
+        # state (the registry's champion) reads it as it was then, and changes none of it
+        self.reproduces = reproduces
         self.stage = stage
         self.run_id = run_id
         self.params = params
