@@ -441,6 +441,34 @@ def test_the_same_model_exported_again_is_the_same_bundle_byte_for_byte(
     assert again.digest == first.digest
 
 
+OPSETS_CHILD = r"""
+import json
+from sklearn.datasets import load_breast_cancer
+from nbtrail.practices.export import to_onnx
+from nbtrail.practices.training import build_pipeline
+X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+X = X.rename(columns=lambda c: c.replace(" ", "_"))
+pipe = build_pipeline(X, model="hist_gradient_boosting", task="binary", seed=42,
+                      hyper={"max_depth": 3, "n_estimators": 5}).fit(X, y)
+import onnx
+onnx_bytes, _ = to_onnx(pipe, X)
+print(json.dumps([[o.domain, o.version] for o in onnx.load_from_string(onnx_bytes).opset_import]))
+"""
+
+
+def test_onnx_operator_sets_do_not_follow_the_hash_seed():
+    """skl2onnx lists a model's operator sets in the order of a set of (domain, version)
+    pairs, so in another process (another PYTHONHASHSEED) the same model converted to other
+    bytes. Hash seed 0 put ``ai.onnx.ml`` before the default domain for the train stage's
+    default pipeline (skl2onnx 1.20.0); the conversion sorts them."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", OPSETS_CHILD], capture_output=True, text=True, env=env, check=True
+    )
+    opsets = [tuple(o) for o in json.loads(out.stdout.strip().splitlines()[-1])]
+    assert len(opsets) >= 2 and opsets == sorted(opsets), opsets
+
+
 def test_export_version_copies_the_registered_bundle(ws, models, data, tmp_path):
     X_train, X_hold, _, _ = data
     model_file = save_model(
