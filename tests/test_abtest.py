@@ -532,3 +532,15 @@ def test_registry_first_champion_then_challenger(ws):
     )  # fmt: skip
     assert out["registered"] and not out["promoted"] and out["version"] == 2
     assert champion.find_champion(ws, "m")["version"] == 1
+    # A reproduction meets the champion of its original's time, not today's.
+    from nbtrail.practices import registry
+
+    first_promotion = registry.history(ws, "m")["events"][0]["at"]
+    champion.apply_decision(
+        ws, "m", decision={"decision": "promote", "reason": "y"}, artifact_path=p2, digest=d2,
+        run_id="r2", metrics={}, gates_passed=True,
+    )  # fmt: skip
+    assert champion.find_champion(ws, "m")["version"] == 2
+    assert champion.find_champion(ws, "m", as_of="2000-01-01T00:00:00+00:00") is None
+    held = champion.find_champion(ws, "m", as_of=first_promotion)
+    assert held["version"] == 1 and held["digest"] == d1

@@ -227,14 +227,49 @@ def test_monitor_exits_8_on_a_drifted_batch_and_names_the_columns(done, tmp_path
     assert clean.returncode == 0, clean.stderr[-2000:]
 
 
-def test_reproduce_a_train_run_says_identical(done, tmp_path):
+# The only outputs of the default pipeline that a re-execution may change, by design: the
+# monitor's plots of the workspace's history (which the re-execution itself extends).
+EXPECTED_TO_DIFFER = {"monitor": {"history", "estimates"}}
+
+
+def test_reproduce_every_stage_of_the_default_pipeline(done, tmp_path):
+    """``nbtrail reproduce`` on each stage's run of ``make run``'s pipeline: exit 0, every
+    metric and output the same, but for the monitor's two history plots, reported as expected
+    to differ with their reason (declared ``reproducible: false`` in the record)."""
     root = copy_of(done[0], tmp_path)
-    (train,) = by_stage(root)["train"]
-    out = nbtrail(root, "reproduce", train["run_id"])
-    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "identical"
-    new = [r for r in by_stage(root)["train"] if r["origin"] == "reproduce"]
-    assert len(new) == 1 and new[0]["reproduces"] == train["run_id"]
+    originals = {stage: runs[0] for stage, runs in by_stage(root).items()}
+    for stage in STAGES:
+        original = originals[stage]
+        out = nbtrail(root, "reproduce", original["run_id"])
+        assert out.returncode == 0, (stage, out.stdout + out.stderr[-2000:])
+        lines = out.stdout.strip().splitlines()
+        assert not [line for line in lines if "DIFFERS" in line], out.stdout
+        outputs = {line.split()[1]: i for i, line in enumerate(lines) if line[:9] == "  output "}
+        assert set(outputs) == set(original["outputs"]), out.stdout
+        differ = {n for n, i in outputs.items() if lines[i].endswith("  expected to differ")}
+        assert differ == EXPECTED_TO_DIFFER.get(stage, set()), out.stdout
+        for name in differ:
+            assert lines[outputs[name] + 1].startswith("    why: drawn from the workspace's ")
+        assert lines[-1] == (
+            f"identical, but for {len(differ)} outputs expected to differ (see why above)"
+            if differ
+            else "identical"
+        ), out.stdout
+        (new,) = [r for r in by_stage(root)[stage] if r.get("reproduces") == original["run_id"]]
+        assert new["origin"] == "reproduce" and new["status"] == "completed"
+        rec_mod.validate(new)
+        for name, art in new["outputs"].items():
+            assert (art.get("reproducible", True), bool(art.get("reason"))) == (
+                (False, True) if name in differ else (True, False)
+            )
+            if name not in differ:
+                assert art["digest"] == original["outputs"][name]["digest"]
+    # the re-executed export published the same bundle over the registered one: what ships is
+    # still, byte for byte, what the original export run recorded
+    shipped = nbtrail(root, "export", "breast_cancer@1", str(tmp_path / "shipped"))
+    assert shipped.returncode == 0, shipped.stderr[-2000:]
+    recorded = root / originals["export"]["outputs"]["bundle"]["path"]
+    assert (tmp_path / "shipped" / "manifest.json").read_bytes() == recorded.read_bytes()
 
 
 def test_lineage_of_the_exported_model_reaches_data_params_notebook_and_code(done, tmp_path):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -404,6 +406,69 @@ def test_existing_destination_is_refused(bundles, tmp_path):
     assert (dest / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("key", ["lr", "hgb"])
+def test_the_same_model_exported_again_is_the_same_bundle_byte_for_byte(
+    key, models, data, bundles, tmp_path
+):
+    """``nbtrail reproduce`` of the export stage compares the bundle's digest: a copy of the
+    model (other object ids: skops named its arrays after them), converted again (skl2onnx
+    named the graph with a random UUID), a second later (the card and bundle.json were dated,
+    skops' zip members stamped) must give the same files and so the same digest."""
+    X_train, X_hold, _, _ = data
+    model = copy.deepcopy(models[key])
+    time.sleep(1.1)
+    again = export.build_bundle(
+        model,
+        tmp_path / "again",
+        name="cancer",
+        version=1,
+        train_features=X_train,
+        holdout_features=X_hold,
+        evaluation=EVALUATION,
+        metrics=METRICS,
+        slices=[{"slice": "mean_radius>15", "rows": 40, "roc_auc": 0.97}],
+        intended_use="Demo classifier <script>alert(1)</script> for tests.",
+        lineage=LINEAGE,
+        enforce_ranges=True,
+    )
+    first = bundles[key]
+    differ = [
+        rel
+        for rel in sorted({*first.files, *again.files})
+        if (first.path / rel).read_bytes() != (again.path / rel).read_bytes()
+    ]
+    assert differ == [], differ
+    assert again.digest == first.digest
+
+
+OPSETS_CHILD = r"""
+import json
+from sklearn.datasets import load_breast_cancer
+from nbtrail.practices.export import to_onnx
+from nbtrail.practices.training import build_pipeline
+X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+X = X.rename(columns=lambda c: c.replace(" ", "_"))
+pipe = build_pipeline(X, model="hist_gradient_boosting", task="binary", seed=42,
+                      hyper={"max_depth": 3, "n_estimators": 5}).fit(X, y)
+import onnx
+onnx_bytes, _ = to_onnx(pipe, X)
+print(json.dumps([[o.domain, o.version] for o in onnx.load_from_string(onnx_bytes).opset_import]))
+"""
+
+
+def test_onnx_operator_sets_do_not_follow_the_hash_seed():
+    """skl2onnx lists a model's operator sets in the order of a set of (domain, version)
+    pairs, so in another process (another PYTHONHASHSEED) the same model converted to other
+    bytes. Hash seed 0 put ``ai.onnx.ml`` before the default domain for the train stage's
+    default pipeline (skl2onnx 1.20.0); the conversion sorts them."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", OPSETS_CHILD], capture_output=True, text=True, env=env, check=True
+    )
+    opsets = [tuple(o) for o in json.loads(out.stdout.strip().splitlines()[-1])]
+    assert len(opsets) >= 2 and opsets == sorted(opsets), opsets
+
+
 def test_export_version_copies_the_registered_bundle(ws, models, data, tmp_path):
     X_train, X_hold, _, _ = data
     model_file = save_model(
@@ -590,16 +655,14 @@ def test_stage_lineage_names_the_runs_data_and_code():
             outputs={"model": {"kind": "model", "digest": "b3"}},
             git={"commit": "abc", "dirty": False},
             params={"max_depth": 3},
+            ended="2026-11-26T12:01:30.000+00:00",
         ),
         "evaluate": rec("evaluate"),
     }
-    lin = export_stage.lineage(records, "export-1")
-    assert lin["run_ids"] == {
-        "data": "data-1",
-        "train": "train-1",
-        "evaluate": "evaluate-1",
-        "export": "export-1",
-    }
+    lin = export_stage.lineage(records)
+    # not the export run's own id: the same inputs make the same bundle (nbtrail reproduce)
+    assert lin["run_ids"] == {"data": "data-1", "train": "train-1", "evaluate": "evaluate-1"}
+    assert lin["trained"] == "2026-11-26T12:01:30.000+00:00"
     assert lin["data_versions"] == ["default@2"]
     assert lin["notebook_hash"]["evaluate"] == "h-evaluate"
     assert (lin["git_commit"], lin["git_dirty"]) == ("abc", False)

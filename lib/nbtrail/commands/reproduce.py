@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from nbtrail.core.errors import NotReproduced
 from nbtrail.core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from nbtrail.pipeline.reproduce import Reproduction
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,19 +30,39 @@ def handle(args: argparse.Namespace, ws: Workspace) -> int:
     if args.json:
         print(json.dumps(rep.to_dict(), indent=2))
     else:
-        print(f"reproduced {rep.original['run_id']} as {rep.new['run_id']}")
-        for name, a, b, same in rep.metrics:
-            print(f"  metric {name:<28} {a!s:>22} {b!s:>22}  {'same' if same else 'DIFFERS'}")
-        for name, a, b, same in rep.outputs:
-            print(
-                f"  output {name:<28} {str(a)[:12]:>22} {str(b)[:12]:>22}  "
-                f"{'same' if same else 'DIFFERS'}"
-            )
-        for note in rep.notes:
-            print(f"  note: {note}")
-        print("identical" if rep.identical else "not identical")
+        print("\n".join(report_lines(rep)))
     if not rep.identical:
         raise NotReproduced(
             f"run {rep.original['run_id']} did not reproduce: see the differing lines above"
         )
     return 0
+
+
+def report_lines(rep: Reproduction) -> list[str]:
+    """The comparison for people: a line per metric and output, the notes, the verdict."""
+    width = max([28, *(len(n) for n, *_ in rep.metrics), *(len(o.name) for o in rep.outputs)])
+    lines = [f"reproduced {rep.original['run_id']} as {rep.new['run_id']}"]
+    for name, a, b, same in rep.metrics:
+        lines.append(
+            f"  metric {name:<{width}} {a!s:>22} {b!s:>22}  {'same' if same else 'DIFFERS'}"
+        )
+    for o in rep.outputs:
+        verdict = "same" if o.same else "expected to differ" if o.expected_to_differ else "DIFFERS"
+        lines.append(
+            f"  output {o.name:<{width}} {str(o.original)[:12]:>22} "
+            f"{str(o.reproduced)[:12]:>22}  {verdict}"
+        )
+        if o.expected_to_differ:
+            lines.append(f"    why: {o.expected_reason}")
+    lines += [f"  note: {note}" for note in rep.notes]
+    expected = len(rep.expected_differences)
+    if not rep.identical:
+        lines.append("not identical")
+    elif expected:
+        lines.append(
+            f"identical, but for {expected} output{'s' if expected > 1 else ''} "
+            "expected to differ (see why above)"
+        )
+    else:
+        lines.append("identical")
+    return lines

@@ -58,6 +58,7 @@ def start(stage: str, namespace: dict[str, Any] | None = None, *, root: str | No
             params=ctx["params"],
             upstream=ctx["upstream"],
             managed=True,
+            reproduces=ctx.get("reproduces"),
         )
     return _start_interactive(stage, namespace or {}, root)
 
@@ -129,8 +130,12 @@ class Run:
         upstream: dict[str, str],
         managed: bool,
         record: RunRecord | None = None,
+        reproduces: str | None = None,
     ) -> None:
         self.ws = ws
+        # the run this one re-executes (``nbtrail reproduce``): a stage that reads workspace
+        # state (the registry's champion) reads it as it was then, and changes none of it
+        self.reproduces = reproduces
         self.stage = stage
         self.run_id = run_id
         self.params = params
@@ -253,20 +258,39 @@ class Run:
         out.mkdir(parents=True, exist_ok=True)
         return out / filename
 
-    def save_file(self, name: str, path: str | os.PathLike[str], *, kind: str = "file") -> Path:
-        """Record a file as output ``name`` (copied into the run folder when it is elsewhere)."""
+    def save_file(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        kind: str = "file",
+        expected_to_differ: str | None = None,
+    ) -> Path:
+        """Record a file as output ``name`` (copied into the run folder when it is elsewhere).
+
+        ``expected_to_differ``: why re-executing the run cannot give the same bytes (by
+        design, e.g. a plot of a history that grows with every run); the record marks the
+        output ``reproducible: false`` with that ``reason`` and ``nbtrail reproduce`` reports
+        it as expected to differ instead of failing.
+        """
+        if expected_to_differ is not None and not expected_to_differ.strip():
+            raise ParameterError(f"output {name!r}: expected_to_differ needs a reason")
         src = Path(path)
         dest = src
         if src.resolve().parent != (self.dir / OUTPUTS_DIR).resolve():
             dest = self.output_path(src.name)
             shutil.copyfile(src, dest)
-        self.state["outputs"][name] = {
+        art: dict[str, Any] = {
             "name": name,
             "kind": kind,
             "path": self.ws.relative(dest),
             "digest": hash_file(dest),
             "ref": None,
         }
+        if expected_to_differ is not None:
+            art["reproducible"] = False
+            art["reason"] = expected_to_differ.strip()
+        self.state["outputs"][name] = art
         self._save()
         return dest
 

@@ -26,6 +26,18 @@ class Param:
     type: str  # int, float, str, bool, list, dict or any (default None, no annotation)
 
 
+def as_recorded(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` exactly as the run record keeps them: JSON values, every mapping's keys in
+    sorted order (records are written with sorted keys).
+
+    The runner injects these, so a run sees the same objects, in the same order, as its
+    reproduction (which injects them from the record): a gates mapping read from YAML in
+    file order and re-read from the record in sorted order made ``evaluation.json`` list the
+    gates in another order, and the evaluate stage not reproduce."""
+    out: dict[str, Any] = json.loads(json.dumps(params, sort_keys=True, default=str))
+    return out
+
+
 def read_notebook(path: Path) -> dict[str, Any]:
     """The notebook JSON (nbformat 4), without the cost of importing nbformat."""
     try:

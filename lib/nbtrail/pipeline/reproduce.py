@@ -3,7 +3,9 @@
 The new run uses the original's parameters, its upstream runs (so the same data versions
 and models, which are immutable), and the copy of the notebook kept in its run folder, so
 later edits to the notebook do not leak in. Metrics are compared exactly, outputs by content
-hash.
+hash. An output that its record declares ``reproducible: false`` (with a ``reason``: a plot of
+the workspace's monitoring history, which grows with every run) is reported as expected to
+differ, with that reason, and does not make the run "not identical".
 """
 
 from __future__ import annotations
@@ -21,17 +23,45 @@ from nbtrail.runs.record_types import Artifact, RunRecord
 from nbtrail.runs.runfolder import SOURCE_COPY
 
 
+@dataclass(frozen=True)
+class OutputComparison:
+    """One output of the original run beside the reproduction's: digests, whether they match,
+    and, for an output declared ``reproducible: false``, why it may differ."""
+
+    name: str
+    original: str | None  # digest (None: the run had no such output)
+    reproduced: str | None
+    same: bool
+    expected_reason: str | None = None  # set when the output is declared not reproducible
+
+    @property
+    def expected_to_differ(self) -> bool:
+        """Differs, and was declared to (by design)."""
+        return not self.same and self.expected_reason is not None
+
+    @property
+    def ok(self) -> bool:
+        """Same, or different as declared."""
+        return self.same or self.expected_to_differ
+
+
 @dataclass
 class Reproduction:
     original: RunRecord
     new: RunRecord
     metrics: list[tuple[str, Any, Any, bool]] = field(default_factory=list)
-    outputs: list[tuple[str, str | None, str | None, bool]] = field(default_factory=list)
+    outputs: list[OutputComparison] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
-        return all(m[3] for m in self.metrics) and all(o[3] for o in self.outputs)
+        """Every metric equal and every output the same, but for outputs declared to differ."""
+        return all(m[3] for m in self.metrics) and all(o.ok for o in self.outputs)
+
+    @property
+    def expected_differences(self) -> list[OutputComparison]:
+        """The outputs that differ as their records declared they would."""
+        return [o for o in self.outputs if o.expected_to_differ]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,8 +73,15 @@ class Reproduction:
                 for n, a, b, s in self.metrics
             ],
             "outputs": [
-                {"name": n, "original": a, "reproduced": b, "same": s}
-                for n, a, b, s in self.outputs
+                {
+                    "name": o.name,
+                    "original": o.original,
+                    "reproduced": o.reproduced,
+                    "same": o.same,
+                    "expected_to_differ": o.expected_to_differ,
+                    **({"reason": o.expected_reason} if o.expected_to_differ else {}),
+                }
+                for o in self.outputs
             ],
             "notes": self.notes,
         }
@@ -92,10 +129,32 @@ def reproduce(
         was_value, now_value = original["metrics"].get(name), new["metrics"].get(name)
         rep.metrics.append((name, was_value, now_value, was_value == now_value))
     for name in sorted(set(original["outputs"]) | set(new["outputs"])):
-        a = _digest(original["outputs"].get(name))
-        b = _digest(new["outputs"].get(name))
-        rep.outputs.append((name, a, b, a == b))
+        rep.outputs.append(
+            compare_output(name, original["outputs"].get(name), new["outputs"].get(name))
+        )
     return rep
+
+
+def compare_output(
+    name: str, original: Artifact | None, reproduced: Artifact | None
+) -> OutputComparison:
+    """``name`` in the original run and in its reproduction, by digest.
+
+    The output may differ when either record declares it ``reproducible: false`` (the
+    reproduction's declaration counts: it comes from today's library, which may know better
+    than an older run's); an output that one run has and the other lacks always differs.
+    """
+    a, b = _digest(original), _digest(reproduced)
+    reason = None
+    if original is not None and reproduced is not None:
+        reason = _declared_reason(reproduced) or _declared_reason(original)
+    return OutputComparison(name, a, b, a == b, reason)
+
+
+def _declared_reason(art: Artifact) -> str | None:
+    if art.get("reproducible", True) is not False:
+        return None
+    return art.get("reason") or "declared not reproducible (no reason recorded)"
 
 
 def _digest(art: Artifact | None) -> str | None:

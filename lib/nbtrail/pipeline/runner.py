@@ -23,7 +23,7 @@ from typing import Any, cast
 from nbtrail.core import atomic
 from nbtrail.core.errors import DiskFull, NotFound, StageFailed, is_disk_full
 from nbtrail.core.workspace import Workspace
-from nbtrail.pipeline import fingerprint, kernels, progress
+from nbtrail.pipeline import fingerprint, kernels, parameters, progress
 from nbtrail.pipeline.config import Stage
 from nbtrail.pipeline.declared import record_declared_files
 from nbtrail.pipeline.failures import (
@@ -263,6 +263,7 @@ class Runner:
         ``source`` replaces the stage's notebook file (``reproduce`` runs the copy kept in the
         original run's folder). The notebook executed is always kept as ``source.ipynb``.
         """
+        params = parameters.as_recorded(params)  # what a reproduction injects from the record
         run_id = records.new_run_id(st.name)
         run_dir = self.ws.run_dir(run_id)
         full = {
@@ -384,6 +385,7 @@ class Runner:
                 "root": str(self.ws.root),
                 "params": params,
                 "upstream": record["upstream"],
+                "reproduces": reproduces,
             },
         )
         records.write(self.ws, record)

@@ -53,9 +53,20 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
     Refuses (``ValueError``) to write a model that :func:`load_model` would refuse to read,
     so an unreviewed type is caught where it is made, not later by whoever loads it.
     """
-    import skops.io as sio
-
     from nbtrail.core import atomic
+
+    p = Path(path)
+    atomic.write_bytes(p, dumps_model(model))
+    return p
+
+
+def dumps_model(model: Any) -> bytes:
+    """``model`` as skops bytes, the same bytes each time for the same model
+    (:func:`canonical_skops`).
+
+    Refuses (``ValueError``) a model that :func:`loads_model` would refuse to read.
+    """
+    import skops.io as sio
 
     data = canonical_skops(sio.dumps(model))
     refused = untrusted_types(data)
@@ -64,9 +75,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
             f"model {type(model).__name__} needs types outside the reviewed skops allow-list: "
             f"{', '.join(refused)} (review them and add them to nbtrail.models.TRUSTED_TYPES)"
         )
-    p = Path(path)
-    atomic.write_bytes(p, data)
-    return p
+    return data
 
 
 def canonical_skops(data: bytes) -> bytes:

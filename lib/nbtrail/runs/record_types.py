@@ -23,6 +23,10 @@ class Artifact(TypedDict):
     ref: NotRequired[str | None]
     stage: NotRequired[str | None]
     run_id: NotRequired[str | None]
+    # An output that re-executing the run is expected to change (by design), and why;
+    # absent means it must come out identical (``nbtrail reproduce``).
+    reproducible: NotRequired[bool]
+    reason: NotRequired[str]
 
 
 class NotebookInfo(TypedDict):

@@ -16,11 +16,22 @@ from nbtrail.practices.evaluation import plain
 from nbtrail.practices.models import load_model
 
 
-def find_champion(ws: Any, name: str, alias: str = "champion") -> dict[str, Any] | None:
+def find_champion(
+    ws: Any, name: str, alias: str = "champion", *, as_of: str | None = None
+) -> dict[str, Any] | None:
     """The registry entry holding ``name@alias`` with its loaded ``model`` (artifact hash
-    verified, skops allow-list), or None when there is no champion yet."""
+    verified, skops allow-list), or None when there is no champion yet.
+
+    ``as_of`` (an ISO time): the version that held the alias then (a reproduction meets the
+    champion its original met, not today's)."""
     try:
-        entry = registry.resolve(ws, f"{name}@{alias}")
+        if as_of is None:
+            entry = registry.resolve(ws, f"{name}@{alias}")
+        else:
+            version = registry.alias_at(ws, name, alias, as_of)
+            if version is None:
+                return None
+            entry = registry.resolve(ws, f"{name}@{version}")
     except NotFound:
         return None
     registry.verify_artifact(ws, entry)

@@ -11,6 +11,7 @@ import numpy as np
 from nbtrail.notebook.run import Run
 from nbtrail.practices import abtest as ab
 from nbtrail.practices import evaluation as ev
+from nbtrail.runs import records
 from nbtrail.stages.champion import apply_decision
 from nbtrail.stages.evaluate import DEFAULT_METRICS, compare
 from nbtrail.stages.evaluate_inputs import EvaluationInputs
@@ -169,17 +170,25 @@ def record_decision(
     opponent: str,
 ) -> dict[str, Any]:
     """Register (and maybe promote) the evaluated model, record the decision in the run and
-    name what ``nbtrail run``'s summary shows; returns the recorded decision."""
-    registry_event = apply_decision(
-        run.ws,
-        inputs.model_name,
-        decision=decision,
-        artifact_path=run.input_path("train", "model"),
-        digest=inputs.model_digest,
-        run_id=run.upstream["train"],
-        metrics=metrics,
-        gates_passed=gates_passed,
-    )
+    name what ``nbtrail run``'s summary shows; returns the recorded decision.
+
+    A reproduction (``run.reproduces``) changes nothing in the registry (re-executing an old
+    evaluation must not move the champion back to its model): its ``registry`` is what the
+    original run's decision did there."""
+    if run.reproduces is None:
+        registry_event = apply_decision(
+            run.ws,
+            inputs.model_name,
+            decision=decision,
+            artifact_path=run.input_path("train", "model"),
+            digest=inputs.model_digest,
+            run_id=run.upstream["train"],
+            metrics=metrics,
+            gates_passed=gates_passed,
+        )
+    else:
+        registry_event = original_registry_event(run, inputs.model_name)
+        print(f"reproducing {run.reproduces}: the registry is left as it is")
     summary = {
         **decision,
         "opponent": opponent,
@@ -197,6 +206,16 @@ def record_decision(
     run.summarize(metrics=shown, lines=[line])
     run.save_json("ab_decision", summary)
     return summary
+
+
+def original_registry_event(run: Run, name: str) -> dict[str, Any]:
+    """What the decision of the run that ``run`` reproduces did in the registry (as its
+    record says; nothing, when it says nothing)."""
+    extra = records.load(run.ws, run.reproduces).get("extra", {}) if run.reproduces else {}
+    event = (extra.get("ab_decision") or {}).get("registry")
+    if isinstance(event, dict):
+        return event
+    return {"name": name, "version": None, "registered": False, "promoted": False}
 
 
 def _shorten(text: str, width: int) -> str:

@@ -21,6 +21,7 @@ from nbtrail.practices import abtest as ab
 from nbtrail.practices import evaluation as ev
 from nbtrail.practices.sources import dataset_name_for, part
 from nbtrail.practices.tasks import TASKS, is_classification, positive_class, task_of
+from nbtrail.runs import records
 from nbtrail.stages.champion import find_champion
 
 
@@ -97,6 +98,13 @@ def dataset_name(run: Run) -> str:
     return dataset_name_for(str(params.get("source", "")))
 
 
+def original_start(run: Run) -> str | None:
+    """When the run that ``run`` reproduces started (None: ``run`` is no reproduction)."""
+    if run.reproduces is None:
+        return None
+    return records.load(run.ws, run.reproduces)["started"]
+
+
 def load_inputs(
     run: Run,
     *,
@@ -137,7 +145,7 @@ def load_inputs(
         classes=classes if task == "multiclass" else None,
     )
     digest = run.upstream_record("train")["outputs"]["model"]["digest"]
-    champion = find_champion(run.ws, name)
+    champion = find_champion(run.ws, name, as_of=original_start(run))
     if champion is not None and champion["digest"] != digest:
         ab.check_same_schema(ab.model_input_schema(champion["model"]), ab.model_input_schema(model))
     inputs = EvaluationInputs(

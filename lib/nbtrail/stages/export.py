@@ -153,9 +153,14 @@ def register(run: Run, name: str, inputs: Inputs) -> int:
     )
 
 
-def lineage(records: Mapping[str, Mapping[str, Any]], export_run_id: str) -> dict[str, Any]:
+def lineage(records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The bundle's lineage from the data, train and evaluate run records: run ids, notebook
-    hashes, the train run's git commit and parameters, dataset versions, the model's BLAKE3."""
+    hashes, the train run's git commit, parameters and end time, dataset versions, the model's
+    BLAKE3.
+
+    Only what the bundle is made from: not the export run's own id, so that re-executing the
+    export (``nbtrail reproduce``) makes the same bundle; the export run's record names the
+    bundle by its digest, and the registry does too."""
     train = records["train"]
     data_versions = sorted(
         {
@@ -166,13 +171,14 @@ def lineage(records: Mapping[str, Mapping[str, Any]], export_run_id: str) -> dic
         }
     )
     return {
-        "run_ids": {**{k: r["run_id"] for k, r in records.items()}, "export": export_run_id},
+        "run_ids": {k: r["run_id"] for k, r in records.items()},
         "notebook_hash": {k: r["notebook"]["hash"] for k, r in records.items()},
         "git_commit": train["git"]["commit"],
         "git_dirty": train["git"]["dirty"],
         "data_versions": data_versions,
         "params": {"train": json.dumps(train.get("params", {}), sort_keys=True)},
         "model_digest_blake3": train["outputs"]["model"]["digest"],
+        "trained": train.get("ended"),
     }
 
 
@@ -205,7 +211,7 @@ def write_bundle(
         metrics=inputs.metrics,
         slices=inputs.slices,
         intended_use=intended_use,
-        lineage=lineage(inputs.records, run.run_id),
+        lineage=lineage(inputs.records),
         overwrite=True,
     )
 

@@ -9,6 +9,7 @@ stage does with them. The demo names are re-exported here (``stage.demo_plan``, 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -34,6 +35,7 @@ __all__ = [
     "DEMO_EXPECTED",
     "DEMO_KINDS",
     "DEMO_LINE",
+    "HISTORY_DIFFERS",
     "MAX_TIE_SHARE",
     "NOISE_SD",
     "TARGET_SHIFT_SD",
@@ -46,6 +48,7 @@ __all__ = [
     "load_batches",
     "monitor_baselines",
     "record_verdicts",
+    "save_history_plot",
     "save_reports",
     "send_alert",
     "show_column_tests",
@@ -54,6 +57,15 @@ __all__ = [
 ]
 
 DEMO_LINE = "demo batches: each got its expected verdict (the drifted ones fail)"
+# Why history.png cannot come out the same when the run is re-executed. It is the workspace's
+# trend (the point of the plot), not this run's result: drawn from every monitor run's batches
+# so far, the reproduction's own included, each labelled with when it was checked. What this
+# run found (verdicts, metrics, reports, scored rows) is in its other outputs, which reproduce.
+HISTORY_DIFFERS = (
+    "drawn from the workspace's monitoring history (the latest batches of every monitor run "
+    "so far, with the time each was checked), which grows with every run, the re-execution "
+    "included; this run's own verdicts, metrics and reports are compared in full"
+)
 
 Show = Callable[[Any], object]
 
@@ -226,6 +238,16 @@ def save_reports(
         page = run.save_report(f"drift_{v.batch}", snap, title=f"drift: {v.batch}")
         print(v.summary)
         show(show_report(page, run.ws))
+
+
+def save_history_plot(run: Run, history: pd.DataFrame, *, drift_share_fail: float) -> Path:
+    """The history drawn (:func:`~nbtrail.practices.monitoring.plot_history`), saved in the
+    run as output ``history`` (``history.png``), declared expected to differ on re-execution
+    (:data:`HISTORY_DIFFERS`); returns its path."""
+    fig = mon.plot_history(history, drift_share_fail=drift_share_fail)
+    path = run.output_path("history.png")
+    fig.savefig(path, dpi=90)
+    return run.save_file("history", path, kind="file", expected_to_differ=HISTORY_DIFFERS)
 
 
 def update_history(run: Run, verdicts: Sequence[mon.Verdict], *, points: int) -> pd.DataFrame:

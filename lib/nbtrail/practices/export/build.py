@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
@@ -90,13 +89,14 @@ def write_bundle(
     :func:`~.refusal.check_evaluation`. Adds the skops copy (refusing unreviewed types), the
     output schema, metrics, card, requirements, sample rows, ``load_bundle.py`` and the
     manifest. Returns the verified bundle.
-    """
-    import skops.io as sio
 
+    The same arguments give the same bytes, file for file, so the same bundle digest: nothing
+    in it depends on when or by which run it was written (no clock, no run id, no object
+    addresses; see :func:`~.onnx_model.to_onnx` and :func:`~nbtrail.practices.models.dumps_model`).
+    """
     from nbtrail.practices import models
 
-    skops_bytes = sio.dumps(model)
-    models.loads_model(skops_bytes, where="model.skops")  # refuses unreviewed types now
+    skops_bytes = models.dumps_model(model)  # canonical bytes; refuses unreviewed types now
     classes = [plain(c) for c in getattr(model, "classes_", [])]
     metrics_doc = metrics_document(
         metrics, slices=slices, verdicts=verdicts, evaluation_run=evaluation_run
@@ -105,7 +105,6 @@ def write_bundle(
         "format": BUNDLE_FORMAT,
         "name": name,
         "version": version,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model_type": f"{type(model).__module__}.{type(model).__qualname__}",
         "features": list(schema["x-feature-order"]),
         "classes": classes,
@@ -161,7 +160,8 @@ def build_bundle(
     model was fitted on. ``evaluation`` is the evaluate stage's run record (see
     :func:`~.refusal.check_evaluation`); ``metrics`` default to its ``metrics``. ``lineage``
     may carry ``run_ids`` (stage -> run id), ``notebook_hash``, ``git_commit``, ``git_dirty``,
-    ``data_versions`` (list of ``name@version``) and ``params``.
+    ``data_versions`` (list of ``name@version``), ``params`` and ``trained`` (when the train
+    run ended).
     Raises :class:`GateFailed` (evaluation, parity) before anything is written.
     """
     verdicts = check_evaluation(evaluation, model=f"{name}@{version}", required=required_verdicts)

@@ -24,8 +24,9 @@ from nbtrail.practices import registry
 if TYPE_CHECKING:
     from nbtrail.core.workspace import Workspace
 
-# The version of bundle.json's layout.
-BUNDLE_FORMAT = 1
+# The version of bundle.json's layout. 2: no ``created`` time (a bundle made twice from the
+# same inputs is the same bytes); when the model was trained is ``lineage.trained``.
+BUNDLE_FORMAT = 2
 
 
 @dataclass(frozen=True)

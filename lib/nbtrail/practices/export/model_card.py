@@ -19,13 +19,19 @@ def _predicts(meta: Mapping[str, Any]) -> str:
     return f"classes {meta['classes']}"
 
 
+def _trained(lineage: Mapping[str, Any]) -> str:
+    """`` from a model trained <when>`` when the lineage says so (the card carries no export
+    time: the same inputs make the same card)."""
+    return f" from a model trained {lineage['trained']}" if lineage.get("trained") else ""
+
+
 def model_card_markdown(meta: Mapping[str, Any], metrics_doc: Mapping[str, Any]) -> str:
     """The model card as Markdown (rendered to HTML by :func:`model_card_html`)."""
     lin = meta.get("lineage") or {}
     lines = [
         f"# Model card: {meta['name']} version {meta['version']}",
         "",
-        f"Exported {meta['created']} by nbtrail. Model type: `{meta['model_type']}`; "
+        f"Exported by nbtrail{_trained(lin)}. Model type: `{meta['model_type']}`; "
         f"{_predicts(meta)}; {len(meta['features'])} features.",
         "",
         "## Intended use",

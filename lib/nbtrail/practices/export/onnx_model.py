@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ONNX_INPUT = "input"
+# The ONNX graph's name. skl2onnx names it with a random UUID unless told, and the same model
+# converted twice would then differ in bytes (and the bundle in digest).
+GRAPH_NAME = "nbtrail_model"
 
 
 def is_classifier(model: Any) -> bool:
@@ -93,13 +96,25 @@ def _input_names(session: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
     return {**spec, "names": renamed} if renamed else dict(spec)
 
 
+def _sort_opsets(onx: Any) -> None:
+    """Put the model's operator sets in (domain, version) order, in place. skl2onnx lists
+    them in the iteration order of a set of (domain, version) pairs, which changes with
+    Python's string hash seed, so the same model converted in two processes differed."""
+    pairs = sorted((o.domain, o.version) for o in onx.opset_import)
+    del onx.opset_import[:]
+    for domain, version in pairs:
+        onx.opset_import.add(domain=domain, version=version)
+
+
 def to_onnx(model: Any, features: pd.DataFrame) -> tuple[bytes, dict[str, Any]]:
     """Convert a fitted classifier (no ZipMap: probabilities are a tensor) or regressor.
 
     A tree ensemble's float32 split thresholds are placed so that inputs take scikit-learn's
     branches (:mod:`.tree_thresholds`). Returns the ONNX bytes and the input spec (``layout``, ``input_dtype``, ``inputs`` or
     ``input``, and ``names`` for the graph inputs skl2onnx renamed) of the first layout
-    that converts and loads in ONNX Runtime. Whether the
+    that converts and loads in ONNX Runtime. The same model and features give the same bytes
+    (the graph is named :data:`GRAPH_NAME`, not skl2onnx's random UUID, and its operator
+    sets are sorted, not in a set's hash-seeded order). Whether the
     result is good enough is the parity check's call, not this function's.
     """
     import onnxruntime as ort
@@ -119,7 +134,8 @@ def to_onnx(model: Any, features: pd.DataFrame) -> tuple[bytes, dict[str, Any]]:
                 for c, t in spec["inputs"].items()
             ]
         try:
-            onx = convert_sklearn(model, initial_types=types, options=options)
+            onx = convert_sklearn(model, name=GRAPH_NAME, initial_types=types, options=options)
+            _sort_opsets(onx)
             data = place_thresholds(onx.SerializeToString(), model, features)
             sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
             named = _input_names(sess, spec)
