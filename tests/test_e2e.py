@@ -238,6 +238,8 @@ def test_reproduce_every_stage_of_the_default_pipeline(done, tmp_path):
     to differ with their reason (declared ``reproducible: false`` in the record)."""
     root = copy_of(done[0], tmp_path)
     originals = {stage: runs[0] for stage, runs in by_stage(root).items()}
+    history = root / "workspace" / "monitoring" / "history.jsonl"
+    before = history.read_bytes()
     for stage in STAGES:
         original = originals[stage]
         out = nbtrail(root, "reproduce", original["run_id"])
@@ -264,6 +266,8 @@ def test_reproduce_every_stage_of_the_default_pipeline(done, tmp_path):
             )
             if name not in differ:
                 assert art["digest"] == original["outputs"][name]["digest"]
+    # a reproduction adds no batch, estimate or late label to the monitoring history
+    assert history.read_bytes() == before
     # the re-executed export published the same bundle over the registered one: what ships is
     # still, byte for byte, what the original export run recorded
     shipped = nbtrail(root, "export", "breast_cancer@1", str(tmp_path / "shipped"))

@@ -252,8 +252,12 @@ def save_history_plot(run: Run, history: pd.DataFrame, *, drift_share_fail: floa
 
 def update_history(run: Run, verdicts: Sequence[mon.Verdict], *, points: int) -> pd.DataFrame:
     """Append this run's verdicts to the history; its last ``points`` rows (the last nine
-    printed)."""
-    mon.record_history(run.ws, run.run_id, verdicts)
+    printed). A reproduction (``run.reproduces``) appends nothing: its batches are already in
+    the history, under the run it reproduces."""
+    if run.reproduces is None:
+        mon.record_history(run.ws, run.run_id, verdicts)
+    else:
+        print(f"reproducing {run.reproduces}: the monitoring history is left as it is")
     history = mon.load_history(run.ws, limit=points)
     print(mon.format_history(history.tail(9)))
     return history

@@ -44,8 +44,17 @@ def send_alert(
 ) -> dict[str, Any]:
     """POST the run's verdict to ``url`` when a batch failed (demo batches too, marked
     ``demo``: a way to try a webhook); the delivery recorded in the run and printed."""
-    links = run_links(run, verdicts)
-    alert = mon.send_alert(url, verdicts, run_id=run.run_id, links=links, demo=batch == DEMO)
+    if run.reproduces is not None:  # the original run already alerted (or did not)
+        alert: dict[str, Any] = {
+            "url": url or None,
+            "failed_batches": [v.batch for v in verdicts if not v.passed],
+            "sent": False,
+            "delivered": False,
+            "reason": f"a reproduction of {run.reproduces} sends no alert",
+        }
+    else:
+        links = run_links(run, verdicts)
+        alert = mon.send_alert(url, verdicts, run_id=run.run_id, links=links, demo=batch == DEMO)
     run.note(ALERT_NOTE, alert)
     print(mon.alert_line(alert))
     return alert

@@ -134,6 +134,9 @@ def demo_late_labels(run: Run, held: pd.DataFrame | None) -> None:
         return
     path = run.output_path(f"labels_{UNLABELLED_DEMO}.csv")
     held.to_csv(path, index=False)
+    if run.reproduces is not None:  # they arrived once, for the run it reproduces
+        print(f"reproducing {run.reproduces}: late labels for {UNLABELLED_DEMO} not recorded again")
+        return
     result = mon.record_labels(run.ws, UNLABELLED_DEMO, Path(path))
     print(f"late labels for {UNLABELLED_DEMO}: {result.labelled} of {result.rows} rows joined")
 
