@@ -344,3 +344,27 @@ def test_kill_9_mid_write_leaves_a_consistent_index(ws, tmp_path) -> None:
     assert len(rows) == 101
     assert {r.run_id: r.status for r in rows}[run_id] == "interrupted"
     assert index.get_run(ws, run_id)["status"] == "interrupted"
+
+
+def test_a_second_connection_in_a_process_keeps_the_first_ones_locks(tmp_path):
+    """Two connections in one process (the runner's stage threads) and a third process that
+    writes and closes: nothing of the first connection's is lost. Peeking at the file with
+    open()/close() would drop this process's POSIX locks, and the other process, believing
+    itself the last user, would delete the WAL under the live connection."""
+    path = tmp_path / "index.sqlite"
+    first = db.connect(path)
+    first.execute("CREATE TABLE t (x INTEGER)")
+    first.execute("INSERT INTO t VALUES (1)")
+    second = db.connect(path)  # what a second stage thread does
+    writer = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL');"
+        " c.execute('INSERT INTO t VALUES (2)'); c.commit(); c.close()"
+    )
+    subprocess.run([sys.executable, "-c", writer, str(path)], check=True)
+    # the writer knew it was not the last user: the live connections' WAL is still there
+    assert Path(f"{path}-wal").exists()
+    first.execute("INSERT INTO t VALUES (3)")
+    second.close()
+    first.close()
+    check = sqlite3.connect(path)
+    assert sorted(r[0] for r in check.execute("SELECT x FROM t")) == [1, 2, 3]

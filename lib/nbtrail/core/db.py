@@ -31,7 +31,6 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 BUSY_ENV = "NBTRAIL_BUSY_TIMEOUT_MS"  # tests and impatient scripts set a shorter wait
-_MAGIC = b"SQLite format 3\x00"
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
@@ -48,8 +47,10 @@ def connect(path: Path) -> sqlite3.Connection:
     """Open (creating the folder) with WAL journaling and the busy timeout; a file that is
     not a database any more is moved aside and a fresh one made (:func:`quarantine`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not _header_ok(path):
-        quarantine(path)
+    # No peek at the file's header with open()/close() here: closing any descriptor of the file
+    # drops every POSIX lock this process holds on it, so another connection closing next
+    # thinks it is the last, deletes the WAL and shared memory under the live ones ("disk I/O
+    # error", writes lost). SQLite itself says "file is not a database" on the first PRAGMA.
     try:
         return _open(path)
     except sqlite3.DatabaseError as exc:
@@ -74,16 +75,6 @@ def _open(path: Path) -> sqlite3.Connection:
         con.close()
         raise
     return con
-
-
-def _header_ok(path: Path) -> bool:
-    """False for a non-empty file that does not start as every SQLite database does."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(_MAGIC))
-    except FileNotFoundError:
-        return True
-    return not head or head == _MAGIC
 
 
 def is_corrupt(exc: BaseException) -> bool:
