@@ -17,6 +17,7 @@ from nbtrail.runs.index.build import Problem, number
 from nbtrail.runs.index.ensure import ensure
 from nbtrail.runs.index.schema import connect
 from nbtrail.runs.record_types import RunRecord
+from nbtrail.runs.refs import MAX_BACK, check_run_ref
 
 _METRIC_FILTER = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(>=|<=|==|!=|>|<|=)\s*(\S+)\s*$")
 _SQL_OPS = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "=": "=", "==": "=", "!=": "!="}
@@ -336,7 +337,9 @@ def _details(
 
 def resolve_run_id(ws: Workspace, ref: str, *, ensure_first: bool = True) -> str:
     """A run id from an exact id, a stage name (its latest completed run), ``STAGE~N`` (the
-    completed run N before that one) or a unique prefix."""
+    completed run N before that one) or a unique prefix. A ref that cannot be any of these is
+    :class:`NotFound` before the index is opened (:func:`nbtrail.runs.refs.check_run_ref`)."""
+    check_run_ref(ref)
     if ensure_first:
         ensure(ws)
     con = connect(ws)
@@ -345,6 +348,8 @@ def resolve_run_id(ws: Workspace, ref: str, *, ensure_first: bool = True) -> str
             return ref
         stage, tilde, back = ref.partition("~")
         if tilde and back.isdigit():
+            if int(back) > MAX_BACK:
+                raise NotFound(f"stage {stage!r} has no completed run {back} before its latest")
             row = con.execute(
                 "SELECT run_id FROM runs WHERE stage = ? AND status = 'completed'"
                 " ORDER BY started DESC LIMIT 1 OFFSET ?",
