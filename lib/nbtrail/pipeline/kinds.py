@@ -97,7 +97,7 @@ def _first_unplain(value: Any, depth: int) -> str | None:
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                return f"the mapping key {_short(key)} is a {type(key).__name__}, not text"
+                return f"the mapping key {_short(key)} is not text ({type(key).__name__})"
             bad = _first_unplain(item, depth + 1)
             if bad is not None:
                 return bad
