@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _project import make_project, nbtrail
+
 from nbtrail import cli
 
 REPO = Path(__file__).resolve().parents[1]
