@@ -47,7 +47,8 @@ def _command() -> str:
     """This process's command line (``sys.argv`` is not final yet while site runs)."""
     try:
         with open(f"/proc/{os.getpid()}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:300]
+            raw = f.read().replace(b"\0", b" ").decode(errors="replace")
+            return " ".join(raw.split())[:300]
     except OSError:
         return " ".join(sys.argv)[:300]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from nbtrail.core.workspace import Workspace
@@ -49,13 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace, ws: Workspace) -> int:
     from nbtrail.commands.progress import ProgressPrinter
+    from nbtrail.pipeline.parameters import format_override
     from nbtrail.pipeline.plan import plan
     from nbtrail.pipeline.runner import PipelineFailed, Runner
     from nbtrail.pipeline.summary import format_summary
 
     overrides = list(args.param)
     if args.alert_url:
-        overrides.append(f"monitor.alert_url={json.dumps(args.alert_url)}")
+        overrides.append(format_override("monitor", "alert_url", args.alert_url))
     rp = plan(ws, stage=args.stage, overrides=overrides, params_file=args.params)
     for s in args.force_stage:
         rp.pipeline.stage(s)

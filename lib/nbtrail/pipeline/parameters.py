@@ -180,6 +180,46 @@ def parse_override(text: str) -> tuple[str, str, Any]:
         )
     try:
         value = yaml.safe_load(rhs) if rhs.strip() else ""
-    except yaml.YAMLError:
-        value = rhs
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
+        value = rhs  # not YAML (or a date like 2026-02-30): the text itself
     return stage, key, value
+
+
+def format_value(value: Any) -> str:
+    """``value`` as ``-p`` text that :func:`parse_override` reads back as ``value`` (YAML
+    flow style: a string that YAML would read as something else comes out quoted)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30, allow_unicode=True)
+    text = text.removesuffix("\n").removesuffix("\n...")
+    if parse_override(f"s.k={text}")[2] == value:
+        return text
+    # PyYAML's own quoting loses some characters (NEL, line separators): spell them out
+    if isinstance(value, str):
+        return '"' + "".join(_escaped(ch) for ch in value) + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{" + ", ".join(f"{format_value(k)}: {format_value(v)}" for k, v in value.items()) + "}"
+        )
+    return text
+
+
+def _escaped(ch: str) -> str:
+    """One character inside a YAML double-quoted string."""
+    if ch in '"\\':
+        return "\\" + ch
+    if ch.isprintable() and ch not in "\x85\u2028\u2029\ufeff":
+        return ch
+    code = ord(ch)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
+
+
+def format_override(stage: str, key: str, value: Any) -> str:
+    """``STAGE.KEY=VALUE`` for ``-p``, the value written by :func:`format_value`."""
+    return f"{stage}.{key}={format_value(value)}"

@@ -70,6 +70,8 @@ def parse_metric_filter(text: str) -> tuple[str, str, float]:
         )
     try:
         value = float(m.group(3))
+        if value != value:
+            raise ValueError("nan")  # compares false with everything: no run would match
     except ValueError:
         raise ParameterError(
             f"bad metric filter {text!r}: {m.group(3)!r} is not a number",
