@@ -59,9 +59,7 @@ def check_kind(stage: str, name: str, kind: str, value: Any, root: Path) -> None
     except NbtrailError as exc:
         where = f"stage {stage!r}, parameter {name!r}: "
         if isinstance(exc, ParameterError):
-            raise ParameterError(
-                exc.message, stage=stage, parameter=name, hint=exc.hint, **exc.facts
-            ) from None
+            raise ParameterError(exc.message, stage=stage, parameter=name, hint=exc.hint) from None
         err = type(exc)(where + exc.message, hint=exc.hint, **exc.facts)
         err.__dict__.update(stage=stage, parameter=name)
         raise err from None
