@@ -79,6 +79,48 @@ PLAIN = st.recursive(
     ),
     max_leaves=12,
 )
+# YAML made of its own tokens, with what PyYAML itself chokes on: impossible dates (ValueError),
+# nesting deeper than the recursion limit, tags, anchors, huge numbers.
+YAML_TOKENS = st.sampled_from(
+    [
+        "[",
+        "]",
+        "{",
+        "}",
+        "- ",
+        ": ",
+        ", ",
+        "\n",
+        "  ",
+        "'",
+        '"',
+        "&a ",
+        "*a",
+        "? ",
+        "#",
+        "~",
+        "!!binary ",
+        "!!set ",
+        "!!python/name:os.system ",
+        "a",
+        "1",
+        "2026-02-30",
+        "2026-13-01",
+        "2026-01-01 25:61:00",
+        "1e999",
+        "0x_",
+        "0o9",
+        ".nan",
+        "yes",
+        "\t",
+        "\x85",
+        "\ufeff",
+    ]
+)
+YAMLISH = st.one_of(
+    st.lists(YAML_TOKENS, max_size=40).map("".join),
+    st.integers(1, 3000).map(lambda n: "[" * n),
+)
 _LOWER = string.ascii_lowercase
 IDENT = st.builds(
     str.__add__,
@@ -128,7 +170,7 @@ def test_a_name_kind_annotation_declares_a_string(kind: str, default: str | None
 
 
 @BOUNDED
-@given(TEXT)
+@given(TEXT | YAMLISH.map(lambda t: "s.k=" + t))
 def test_any_override_text_parses_or_is_a_parameter_error(text: str) -> None:
     got = _only_ours(parameters.parse_override, text, allowed=(ParameterError,))
     if got is not None:
@@ -213,7 +255,7 @@ def test_any_yaml_file_loads_or_is_a_config_error(scratch: Path, data: bytes) ->
 
 
 @BOUNDED
-@given(text_of(st.sampled_from("[{-: ,\n'\"&*!a1"), 300) | TEXT)
+@given(YAMLISH | TEXT)
 def test_any_yaml_text_parses_or_is_a_config_error(text: str) -> None:
     _only_ours(parse_yaml, text, allowed=(ConfigError,))
 
