@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from nbtrail.core.workspace import Workspace
@@ -51,8 +50,10 @@ def handle(args: argparse.Namespace, ws: Workspace) -> int:
     from nbtrail.pipeline import noop
 
     overrides = list(args.param)
-    if args.alert_url:
-        overrides.append(f"monitor.alert_url={json.dumps(args.alert_url)}")
+    if args.alert_url:  # imported here: yaml stays off the no-op path
+        from nbtrail.pipeline.parameters import format_override
+
+        overrides.append(format_override("monitor", "alert_url", args.alert_url))
     params_file = str(args.params) if args.params else None
     key = noop.invocation_key(
         str(ws.root), stage=args.stage, overrides=overrides, params_file=params_file

@@ -11,7 +11,7 @@ from nbtrail.core.errors import DataError, NameRefused
 
 MANIFEST_VERSION = 1
 MAX_NAME = 100
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # fullmatch: "$" lets a final newline in
 
 
 def check_name(name: str, what: str = "dataset name") -> str:
@@ -19,7 +19,7 @@ def check_name(name: str, what: str = "dataset name") -> str:
     ok = (
         isinstance(name, str)
         and 0 < len(name) <= MAX_NAME
-        and _NAME_RE.match(name) is not None
+        and _NAME_RE.fullmatch(name) is not None
         and ".." not in name
     )
     if not ok:

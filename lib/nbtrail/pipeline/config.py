@@ -95,6 +95,20 @@ class Pipeline:
         return data
 
 
+def _file(ws: Workspace, value: Any, what: str, where: str) -> Path:
+    """The existing file ``value`` names (a path from the workspace root), else ConfigError."""
+    if not isinstance(value, str) or not value or "\0" in value:
+        raise ConfigError(f"{what} must be a path from the workspace root", path=where)
+    path = ws.root / value
+    try:
+        found = path.is_file()
+    except OSError:
+        found = False
+    if not found:
+        raise ConfigError(f"{what} {value} not found", path=where)
+    return path
+
+
 def _str_list(value: Any, what: str, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -118,12 +132,12 @@ def load_pipeline(ws: Workspace) -> Pipeline:
         if not isinstance(spec, dict) or "notebook" not in spec:
             raise ConfigError(f"stage {name!r} needs a 'notebook'", path=where)
         refuse_unknown_keys(spec, _STAGE_KEYS, what=f"stage {name!r}", where=where)
-        nb = ws.root / spec["notebook"]
-        if not nb.is_file():
-            raise ConfigError(f"stage {name!r}: notebook {spec['notebook']} not found", path=where)
-        pf = ws.root / spec["params"] if spec.get("params") else None
-        if pf is not None and not pf.is_file():
-            raise ConfigError(f"stage {name!r}: params file {spec['params']} not found", path=where)
+        nb = _file(ws, spec["notebook"], f"stage {name!r}: notebook", where)
+        pf = (
+            _file(ws, spec["params"], f"stage {name!r}: params file", where)
+            if spec.get("params")
+            else None
+        )
         needs = _str_list(spec.get("needs"), f"stage {name!r}: needs", where)
         for n in needs:
             if n not in stages:
@@ -166,8 +180,6 @@ def _profiles(
                     f"{what}.when: {key!r} must be STAGE.PARAM of a declared stage", path=where
                 )
             when[(stage, param)] = value
-        pf = ws.root / str(item["params"])
-        if not pf.is_file():
-            raise ConfigError(f"{what}: params file {item['params']} not found", path=where)
+        pf = _file(ws, item["params"], f"{what}: params file", where)
         out.append(Profile(when=when, params_file=pf))
     return tuple(out)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from nbtrail.core.errors import ConfigError, ParameterError
+from nbtrail.pipeline.kinds import KINDS, check_kind, check_plain
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
 
@@ -24,6 +25,7 @@ class Param:
     name: str
     default: Any
     type: str  # int, float, str, bool, list, dict or any (default None, no annotation)
+    kind: str | None = None  # a name-kind (``"DatasetName"``...): see nbtrail.pipeline.kinds
 
 
 def as_recorded(params: dict[str, Any]) -> dict[str, Any]:
@@ -63,22 +65,32 @@ def declared(path: Path) -> dict[str, Param]:
     if found is None:
         return {}
     _, source = found
+    return declared_in(source, str(path))
+
+
+def declared_in(source: str, path: str = "parameters cell") -> dict[str, Param]:
+    """The parameters a cell's ``source`` declares; a cell that does not parse is a
+    :class:`ConfigError` naming ``path`` and the line."""
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
-        raise ConfigError(f"parameters cell: {exc.msg}", path=str(path), line=exc.lineno) from None
+        raise ConfigError(f"parameters cell: {exc.msg}", path=path, line=exc.lineno) from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes; nesting too deep
+        raise ConfigError(f"parameters cell: {type(exc).__name__}: {exc}", path=path) from None
     out: dict[str, Param] = {}
     for target, value, ann in _assignments(tree):
         try:
             default = ast.literal_eval(value)
-        except ValueError:
-            default = None
-        kind = _type_of(default)
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            default = None  # not a literal (a call, a name, `{[]: 1}`): no default to check
+        type_, kind = _type_of(default), None
         if isinstance(ann, ast.Name) and ann.id in _TYPES:
-            kind = ann.id
+            type_ = ann.id
         elif isinstance(ann, ast.Name) and ann.id in ("Any", "object"):
-            kind = "any"  # e.g. `slices: Any = "auto"`, which may also be a mapping
-        out[target.id] = Param(target.id, default, kind)
+            type_ = "any"  # e.g. `slices: Any = "auto"`, which may also be a mapping
+        elif isinstance(ann, ast.Constant) and ann.value in KINDS:
+            type_, kind = "str", str(ann.value)  # `dataset_name: "DatasetName" = None`
+        out[target.id] = Param(target.id, default, type_, kind)
     return out
 
 
@@ -119,18 +131,32 @@ def coerce(stage: str, param: Param, value: Any, valid: list[str]) -> Any:
         return list(value)
     expected = _TYPES[param.type]
     if type(value) is not expected:
+        quote = param.type == "str" and not isinstance(value, (list, dict))
         raise ParameterError(
-            f"parameter {param.name!r} expects {param.type}, got {type(value).__name__} {value!r}",
+            f"parameter {param.name!r} expects {param.type}, got {type(value).__name__} "
+            f"{_short(value)}",
             stage=stage,
             parameter=param.name,
+            hint=f"quote it to pass text: -p '{stage}.{param.name}=\"{value}\"'" if quote else None,
         )
     return value
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
 def resolve(
-    stage: str, notebook: Path, *layers: dict[str, Any], where: list[str] | None = None
+    stage: str,
+    notebook: Path,
+    *layers: dict[str, Any],
+    where: list[str] | None = None,
+    root: Path | None = None,
 ) -> dict[str, Any]:
-    """Notebook defaults overlaid by each layer in turn, every name and type checked."""
+    """Notebook defaults overlaid by each layer in turn, every name and type checked; every
+    value one a notebook can be given (:func:`~nbtrail.pipeline.kinds.check_plain`) and, with
+    the workspace ``root``, every name-kind value checked as the data layer would."""
     decl = declared(notebook)
     valid = sorted(decl)
     values = {name: p.default for name, p in decl.items()}
@@ -147,6 +173,11 @@ def resolve(
                     f"unknown parameter {key!r}{src}", stage=stage, parameter=key, valid=valid
                 )
             values[key] = coerce(stage, decl[key], value, valid)
+    for name, value in values.items():
+        check_plain(stage, name, value)
+        kind = decl[name].kind
+        if kind is not None and root is not None:
+            check_kind(stage, name, kind, value, root)
     return values
 
 
@@ -161,6 +192,46 @@ def parse_override(text: str) -> tuple[str, str, Any]:
         )
     try:
         value = yaml.safe_load(rhs) if rhs.strip() else ""
-    except yaml.YAMLError:
-        value = rhs
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
+        value = rhs  # not YAML (or a date like 2026-02-30): the text itself
     return stage, key, value
+
+
+def format_value(value: Any) -> str:
+    """``value`` as ``-p`` text that :func:`parse_override` reads back as ``value`` (YAML
+    flow style: a string that YAML would read as something else comes out quoted)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30, allow_unicode=True)
+    text = text.removesuffix("\n").removesuffix("\n...")
+    if parse_override(f"s.k={text}")[2] == value:
+        return text
+    # PyYAML's own quoting loses some characters (NEL, line separators): spell them out
+    if isinstance(value, str):
+        return '"' + "".join(_escaped(ch) for ch in value) + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{" + ", ".join(f"{format_value(k)}: {format_value(v)}" for k, v in value.items()) + "}"
+        )
+    return text
+
+
+def _escaped(ch: str) -> str:
+    """One character inside a YAML double-quoted string."""
+    if ch in '"\\':
+        return "\\" + ch
+    if ch.isprintable() and ch not in "\x85\u2028\u2029\ufeff":
+        return ch
+    code = ord(ch)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
+
+
+def format_override(stage: str, key: str, value: Any) -> str:
+    """``STAGE.KEY=VALUE`` for ``-p``, the value written by :func:`format_value`."""
+    return f"{stage}.{key}={format_value(value)}"

@@ -71,7 +71,11 @@ def _resolve(
         where = pipeline.ws.relative(st.params_file) if st.params_file else ""
         stack = [(pipeline.defaults(name), where), *profiled.get(name, []), *layers[name]]
         resolved[name] = parameters.resolve(
-            name, st.notebook, *[v for v, _ in stack], where=[w for _, w in stack]
+            name,
+            st.notebook,
+            *[v for v, _ in stack],
+            where=[w for _, w in stack],
+            root=pipeline.ws.root,
         )
     return resolved
 

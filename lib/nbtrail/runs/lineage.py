@@ -28,6 +28,7 @@ from nbtrail.runs import index, records
 from nbtrail.runs.graph import HEX as _HEX
 from nbtrail.runs.graph import Graph
 from nbtrail.runs.record_types import RunRecord
+from nbtrail.runs.refs import check_target, shown
 
 _DATA_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*@[0-9]+$")
 
@@ -124,7 +125,9 @@ def _resolve_target(ws: Workspace, con: Any, target: str, graph: Graph) -> list[
             (target,),
         ).fetchall()
         if not rows:
-            raise NotFound(f"no run wrote or read dataset {target!r}", hint="see `nbtrail runs`")
+            raise NotFound(
+                f"no run wrote or read dataset {shown(target)}", hint="see `nbtrail runs`"
+            )
         node_id = f"data:{target}"
         graph.target = node_id
         graph.nodes[node_id] = _artifact_node(dict(rows[0]), producer)
@@ -132,7 +135,7 @@ def _resolve_target(ws: Workspace, con: Any, target: str, graph: Graph) -> list[
             graph.add_edge(f"run:{producer}", node_id, "output")
             return [producer]
         return []
-    if ":" in target and not Path(target).exists():
+    if ":" in target and not _is_file(Path(target), exists=True):
         left, _, name = target.partition(":")
         run_id = index.resolve_run_id(ws, left, ensure_first=False)
         rec = records.load(ws, run_id)
@@ -170,7 +173,7 @@ def _resolve_target(ws: Workspace, con: Any, target: str, graph: Graph) -> list[
     found_art = _artifact_by_digest_or_path(ws, con, target)
     if found_art is None:
         raise NotFound(
-            f"nothing known as {target!r}",
+            f"nothing known as {shown(target)}",
             hint="give a run id, STAGE, RUN:OUTPUT, STAGE:METRIC, NAME@VERSION, a digest or a path",
         )
     producer = found_art["run_id"]
@@ -179,6 +182,14 @@ def _resolve_target(ws: Workspace, con: Any, target: str, graph: Graph) -> list[
     graph.nodes[node_id] = _artifact_node(found_art, producer)
     graph.add_edge(f"run:{producer}", node_id, "output")
     return [producer]
+
+
+def _is_file(p: Path, *, exists: bool = False) -> bool:
+    """``p.is_file()`` (or ``exists()``), False for a name the OS refuses (too long)."""
+    try:
+        return p.exists() if exists else p.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _artifact_by_digest_or_path(ws: Workspace, con: Any, target: str) -> dict[str, Any] | None:
@@ -200,7 +211,7 @@ def _artifact_by_digest_or_path(ws: Workspace, con: Any, target: str) -> dict[st
     row = con.execute(sql.format("a.path = ?"), (rel,)).fetchone()
     if row:
         return dict(row)
-    if p.is_file():  # a copy elsewhere (an exported model): find it by its content
+    if _is_file(p):  # a copy elsewhere (an exported model): find it by its content
         from nbtrail.core.hashing import hash_file
 
         row = con.execute(sql.format("a.digest = ?"), (hash_file(p),)).fetchone()
@@ -218,6 +229,7 @@ def upstream(ws: Workspace, target: str) -> Graph:
     ``RUN:OUTPUT`` or ``STAGE:METRIC``, a dataset version ``NAME@V``, an artifact digest
     (or prefix) or the path of an output file (a copy elsewhere is found by its hash).
     """
+    check_target(target)
     index.ensure(ws)
     graph = Graph(target=target, direction="upstream")
     con = index.connect(ws)
@@ -258,8 +270,8 @@ def impact(ws: Workspace, ref: str) -> Graph:
     """Every run and artifact downstream of the dataset version ``NAME@V``."""
     from nbtrail.data.datasets import Datasets, parse_ref
 
-    index.ensure(ws)
     name, version = parse_ref(ref)
+    index.ensure(ws)
     if version is None:
         from nbtrail.core.errors import DataError
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from nbtrail.core.errors import DataError
+from nbtrail.data.sourceref import BATCH_SUFFIXES, batch_items
 
-BATCH_SUFFIXES = (".csv", ".parquet", ".pq")
+__all__ = ["BATCH_SUFFIXES", "batch_items", "batch_sources", "read_batch_file"]
 
 
 def batch_sources(spec: str, root: Path) -> list[tuple[str, str, str]]:
@@ -19,16 +20,13 @@ def batch_sources(spec: str, root: Path) -> list[tuple[str, str, str]]:
     in the store (kind ``dataset``, name the item).
     """
     out: list[tuple[str, str, str]] = []
-    for item in (s.strip() for s in str(spec).split(",")):
-        if not item:
-            continue
-        path = Path(item) if Path(item).is_absolute() else root / item
-        if path.is_dir():
+    for item, kind, path in batch_items(spec, root):  # the rules the runner checks up front
+        if kind == "folder":
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in BATCH_SUFFIXES)
             if not files:
                 raise DataError(f"no .csv or .parquet batch files in {item}")
             out += [(p.stem, "file", str(p)) for p in files]
-        elif path.suffix.lower() in BATCH_SUFFIXES:
+        elif kind == "file":
             if not path.is_file():
                 raise DataError(f"batch file {item} does not exist")
             out.append((path.stem, "file", str(path)))

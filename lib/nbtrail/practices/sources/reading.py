@@ -21,16 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from nbtrail.core.errors import DataError, NameRefused, NotFound, ParameterError
 from nbtrail.data import csvformat
+from nbtrail.data.sourceref import (  # the rules the runner checks before any kernel starts
+    CSV_SUFFIXES,
+    PARQUET_SUFFIXES,
+    SKLEARN_SOURCES,
+    classify_source,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from nbtrail.core.workspace import Workspace
     from nbtrail.data.datasets import DatasetVersion
-
-SKLEARN_SOURCES = ("breast_cancer", "wine", "diabetes", "iris")
-CSV_SUFFIXES = (".csv", ".tsv", ".txt")
-PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 @dataclass(frozen=True)
@@ -113,31 +115,26 @@ def read_source(
     ``delimiter`` and ``encoding`` override the sniffed ones for CSV. ``ws`` is the
     workspace whose store holds dataset versions (default: the one at ``root``).
     """
-    if source.startswith("sklearn:"):
+    kind, what = classify_source(source, root)
+    if kind == "sklearn":
         return _sklearn(source)
-    if source.startswith("dataset:"):
-        return _dataset(source, source.split(":", 1)[1], root, ws, delimiter, encoding)
-    path = Path(source)
-    if not path.is_absolute():
-        path = root / path
+    if kind == "dataset":
+        return _dataset(source, what, root, ws, delimiter, encoding)
+    path = Path(what)
     suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES + PARQUET_SUFFIXES or path.is_file():
-        if not path.is_file():
-            raise DataError(
-                f"source file not found: {source}", hint="set the data stage's `source`"
-            )
-        if path.stat().st_size == 0:
-            raise DataError(f"source file is empty: {source}")
-        if suffix in PARQUET_SUFFIXES:
-            return _nonempty(Loaded(read_parquet(path, source), source, "file", "parquet"))
-        if suffix in CSV_SUFFIXES:
-            frame, enc, sep, dec = read_csv(path, source, delimiter=delimiter, encoding=encoding)
-            return _nonempty(Loaded(frame, source, "file", "csv", enc, sep, dec))
-        raise DataError(
-            f"unsupported source format {path.suffix!r}: {source}",
-            hint="use a .csv or .parquet file, or a dataset name",
-        )
-    return _dataset(source, source, root, ws, delimiter, encoding)
+    if not path.is_file():
+        raise DataError(f"source file not found: {source}", hint="set the data stage's `source`")
+    if path.stat().st_size == 0:
+        raise DataError(f"source file is empty: {source}")
+    if suffix in PARQUET_SUFFIXES:
+        return _nonempty(Loaded(read_parquet(path, source), source, "file", "parquet"))
+    if suffix in CSV_SUFFIXES:
+        frame, enc, sep, dec = read_csv(path, source, delimiter=delimiter, encoding=encoding)
+        return _nonempty(Loaded(frame, source, "file", "csv", enc, sep, dec))
+    raise DataError(
+        f"unsupported source format {path.suffix!r}: {source}",
+        hint="use a .csv or .parquet file, or a dataset name",
+    )
 
 
 def _nonempty(loaded: Loaded) -> Loaded:

@@ -18,6 +18,7 @@ from nbtrail.runs.index.build import Problem, number
 from nbtrail.runs.index.ensure import ensure
 from nbtrail.runs.index.schema import connect
 from nbtrail.runs.record_types import RunRecord
+from nbtrail.runs.refs import MAX_BACK, check_run_ref
 
 _METRIC_FILTER = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(>=|<=|==|!=|>|<|=)\s*(\S+)\s*$")
 _SQL_OPS = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "=": "=", "==": "=", "!=": "!="}
@@ -75,6 +76,8 @@ def parse_metric_filter(text: str) -> tuple[str, str, float]:
         )
     try:
         value = float(m.group(3))
+        if value != value:
+            raise ValueError("nan")  # compares false with everything: no run would match
     except ValueError:
         raise ParameterError(
             f"bad metric filter {text!r}: {m.group(3)!r} is not a number",
@@ -347,7 +350,9 @@ def _details(
 @db.recovering
 def resolve_run_id(ws: Workspace, ref: str, *, ensure_first: bool = True) -> str:
     """A run id from an exact id, a stage name (its latest completed run), ``STAGE~N`` (the
-    completed run N before that one) or a unique prefix."""
+    completed run N before that one) or a unique prefix. A ref that cannot be any of these is
+    :class:`NotFound` before the index is opened (:func:`nbtrail.runs.refs.check_run_ref`)."""
+    check_run_ref(ref)
     if ensure_first:
         ensure(ws)
     con = connect(ws)
@@ -356,6 +361,8 @@ def resolve_run_id(ws: Workspace, ref: str, *, ensure_first: bool = True) -> str
             return ref
         stage, tilde, back = ref.partition("~")
         if tilde and back.isdigit():
+            if int(back) > MAX_BACK:
+                raise NotFound(f"stage {stage!r} has no completed run {back} before its latest")
             row = con.execute(
                 "SELECT run_id FROM runs WHERE stage = ? AND status = 'completed'"
                 " ORDER BY started DESC LIMIT 1 OFFSET ?",
