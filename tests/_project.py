@@ -22,6 +22,29 @@ def make_project(root: Path) -> Path:
     return root
 
 
+def one_stage_project(root: Path, stage: str, parameters: str, *cells: str) -> Path:
+    """A project of one stage, ``stage``, whose notebook is a ``parameters`` cell and
+    ``cells``: a pipeline that starts one small kernel, for tests about the runner itself."""
+    import nbformat
+
+    for d in ("params", "notebooks", "data", "workspace"):
+        (root / d).mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(parameters)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *(nbformat.v4.new_code_cell(c) for c in cells)]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, root / "notebooks" / f"{stage}.ipynb")
+    (root / "params" / "pipeline.yaml").write_text(
+        f"version: 1\nstages:\n  {stage}:\n    notebook: notebooks/{stage}.ipynb\n"
+    )
+    return root
+
+
 def nbtrail(root: Path, *args: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
     """Run the CLI as a user would, in its own process."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

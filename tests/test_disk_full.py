@@ -12,9 +12,8 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import nbformat
 import pytest
-from _project import nbtrail
+from _project import nbtrail, one_stage_project
 
 from nbtrail.core.errors import DiskFull
 from nbtrail.core.workspace import Workspace
@@ -102,27 +101,12 @@ def test_data_add_on_a_full_disk_leaves_no_object_and_no_version(
 
 def _filling_stage(root: Path) -> Path:
     """A one-stage pipeline whose notebook writes ``size_kb`` KB into its run folder."""
-    for d in ("params", "notebooks", "workspace"):
-        (root / d).mkdir(parents=True)
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("size_kb = 4")
-    params.metadata["tags"] = ["parameters"]
     body = (
         "import os, pathlib\n"
         "out = pathlib.Path(os.environ['NBTRAIL_RUN_DIR']) / 'big.bin'\n"
         "out.write_bytes(os.urandom(size_kb * 1024))\n"
     )
-    nb.cells = [params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, root / "notebooks" / "fill.ipynb")
-    (root / "params" / "pipeline.yaml").write_text(
-        "version: 1\nstages:\n  fill:\n    notebook: notebooks/fill.ipynb\n"
-    )
-    return root
+    return one_stage_project(root, "fill", "size_kb = 4", body)
 
 
 def _runs(root: Path) -> list[tuple[str, str]]:

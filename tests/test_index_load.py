@@ -12,9 +12,8 @@ import sys
 import threading
 from pathlib import Path
 
-import nbformat
 import pytest
-from _project import nbtrail
+from _project import nbtrail, one_stage_project
 
 from nbtrail.core.workspace import Workspace
 from nbtrail.runs import index
@@ -25,22 +24,7 @@ RUNS = 8
 
 
 def _project(root: Path) -> Path:
-    for d in ("params", "notebooks", "data", "workspace"):
-        (root / d).mkdir(parents=True)
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("n = 3")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("total = sum(range(n))")]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, root / "notebooks" / "tiny.ipynb")
-    (root / "params" / "pipeline.yaml").write_text(
-        "version: 1\nstages:\n  tiny:\n    notebook: notebooks/tiny.ipynb\n"
-    )
-    return root
+    return one_stage_project(root, "tiny", "n = 3", "total = sum(range(n))")
 
 
 def _cli(root: Path, *args: str) -> list[str]:
