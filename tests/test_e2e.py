@@ -248,8 +248,10 @@ def test_reproduce_every_stage_of_the_default_pipeline(done, tmp_path):
         assert not [line for line in lines if "DIFFERS" in line], out.stdout
         outputs = {line.split()[1]: i for i, line in enumerate(lines) if line[:9] == "  output "}
         assert set(outputs) == set(original["outputs"]), out.stdout
+        declared = EXPECTED_TO_DIFFER.get(stage, set())
         differ = {n for n, i in outputs.items() if lines[i].endswith("  expected to differ")}
-        assert differ == EXPECTED_TO_DIFFER.get(stage, set()), out.stdout
+        # a declared output may still come out the same (no monitor run since the original)
+        assert differ <= declared, out.stdout
         for name in differ:
             assert lines[outputs[name] + 1].startswith("    why: drawn from the workspace's ")
         assert lines[-1] == (
@@ -262,9 +264,9 @@ def test_reproduce_every_stage_of_the_default_pipeline(done, tmp_path):
         rec_mod.validate(new)
         for name, art in new["outputs"].items():
             assert (art.get("reproducible", True), bool(art.get("reason"))) == (
-                (False, True) if name in differ else (True, False)
+                (False, True) if name in declared else (True, False)
             )
-            if name not in differ:
+            if name not in declared:
                 assert art["digest"] == original["outputs"][name]["digest"]
     # a reproduction adds no batch, estimate or late label to the monitoring history
     assert history.read_bytes() == before
