@@ -53,6 +53,24 @@ LINEAGE = {
 }
 
 
+def _bundle(model, dest, X_train, X_hold):
+    """The module's bundle of ``model`` at ``dest``: every export here is made the same way."""
+    return export.build_bundle(
+        model,
+        dest,
+        name="cancer",
+        version=1,
+        train_features=X_train,
+        holdout_features=X_hold,
+        evaluation=EVALUATION,
+        metrics=METRICS,
+        slices=[{"slice": "mean_radius>15", "rows": 40, "roc_auc": 0.97}],
+        intended_use="Demo classifier <script>alert(1)</script> for tests.",
+        lineage=LINEAGE,
+        enforce_ranges=True,
+    )
+
+
 def _snake(name: str) -> str:
     return name.replace(" ", "_")
 
@@ -78,20 +96,7 @@ def bundles(models, data, tmp_path_factory):
     out = {}
     for key, model in models.items():
         dest = tmp_path_factory.mktemp(f"bundle_{key}") / "bundle"
-        out[key] = export.build_bundle(
-            model,
-            dest,
-            name="cancer",
-            version=1,
-            train_features=X_train,
-            holdout_features=X_hold,
-            evaluation=EVALUATION,
-            metrics=METRICS,
-            slices=[{"slice": "mean_radius>15", "rows": 40, "roc_auc": 0.97}],
-            intended_use="Demo classifier <script>alert(1)</script> for tests.",
-            lineage=LINEAGE,
-            enforce_ranges=True,
-        )
+        out[key] = _bundle(model, dest, X_train, X_hold)
     return out
 
 
@@ -417,20 +422,7 @@ def test_the_same_model_exported_again_is_the_same_bundle_byte_for_byte(
     X_train, X_hold, _, _ = data
     model = copy.deepcopy(models[key])
     time.sleep(1.1)
-    again = export.build_bundle(
-        model,
-        tmp_path / "again",
-        name="cancer",
-        version=1,
-        train_features=X_train,
-        holdout_features=X_hold,
-        evaluation=EVALUATION,
-        metrics=METRICS,
-        slices=[{"slice": "mean_radius>15", "rows": 40, "roc_auc": 0.97}],
-        intended_use="Demo classifier <script>alert(1)</script> for tests.",
-        lineage=LINEAGE,
-        enforce_ranges=True,
-    )
+    again = _bundle(model, tmp_path / "again", X_train, X_hold)
     first = bundles[key]
     differ = [
         rel
