@@ -27,7 +27,7 @@ run: $(STAMP) ## run the whole pipeline on the bundled default dataset, then pub
 	$(BIN)/nbtrail publish
 
 test: lint chromium ## lint, then every test
-	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff (lint + format check), import-linter (the layers), mypy (lib/)
 	$(BIN)/ruff check lib tests bench notebooks

@@ -3,6 +3,9 @@ server on 127.0.0.1) for the remotes."""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -10,14 +13,21 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _project import make_project, nbtrail
 
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.remote import Remote
 
 REPO = Path(__file__).resolve().parents[1]
+
+# A fake credential in the environment of the shared default run: nothing may copy it into a
+# record, a notebook or a published page (tests/test_browser_site.py looks for it).
+SECRET_NAME = "NBTRAIL_TEST_FAKE_TOKEN"
+SECRET = "sk-nbtrail-fake-4f1c9e0d2b7a6c5e"
 
 MINIMAL_PIPELINE = """\
 version: 1
@@ -82,3 +92,83 @@ def s3_remote(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Remote:
     fs, _ = remote.filesystem()
     fs.mkdir(bucket)
     return remote
+
+
+@dataclass(frozen=True)
+class DefaultRun:
+    """The default pipeline after one ``nbtrail run`` on a fresh copy of the project, run with
+    :data:`SECRET` planted in its environment: its folder (never to be changed: take a
+    :meth:`copy`), what the run printed, and the Jupyter data dir where the runner signed the
+    notebooks it executed."""
+
+    root: Path
+    stdout: str
+    stderr: str
+    jupyter_data: Path
+
+    def copy(self, dest: Path) -> tuple[Path, Path]:
+        """A copy of the project at ``dest`` and of the Jupyter data dir beside it."""
+        shutil.copytree(self.root, dest, symlinks=True)
+        data = dest.parent / f"{dest.name}-jupyter-data"
+        shutil.copytree(self.jupyter_data, data)
+        return dest, data
+
+
+def _run_default(base: Path) -> dict[str, str]:
+    root = make_project(base / "project")
+    data = base / "jupyter-data"
+    data.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_DATA_DIR", str(data))
+        mp.setenv(SECRET_NAME, SECRET)
+        out = nbtrail(root, "run")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    return {"stdout": out.stdout, "stderr": out.stderr}
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DefaultRun:
+    """One default pipeline run for every test that starts from it (~1 min of 2 cores each):
+    made once per ``pytest`` invocation, by whichever xdist worker asks first, under a lock
+    in the folder the workers share; the others wait for it and read it."""
+    if worker_id == "master":
+        base = tmp_path_factory.mktemp("default-run")
+    else:
+        base = tmp_path_factory.getbasetemp().parent / "default-run"
+        base.mkdir(exist_ok=True)
+    done = base / "printed.json"
+    with open(base / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.is_file():
+                for leftover in ("project", "jupyter-data"):  # a worker that failed half-way
+                    shutil.rmtree(base / leftover, ignore_errors=True)
+                done.write_text(json.dumps(_run_default(base)))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    printed = json.loads(done.read_text())
+    return DefaultRun(base / "project", printed["stdout"], printed["stderr"], base / "jupyter-data")
+
+
+# The modules that take longest (``make test PYTEST_ARGS=--durations=40``), started first so
+# that the two workers end together; ``make test`` runs with --no-loadscope-reorder, else xdist
+# would start the modules with the most tests first and these last.
+LONGEST_FIRST = (
+    "test_e2e.py",  # makes the shared default run
+    "test_readme_commands.py",
+    "test_notebooks.py",
+    "test_e2e_tasks.py",
+    "test_sweep_dask.py",
+    "test_no_network.py",
+    "test_browser_site.py",
+    "test_watch.py",
+    "test_browser.py",
+    "test_widgets_pipeline.py",
+    "test_sweep_remote.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the modules: :data:`LONGEST_FIRST`, then the rest as collected."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

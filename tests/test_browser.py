@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _browser import MIN_DRAWN, chromium_context, wait_drawn
-from _project import REPO, make_project, nbtrail
+from _project import REPO, nbtrail
 
 pytestmark = pytest.mark.slow
 
@@ -33,17 +33,12 @@ def browser(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def monitored(tmp_path_factory):
+def monitored(tmp_path_factory, default_run):
     """A copy of the project after ``nbtrail run``: (root, monitor run folder, jupyter data dir).
 
     The runner signs the notebooks it executes in the Jupyter data dir, here a private one.
     """
-    root = make_project(tmp_path_factory.mktemp("browser") / "project")
-    data_dir = tmp_path_factory.mktemp("jupyter-data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JUPYTER_DATA_DIR", str(data_dir))
-        proc = nbtrail(root, "run")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    root, data_dir = default_run.copy(tmp_path_factory.mktemp("browser") / "project")
     runs = sorted((root / "workspace" / "runs").glob("monitor-*"))
     assert len(runs) == 1, runs
     return root, runs[0], data_dir

@@ -19,22 +19,23 @@ from pathlib import Path
 
 import pytest
 from _browser import MIN_DRAWN, chromium_context, wait_drawn
-from _project import make_project, nbtrail
+from _project import nbtrail
+from conftest import SECRET, SECRET_NAME
 
 pytestmark = pytest.mark.slow
 
-SECRET_NAME = "NBTRAIL_TEST_FAKE_TOKEN"
-SECRET = "sk-nbtrail-fake-4f1c9e0d2b7a6c5e"
 HOSTILE = '<script>alert("nbtrail")</script> & "quoted" <b>bold</b>'
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """(copy of the site, single-file report in another folder, project root)."""
+def published(tmp_path_factory, default_run):
+    """(copy of the site, single-file report in another folder, project root): the shared
+    default run (made with a secret planted in its environment), then export again with a
+    hostile parameter and the secret still planted, then publish."""
     base = tmp_path_factory.mktemp("site")
-    root = make_project(base / "project")
+    root, data = default_run.copy(base / "project")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JUPYTER_DATA_DIR", str(base / "jupyter-data"))
+        mp.setenv("JUPYTER_DATA_DIR", str(data))
         mp.setenv(SECRET_NAME, SECRET)
         proc = nbtrail(root, "run", "-p", f"export.intended_use={HOSTILE}")
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -203,7 +204,7 @@ def test_runs_table_sorts_and_filters(browser, published):
         started = "#runs-table tbody tr:not([hidden]) td:nth-child(4)"
         page.click("#runs-table thead th:nth-child(4)")
         up = page.locator(started).all_inner_texts()
-        assert up == sorted(up) and len(up) == 5
+        assert up == sorted(up) and len(up) == 6  # the five stages, export twice
         page.click("#runs-table thead th:nth-child(4)")
         assert page.locator(started).all_inner_texts() == sorted(up, reverse=True)
         page.select_option("#stage-filter", "train")
@@ -218,7 +219,7 @@ def test_hostile_parameter_shows_as_text_and_no_secret_anywhere(browser, publish
     for f in [*copy.rglob("*"), single]:
         if f.is_file():
             assert SECRET.encode() not in f.read_bytes(), f"the planted secret is in {f}"
-    export = next(copy.glob("runs/export-*/index.html"))
+    (export,) = [p for p in copy.glob("runs/export-*/index.html") if "&lt;script" in p.read_text()]
     assert "<script>alert(" not in export.read_text()
     page = browser.new_page()
     dialogs: list[str] = []

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from _project import by_stage, make_project, nbtrail, records
+from _project import by_stage, nbtrail, records
+from conftest import DefaultRun
 
 from nbtrail.core.hashing import hash_file
 from nbtrail.core.workspace import Workspace
@@ -23,11 +24,9 @@ STAGES = ["data", "train", "evaluate", "export", "monitor"]
 
 
 @pytest.fixture(scope="module")
-def done(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    root = make_project(tmp_path_factory.mktemp("e2e") / "project")
-    out = nbtrail(root, "run")
-    assert out.returncode == 0, out.stderr[-3000:]
-    return root, out
+def done(default_run) -> tuple[Path, DefaultRun]:
+    """The shared default run (read only here: a test that runs anything takes a copy)."""
+    return default_run.root, default_run
 
 
 def copy_of(done_root: Path, tmp_path: Path) -> Path:

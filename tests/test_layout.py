@@ -1,38 +1,19 @@
-"""The repository is what the README promises: its folders, files, pins and commands."""
+"""The repository is what the README promises: its folders, files, pins and make targets (its
+commands run in tests/test_readme_commands.py)."""
 
 from __future__ import annotations
 
 import re
-import shlex
 import subprocess
-import sys
 import tomllib
 
-import pytest
 import yaml
-from _project import REPO, make_project, nbtrail
-
-README = (REPO / "README.md").read_text()
-
-
-def _blocks(lang: str) -> list[str]:
-    """The fenced blocks of the README opened with ```<lang> (exactly)."""
-    blocks, current, inside = [], [], None
-    for line in README.splitlines():
-        if line.startswith("```"):
-            if inside is None:
-                inside, current = line[3:].strip(), []
-            else:
-                if inside == lang:
-                    blocks.append("\n".join(current) + "\n")
-                inside = None
-        elif inside is not None:
-            current.append(line)
-    return blocks
+from _project import REPO
+from _readme import README, blocks
 
 
 def test_layout_block_folders_exist():
-    (layout,) = [b for b in _blocks("") if "notebooks/" in b]
+    (layout,) = [b for b in blocks("") if "notebooks/" in b]
     for line in layout.splitlines():
         folder = line.split()[0].rstrip("/")
         assert (REPO / folder).is_dir(), folder
@@ -50,7 +31,7 @@ def test_layout_block_folders_exist():
 
 
 def test_readme_starts_with_the_two_commands():
-    first = _blocks("console")[0]
+    first = blocks("console")[0]
     assert first.splitlines()[0].startswith("make run")
     assert first.splitlines()[1].startswith("make test")
     assert "make test" in (REPO / ".ci" / "run").read_text()
@@ -94,36 +75,6 @@ def test_lock_satisfies_every_direct_pin():
         name = req.name.lower().replace("_", "-")
         assert name in lock, f"{name} missing from requirements.lock"
         assert req.specifier.contains(lock[name], prereleases=True), (dep, lock[name])
-
-
-@pytest.mark.slow
-def test_every_nbtrail_and_papermill_command_in_the_readme_runs(tmp_path):
-    """In README order, in a fresh copy of the project; `# exits N` states the expected code."""
-    root = make_project(tmp_path / "project")
-    lines = [
-        line
-        for block in _blocks("console")
-        for line in block.splitlines()
-        if line.startswith((".venv/bin/nbtrail", ".venv/bin/papermill"))
-    ]
-    assert len(lines) >= 15, "the README shows the nbtrail commands"
-    for line in lines:
-        cmd, _, comment = line.partition("#")
-        expected = re.search(r"exits (\d+)", comment)
-        argv = [a.replace("/tmp/", f"{tmp_path}/") for a in shlex.split(cmd)]
-        if argv[0].endswith("nbtrail"):
-            out = nbtrail(root, *argv[1:])
-        else:
-            out = subprocess.run(
-                [sys.executable, "-m", "papermill", *argv[1:]],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NBTRAIL_ROOT": str(root)},
-            )
-        want = int(expected.group(1)) if expected else 0
-        assert out.returncode == want, (cmd, out.stdout[-1500:], out.stderr[-1500:])
 
 
 def test_the_package_map_names_every_module():

@@ -283,6 +283,25 @@ def test_evidently_report_agrees_with_the_verdict(cancer):
     assert failed == set(table.index[table["drifted"]])
 
 
+def test_skipping_the_unshown_column_plots_leaves_the_page_as_it_was(cancer, monkeypatch):
+    import contextlib
+
+    from nbtrail.practices import reports
+    from nbtrail.practices.monitoring import report as report_mod
+
+    ref, model = cancer
+    cov = stage.demo_batches(ref, seed=0)["covariate_drift"]
+    cfg = m.MonitorConfig()
+    v = m.check_batch(ref, cov, cfg, model=model)
+    skipped = reports.render_html(m.drift_report(ref, cov, v, cfg, model=model), "e.js", "f")
+    monkeypatch.setattr(report_mod, "without_unshown_column_plots", contextlib.nullcontext)
+    drawn = reports.render_html(m.drift_report(ref, cov, v, cfg, model=model), "e.js", "f")
+    assert skipped == drawn
+    from evidently.metrics.column_statistics import ValueDriftCalculation
+
+    assert ValueDriftCalculation._render is not report_mod._no_widgets  # restored
+
+
 def test_batch_sources_accept_datasets_files_and_folders(tmp_path, cancer):
     ref, _ = cancer
     folder = tmp_path / "incoming"

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _project import by_stage, make_project, nbtrail
+from _project import by_stage, nbtrail
 from test_alerts import Hook, closed_port
 
 from nbtrail.core.applog import log_writer
@@ -26,12 +26,10 @@ from nbtrail.practices import monitoring as m
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
+def project(tmp_path_factory, default_run) -> Path:
     """The pipeline run once (the demo monitor stage versions its batches), and a folder of
     batch files taken from them."""
-    root = make_project(tmp_path_factory.mktemp("watch") / "project")
-    out = nbtrail(root, "run")
-    assert out.returncode == 0, out.stderr[-3000:]
+    root, _ = default_run.copy(tmp_path_factory.mktemp("watch") / "project")
     data = Datasets(Workspace(root))
     (root / "batches").mkdir()
     for name in ("clean", "covariate_drift"):

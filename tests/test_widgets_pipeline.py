@@ -10,7 +10,7 @@ import sys
 
 import nbformat
 import pytest
-from _project import by_stage, make_project, nbtrail
+from _project import by_stage, nbtrail
 
 from nbtrail import widgets
 from nbtrail.pipeline import widget_outputs
@@ -20,15 +20,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(tmp_path_factory, default_run):
     """The default pipeline, run once: (root, jupyter data dir where the runner signs)."""
-    root = make_project(tmp_path_factory.mktemp("widgets") / "project")
-    data_dir = tmp_path_factory.mktemp("jupyter-data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JUPYTER_DATA_DIR", str(data_dir))
-        proc = nbtrail(root, "run")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return root, data_dir
+    return default_run.copy(tmp_path_factory.mktemp("widgets") / "project")
 
 
 def _output(root, run_id: str, name: str) -> dict:
