@@ -15,9 +15,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from _project import make_project, nbtrail
+from _offline import namespace_works, run_offline
+from _project import make_project
 
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.remote import Remote
@@ -96,15 +98,19 @@ def s3_remote(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Remote:
 
 @dataclass(frozen=True)
 class DefaultRun:
-    """The default pipeline after one ``nbtrail run`` on a fresh copy of the project, run with
-    :data:`SECRET` planted in its environment: its folder (never to be changed: take a
-    :meth:`copy`), what the run printed, and the Jupyter data dir where the runner signed the
-    notebooks it executed."""
+    """The default pipeline after one ``nbtrail run`` on a fresh copy of the project, run
+    offline (tests/_offline.py) with :data:`SECRET` planted in its environment: its folder
+    (never to be changed: take a :meth:`copy`), what the run printed, the Jupyter data dir
+    where the runner signed the notebooks it executed, and what the network guard saw
+    (``refused`` connections, ``guarded`` processes, ``netns``: in a network namespace)."""
 
     root: Path
     stdout: str
     stderr: str
     jupyter_data: Path
+    refused: list[str]
+    guarded: list[str]
+    netns: bool
 
     def copy(self, dest: Path) -> tuple[Path, Path]:
         """A copy of the project at ``dest`` and of the Jupyter data dir beside it."""
@@ -114,16 +120,23 @@ class DefaultRun:
         return dest, data
 
 
-def _run_default(base: Path) -> dict[str, str]:
+def _run_default(base: Path) -> dict[str, Any]:
     root = make_project(base / "project")
     data = base / "jupyter-data"
     data.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JUPYTER_DATA_DIR", str(data))
-        mp.setenv(SECRET_NAME, SECRET)
-        out = nbtrail(root, "run")
+    netns = namespace_works()
+    env = {"JUPYTER_DATA_DIR": str(data), SECRET_NAME: SECRET}
+    cmd = [sys.executable, "-m", "nbtrail", "-C", str(root), "run"]
+    done = run_offline(cmd, root, base / "netguard", netns=netns, env=env)
+    out = done.proc
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    return {"stdout": out.stdout, "stderr": out.stderr}
+    return {
+        "stdout": out.stdout,
+        "stderr": out.stderr,
+        "refused": done.refused,
+        "guarded": done.guarded,
+        "netns": netns,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -146,8 +159,16 @@ def default_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Def
                 done.write_text(json.dumps(_run_default(base)))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    printed = json.loads(done.read_text())
-    return DefaultRun(base / "project", printed["stdout"], printed["stderr"], base / "jupyter-data")
+    p = json.loads(done.read_text())
+    return DefaultRun(
+        base / "project",
+        p["stdout"],
+        p["stderr"],
+        base / "jupyter-data",
+        p["refused"],
+        p["guarded"],
+        p["netns"],
+    )
 
 
 # The modules that take longest (``make test PYTEST_ARGS=--durations=40``), started first so
@@ -159,7 +180,6 @@ LONGEST_FIRST = (
     "test_notebooks.py",
     "test_e2e_tasks.py",
     "test_sweep_dask.py",
-    "test_no_network.py",
     "test_browser_site.py",
     "test_watch.py",
     "test_browser.py",
