@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-from _project import REPO, nbtrail
+from _project import REPO, THREAD_POOLS, nbtrail
 
 README = (REPO / "README.md").read_text()
 COMMAND_PREFIXES = (".venv/bin/nbtrail", ".venv/bin/papermill")
@@ -62,7 +63,15 @@ def run_line(line: str, root: Path, tmp: Path) -> subprocess.CompletedProcess:
             capture_output=True,
             text=True,
             timeout=600,
-            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp), "NBTRAIL_ROOT": str(root)},
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(tmp),
+                "NBTRAIL_ROOT": str(root),
+                # the thread pools' sizes of the shell the other commands run in: a model
+                # trained with another OpenMP thread count is other bytes, and `reproduce`
+                # of this run says so
+                **{k: v for k, v in os.environ.items() if k in THREAD_POOLS},
+            },
         )
     want = int(expected.group(1)) if expected else 0
     assert out.returncode == want, (cmd, out.stdout[-1500:], out.stderr[-1500:])

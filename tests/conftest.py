@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 from _offline import namespace_works, run_offline
-from _project import make_project
+from _project import THREAD_POOLS, make_project
 
 from nbtrail.core.workspace import Workspace
 from nbtrail.data.remote import Remote
@@ -169,6 +170,19 @@ def default_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Def
         p["guarded"],
         p["netns"],
     )
+
+
+# The thread pools of OpenMP (scikit-learn's HistGradientBoosting) and BLAS in every process a
+# test starts (the CLI, kernels, Dask workers) get one thread: two xdist workers already keep
+# both cores busy, and a second thread per pool only spins waiting for a core. Measured with
+# `-n 2 --dist load tests/test_e2e_tasks.py`: 182 s wall and 283 s CPU by default, 114 s and
+# 155 s with one thread. A variable the caller set is left as it is.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One thread per OpenMP and BLAS pool in the processes of the tests (see above)."""
+    for var in THREAD_POOLS:
+        os.environ.setdefault(var, "1")
 
 
 # The modules that take longest (``make test PYTEST_ARGS=--durations=40``), started first so
