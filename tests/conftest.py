@@ -1,5 +1,6 @@
-"""Shared fixtures: every test builds its own workspace under tmp_path; a real S3 API (moto's
-server on 127.0.0.1) for the remotes."""
+"""Shared fixtures: every test builds its own workspace under tmp_path (or copies the one
+default pipeline run that the tests share, ``default_run``); a real S3 API (moto's server on
+127.0.0.1) for the remotes; the tests' thread pools and the order the modules start in."""
 
 from __future__ import annotations
 
