@@ -36,7 +36,7 @@ from nbtrail.runs.sync import pull_runs, push_runs
 
 PIPELINE = "version: 1\nstages: {}\n"
 DATA_VERSIONS = 24  # enough objects that a push or pull is still under way when it is killed
-S3_VERSIONS = 10
+S3_VERSIONS = 40  # a quiet moto answers in ~5 ms: 10 objects could all land between two looks
 RUN_FILES = 120
 
 
