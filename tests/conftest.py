@@ -102,13 +102,12 @@ def s3_remote(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Remote:
 class DefaultRun:
     """The default pipeline after one ``nbtrail run`` on a fresh copy of the project, run
     offline (tests/_offline.py) with :data:`SECRET` planted in its environment: its folder
-    (never to be changed: take a :meth:`copy`), what the run printed, the Jupyter data dir
+    (never to be changed: take a :meth:`copy`), what the run printed on stdout, the Jupyter data dir
     where the runner signed the notebooks it executed, and what the network guard saw
     (``refused`` connections, ``guarded`` processes, ``netns``: in a network namespace)."""
 
     root: Path
     stdout: str
-    stderr: str
     jupyter_data: Path
     refused: list[str]
     guarded: list[str]
@@ -134,7 +133,6 @@ def _run_default(base: Path) -> dict[str, Any]:
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     return {
         "stdout": out.stdout,
-        "stderr": out.stderr,
         "refused": done.refused,
         "guarded": done.guarded,
         "netns": netns,
@@ -165,7 +163,6 @@ def default_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Def
     return DefaultRun(
         base / "project",
         p["stdout"],
-        p["stderr"],
         base / "jupyter-data",
         p["refused"],
         p["guarded"],

@@ -51,23 +51,21 @@ def connect(path: Path) -> sqlite3.Connection:
     # drops every POSIX lock this process holds on it, so another connection closing next
     # thinks it is the last, deletes the WAL and shared memory under the live ones ("disk I/O
     # error", writes lost). SQLite itself says "file is not a database" on the first PRAGMA.
+    # Connections opening a new index at once each turn it to WAL, which takes the file's
+    # exclusive lock; SQLite answers one of two such waiters "locked" at once (a busy wait would
+    # deadlock), so a locked open is tried again until the busy timeout, as a write would wait.
     deadline = time.monotonic() + busy_timeout_ms() / 1000
     while True:
         try:
             return _open(path)
         except sqlite3.DatabaseError as exc:
-            if is_busy(exc):
-                # Connections opening a new index at once each turn it to WAL, which takes the
-                # file's exclusive lock; SQLite answers one of two such waiters "locked" at once
-                # (no busy wait, it would deadlock), so the open is tried again until the
-                # timeout, as a busy write would be.
-                if time.monotonic() < deadline:
-                    time.sleep(0.01)
-                    continue
-                raise _busy(exc, path) from None
-            if not is_corrupt(exc):
+            if is_corrupt(exc):
+                break
+            if not is_busy(exc):
                 raise
-        break
+            if time.monotonic() >= deadline:
+                raise _busy(exc, path) from None
+        time.sleep(0.01)
     quarantine(path)
     return _open(path)
 

@@ -100,7 +100,8 @@ def without_unshown_column_plots() -> Iterator[None]:
     The preset computes one ``ValueDrift`` per column (their values and tests are kept) and
     each draws two plotly figures; the preset's own page is then drawn by the legacy
     ``DataDriftTable``, which draws its own figures, and those of ``ValueDrift`` are dropped.
-    Drawing them was ~35% of a report's time (4.9 s to 3.2 s a 31-column report here); the
+    Drawing them was a third of a report's time (the demo's 4 reports of 31 columns: 16.2 s to
+    10.9 s in one process); the
     page is the same byte for byte (``tests/test_monitoring.py`` checks it). Evidently 0.7.23's
     ``ValueDriftCalculation._render``; restored on the way out.
     """
