@@ -24,6 +24,12 @@ from nbtrail.pipeline.parameters import read_notebook
 
 START_TIMEOUT = 120
 
+# A kernel's ports are picked by the client (bind to port 0, release) and bound by the kernel a
+# moment later; another process starting a kernel in between can take one, and the kernel dies
+# with "Address already in use" before it answers (papermill#511). The race is rare and lost
+# once: start again on fresh ports, up to this many starts in all.
+START_ATTEMPTS = 3
+
 # papermill's I/O module imports its optional S3 handler whenever boto3 is installed (it is:
 # the S3 remote uses it), which costs ~0.25 s of CPU per `nbtrail run`; the runner only reads
 # and writes local notebooks. Nothing else imports this papermill-only module.
@@ -83,11 +89,14 @@ def _warm_code(modules: list[str]) -> str:
     return "\n".join(lines)
 
 
-async def _execute_silently(km: Any, code: str) -> None:
+async def _execute_silently(km: Any, code: str | None) -> None:
+    """Wait until the kernel answers, then run ``code`` in it (when given) without output."""
     kc = km.client()
     kc.start_channels()
     try:
         await kc.wait_for_ready(timeout=START_TIMEOUT)
+        if code is None:
+            return
         msg_id = kc.execute(code, silent=True, store_history=False)
         while True:
             msg = await kc.get_shell_msg(timeout=START_TIMEOUT)
@@ -100,9 +109,10 @@ async def _execute_silently(km: Any, code: str) -> None:
 @dataclass
 class WarmKernel:
     """A kernel starting (or started) in a background thread. ``extra`` holds its timings
-    (seconds): ``start_s`` to launch its process, ``warmup_s`` until it had started and
-    imported the notebook's modules ahead of its cells, ``waited_s`` that the stage waited
-    for it to answer."""
+    (seconds): ``start_s`` to launch its process (all its starts), ``warmup_s`` until it had
+    answered and imported the notebook's modules ahead of its cells, ``waited_s`` that the
+    stage waited for it; and ``starts``, how many processes it took (one that died before it
+    answered is started again, see ``START_ATTEMPTS``)."""
 
     stage: str
     log_path: Path
@@ -133,13 +143,32 @@ def start(stage: str, notebook: Path, cwd: Path, log_path: Path, *, warm: bool) 
 
         async def go() -> Any:
             t0 = time.perf_counter()
-            km = AsyncKernelManager(kernel_name="python3")
-            with open(log_path, "ab") as log:
-                await km.start_kernel(env=dict(os.environ), cwd=str(cwd), stdout=log, stderr=log)
-            t1 = time.perf_counter()
-            if modules:
-                await _execute_silently(km, _warm_code(modules))
-            wk.extra.update(start_s=round(t1 - t0, 3), warmup_s=round(time.perf_counter() - t1, 3))
+            for attempt in range(1, START_ATTEMPTS + 1):
+                km = AsyncKernelManager(kernel_name="python3")
+                with open(log_path, "ab") as log:
+                    await km.start_kernel(
+                        env=dict(os.environ), cwd=str(cwd), stdout=log, stderr=log
+                    )
+                t1 = time.perf_counter()
+                try:
+                    await _execute_silently(km, _warm_code(modules) if modules else None)
+                except RuntimeError:
+                    if await km.is_alive():
+                        raise  # alive but silent for START_TIMEOUT: starting again won't help
+                    with contextlib.suppress(Exception):  # reap it, drop its connection file
+                        await km.shutdown_kernel(now=True)
+                    if attempt == START_ATTEMPTS:
+                        raise RuntimeError(
+                            f"the kernel died before it answered, {attempt} starts in a row;"
+                            " its output is in kernel.log in the run folder"
+                        ) from None
+                    continue
+                break
+            wk.extra.update(
+                start_s=round(t1 - t0, 3),
+                warmup_s=round(time.perf_counter() - t1, 3),
+                starts=attempt,
+            )
             return km
 
         try:
