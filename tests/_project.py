@@ -47,11 +47,23 @@ def one_stage_project(root: Path, stage: str, parameters: str, *cells: str) -> P
     return root
 
 
-def nbtrail(root: Path, *args: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
-    """Run the CLI as a user would, in its own process."""
+def nbtrail(
+    root: Path,
+    *args: str,
+    timeout: float = 600,
+    environ: dict[str, str | None] | None = None,
+    **kw,
+) -> subprocess.CompletedProcess:
+    """Run the CLI as a user would, in its own process; ``environ`` sets variables of its
+    environment (``None``: unset)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("NBTRAIL_ROOT", None)
     env.pop("NBTRAIL_RUN_DIR", None)
+    for var, value in (environ or {}).items():
+        if value is None:
+            env.pop(var, None)
+        else:
+            env[var] = value
     return subprocess.run(
         [sys.executable, "-m", "nbtrail", "-C", str(root), *args],
         capture_output=True,

@@ -134,3 +134,26 @@ def test_save_file_records_the_declaration_and_refuses_an_empty_reason(ws):
     saved = records.load(ws, run_id)["outputs"]  # written through the schema's validation
     assert (saved["history"]["reproducible"], saved["history"]["reason"]) == (False, WHY)
     assert "reproducible" not in saved["plain"] and "reason" not in saved["plain"]
+
+
+def test_thread_notes_tell_what_the_reproduction_ran_with(monkeypatch):
+    from nbtrail.pipeline.reproduce import thread_notes
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    (old,) = thread_notes(None, {"cpus": 2, "env": {}})
+    assert old.startswith("the original run's record is older than its thread settings")
+    same = {"cpus": 2, "env": {"OMP_NUM_THREADS": "1"}}
+    assert thread_notes(same, same) == []
+    other = thread_notes({"cpus": 2, "env": {"OMP_NUM_THREADS": "4"}}, {"cpus": 8, "env": {}})
+    assert other == [
+        "ran with the original's thread settings: OMP_NUM_THREADS=4"
+        " (this shell has OMP_NUM_THREADS=1)"
+    ]  # OMP_NUM_THREADS fixes the pool's size: the CPU counts do not matter
+    unset = thread_notes({"cpus": 2, "env": {}}, {"cpus": 8, "env": {}})
+    assert (
+        unset[0]
+        == "ran with the original's thread settings: none set (this shell has OMP_NUM_THREADS=1)"
+    )
+    assert unset[1].startswith("the original ran on 2 CPUs without OMP_NUM_THREADS, this one on 8")

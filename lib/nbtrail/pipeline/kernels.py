@@ -130,13 +130,23 @@ class WarmKernel:
         return self.km
 
 
-def start(stage: str, notebook: Path, cwd: Path, log_path: Path, *, warm: bool) -> WarmKernel:
-    """Start a kernel for ``stage`` in the background, importing what ``notebook`` imports."""
+def start(
+    stage: str,
+    notebook: Path,
+    cwd: Path,
+    log_path: Path,
+    *,
+    warm: bool,
+    env: dict[str, str] | None = None,
+) -> WarmKernel:
+    """Start a kernel for ``stage`` in the background, importing what ``notebook`` imports;
+    its environment is ``env`` (default: this process's)."""
     from jupyter_client.manager import AsyncKernelManager
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     wk = WarmKernel(stage=stage, log_path=log_path)
     modules = notebook_imports(notebook) if warm else []
+    kernel_env = dict(os.environ if env is None else env)
 
     def target() -> None:
         import asyncio
@@ -147,7 +157,7 @@ def start(stage: str, notebook: Path, cwd: Path, log_path: Path, *, warm: bool) 
                 km = AsyncKernelManager(kernel_name="python3")
                 with open(log_path, "ab") as log:
                     await km.start_kernel(
-                        env=dict(os.environ), cwd=str(cwd), stdout=log, stderr=log
+                        env=dict(kernel_env), cwd=str(cwd), stdout=log, stderr=log
                     )
                 t1 = time.perf_counter()
                 try:

@@ -6,20 +6,26 @@ later edits to the notebook do not leak in. Metrics are compared exactly, output
 hash. An output that its record declares ``reproducible: false`` (with a ``reason``: a plot of
 the workspace's monitoring history, which grows with every run) is reported as expected to
 differ, with that reason, and does not make the run "not identical".
+
+The kernel starts with the original's thread settings (``environment.threads``): the
+thread-pool variables it had, and none it did not have, whatever the shell running
+``reproduce`` sets; a model that stores its thread count then comes out the same bytes.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbtrail.core import provenance
 from nbtrail.core.errors import NotFound
 from nbtrail.core.workspace import Workspace
 from nbtrail.pipeline.config import load_pipeline
 from nbtrail.pipeline.runner import Runner
 from nbtrail.runs import records
-from nbtrail.runs.record_types import Artifact, RunRecord
+from nbtrail.runs.record_types import Artifact, RunRecord, Threads
 from nbtrail.runs.runfolder import SOURCE_COPY
 
 
@@ -105,7 +111,9 @@ def reproduce(
     pipeline = load_pipeline(ws)
     stage = pipeline.stage(original["stage"])
     upstream = {s: records.load(ws, rid) for s, rid in original["upstream"].items()}
-    runner = Runner(ws, origin="reproduce", on_event=on_event)
+    recorded = original["environment"].get("threads")
+    settings = provenance.thread_settings(recorded) if recorded else {}
+    runner = Runner(ws, origin="reproduce", on_event=on_event, kernel_env=settings)
     try:
         new = runner.execute_stage(
             stage,
@@ -125,6 +133,7 @@ def reproduce(
         )
     if original["environment"].get("lock_hash") != new["environment"].get("lock_hash"):
         rep.notes.append("the environment lock (requirements.lock) changed since the original run")
+    rep.notes += thread_notes(recorded, new["environment"].get("threads"))
     for name in sorted(set(original["metrics"]) | set(new["metrics"])):
         was_value, now_value = original["metrics"].get(name), new["metrics"].get(name)
         rep.metrics.append((name, was_value, now_value, was_value == now_value))
@@ -133,6 +142,35 @@ def reproduce(
             compare_output(name, original["outputs"].get(name), new["outputs"].get(name))
         )
     return rep
+
+
+def thread_notes(recorded: Threads | None, now: Threads | None) -> list[str]:
+    """What a reader should know of the thread settings the reproduction ran with."""
+    if recorded is None:
+        return [
+            "the original run's record is older than its thread settings: the reproduction"
+            " ran with this shell's (OMP_NUM_THREADS and the like)"
+        ]
+    notes = []
+    shell = {v: os.environ[v] for v in provenance.THREAD_VARS if os.environ.get(v)}
+    if shell != recorded["env"]:
+        notes.append(
+            f"ran with the original's thread settings: {_vars(recorded['env'])}"
+            f" (this shell has {_vars(shell)})"
+        )
+    cpus_then, cpus_now = recorded.get("cpus"), now["cpus"] if now else None
+    if "OMP_NUM_THREADS" not in recorded["env"] and cpus_then != cpus_now:
+        notes.append(
+            f"the original ran on {cpus_then} CPUs without OMP_NUM_THREADS, this one on"
+            f" {cpus_now}: a model that stores its thread count (scikit-learn's"
+            " HistGradientBoosting does) differs; set OMP_NUM_THREADS for the runs you want"
+            " to reproduce on any machine"
+        )
+    return notes
+
+
+def _vars(env: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(env.items())) or "none set"
 
 
 def compare_output(

@@ -69,8 +69,12 @@ class Runner:
         origin: Origin = "runner",
         jobs: int = 2,
         tags: dict[str, Any] | None = None,
+        kernel_env: dict[str, str | None] | None = None,
     ) -> None:
         self.ws = ws
+        # the kernels get this process's environment but for these variables (None: unset):
+        # a reproduction's kernel gets the original's thread settings this way
+        self.kernel_env = dict(kernel_env or {})
         self.tags = dict(tags or {})  # into the ``extra`` of every record it writes (a sweep)
         self.jobs = max(1, jobs)
         self.force = force
@@ -89,7 +93,7 @@ class Runner:
         from nbtrail.core import provenance
 
         if self._env is None:
-            self._env = provenance.environment(self.ws.lock_file)
+            self._env = provenance.environment(self.ws.lock_file, self._kernel_environ())
             self._git = provenance.git_state(self.ws.root)
         assert self._git is not None
         return self._git, self._env
@@ -135,9 +139,25 @@ class Runner:
         while self._stopping:
             self._stopping.pop().join()
 
+    def _kernel_environ(self) -> dict[str, str]:
+        env = dict(os.environ)
+        for var, value in self.kernel_env.items():
+            if value is None:
+                env.pop(var, None)
+            else:
+                env[var] = value
+        return env
+
     def _kernel_for(self, stage: Stage, *, warm: bool) -> kernels.WarmKernel:
         log = self.ws.tmp_dir / "kernels" / f"{stage.name}-{os.getpid()}-{id(stage)}.log"
-        return kernels.start(stage.name, stage.notebook, self.ws.notebooks_dir, log, warm=warm)
+        return kernels.start(
+            stage.name,
+            stage.notebook,
+            self.ws.notebooks_dir,
+            log,
+            warm=warm,
+            env=self._kernel_environ(),
+        )
 
     def _warm_next(self, rp: RunPlan, pending: list[str], started: set[str]) -> None:
         """Start, ahead of time, the kernels of the stages that can start once the stages

@@ -45,13 +45,21 @@ class GitState(TypedDict):
     dirty: bool | None
 
 
+class Threads(TypedDict):
+    """The CPUs a run's process could use and the thread-pool variables set for its kernel."""
+
+    cpus: int | None
+    env: dict[str, str]
+
+
 class Environment(TypedDict):
-    """The interpreter and package versions a run used."""
+    """The interpreter and package versions a run used, and its thread settings."""
 
     python: str
     packages: dict[str, str | None]
     platform: NotRequired[str]
     lock_hash: NotRequired[str | None]
+    threads: NotRequired[Threads]  # absent from records older than this field
 
 
 class ErrorInfo(TypedDict):

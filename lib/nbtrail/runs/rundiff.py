@@ -54,7 +54,9 @@ def diff(ws: Workspace, a: str, b: str) -> dict[str, Any]:
         ]
         + [_pair(ra.get("fingerprint"), rb.get("fingerprint"), "fingerprint")],
         "git": [_pair(ra["git"].get(k), rb["git"].get(k), k) for k in ("commit", "dirty")],
-        "environment": [_pair(ea.get(k), eb.get(k), k) for k in ("python", "platform", "lock_hash")]
+        "environment": [
+            _pair(ea.get(k), eb.get(k), k) for k in ("python", "platform", "lock_hash", "threads")
+        ]
         + [r for r in keyed(pa, pb) if not r["same"]],
         "outputs": keyed(
             {k: v["digest"] for k, v in ra["outputs"].items()},
