@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbtrail.core.errors import ParameterError
+from nbtrail.core.errors import GateFailed, ParameterError
 from nbtrail.practices import abtest as ab
 from nbtrail.practices.baseline import build_baseline, gain_gate
+from nbtrail.practices.evaluation import raise_for_gates
 from nbtrail.practices.slice_choice import choose_slices
 from nbtrail.practices.training import build_pipeline
 
@@ -97,3 +98,28 @@ def test_auto_slices_pick_the_features_the_model_uses_and_small_categoricals():
     flat = x.assign(plan="basic")
     assert "plan" not in choose_slices(flat, score, ["plan", "signal"])
     assert choose_slices(x.head(12), score[:12], ["signal", "plan"]) == {}
+
+
+def test_a_gain_that_is_not_significant_says_so_in_the_failure():
+    """The gate's value is the gain, which may meet the bound while the paired test does not
+    call it significant: the failure says which, not a value that seems to pass."""
+    row = {"improvement": 13.55, "p_adjusted": 0.78}
+    gate = gain_gate({"primary": "rmse", "metrics": {"rmse": row}}, min_gain=0.0, alpha=0.05)
+    assert gate is not None and not gate.passed
+    with pytest.raises(GateFailed) as err:
+        raise_for_gates([gate])
+    assert str(err.value) == (
+        "gate gain_over_baseline failed: rmse gain over the baseline = 13.55, required >= 0,"
+        " but the gain is not significant (Holm-adjusted p = 0.78, alpha 0.05)"
+    )
+    worse = {"improvement": -2.0, "p_adjusted": 0.01}
+    gate = gain_gate({"primary": "rmse", "metrics": {"rmse": worse}}, min_gain=0.0, alpha=0.05)
+    assert gate is not None and not gate.passed
+    assert gate.describe() == "rmse gain over the baseline = -2, required >= 0"
+    unknown = {"improvement": 1.0, "p_adjusted": None}
+    gate = gain_gate({"primary": "r2", "metrics": {"r2": unknown}}, min_gain=0.0, alpha=0.05)
+    assert gate is not None and not gate.passed
+    assert gate.describe().endswith(", but its significance could not be computed")
+    ok = {"improvement": 1.0, "p_adjusted": 0.001}
+    gate = gain_gate({"primary": "r2", "metrics": {"r2": ok}}, min_gain=0.0, alpha=0.05)
+    assert gate is not None and gate.passed and gate.unmet == ""

@@ -57,6 +57,12 @@ def gain_gate(
     p = row["p_adjusted"]
     significant = p is not None and float(p) < alpha
     p_text = f"{float(p):.3g}" if p is not None else "not computed"
+    if p is None:
+        unmet = "its significance could not be computed"
+    elif not significant:
+        unmet = f"the gain is not significant (Holm-adjusted p = {p_text}, alpha {alpha:g})"
+    else:
+        unmet = ""
     return GateResult(
         name="gain_over_baseline",
         metric=primary,
@@ -65,4 +71,6 @@ def gain_gate(
         bound=float(min_gain),
         passed=bool(significant and improvement >= float(min_gain)),
         on=f"significance (Holm-adjusted p = {p_text}, alpha {alpha})",
+        quantity=f"{primary} gain over the baseline",
+        unmet=unmet if improvement >= float(min_gain) or p is None else "",
     )

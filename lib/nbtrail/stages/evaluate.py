@@ -191,7 +191,14 @@ def judge(
     if relative is not None:
         results.append(relative)
     for g in results:
-        run.verdict(f"gate_{g.name}", passed=g.passed, value=g.value, bound=g.bound, op=g.op)
+        run.verdict(
+            f"gate_{g.name}",
+            passed=g.passed,
+            value=g.value,
+            bound=g.bound,
+            op=g.op,
+            detail=g.describe(),
+        )
     for t in tests:
         run.verdict(f"test_{t.name}", passed=t.passed, value=t.value, bound=t.bound, kind=t.kind)
     passed = all(g.passed for g in results) and (not require_tests or all(t.passed for t in tests))

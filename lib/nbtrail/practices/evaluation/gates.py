@@ -29,9 +29,20 @@ class GateResult:
     bound: float
     passed: bool
     on: str = "value"
+    quantity: str = ""  # what ``value`` is, in words, when it is not ``metric`` itself
+    unmet: str = ""  # a condition besides the bound that failed (the gain was not significant)
 
     def to_dict(self) -> dict[str, Any]:
         return plain(asdict(self))
+
+    def describe(self) -> str:
+        """The gate's outcome in one line: the value, the bound, and why it failed when the
+        value alone meets the bound."""
+        text = (
+            f"{self.quantity or self.metric} = {self.value:.4g}, "
+            f"required {self.op} {self.bound:.4g}"
+        )
+        return f"{text}, but {self.unmet}" if self.unmet else text
 
 
 def check_gates(
@@ -119,10 +130,7 @@ def raise_for_gates(results: Sequence[GateResult | TestResult]) -> None:
         return
     first = failed[0]
     if isinstance(first, GateResult):
-        what = (
-            f"gate {first.name} failed: {first.metric} = {first.value:.4g}, "
-            f"required {first.op} {first.bound:.4g}"
-        )
+        what = f"gate {first.name} failed: {first.describe()}"
     else:
         what = (
             f"behavioural test {first.name} failed: value {first.value:.4g}, "
