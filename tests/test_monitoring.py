@@ -507,3 +507,12 @@ def test_the_clean_demo_batch_stays_clean_with_counts_and_missing_values(seed):
     plan, (clean, cov, concept) = _demo_verdicts(ref, model, "target", feats, seed)
     assert clean.status != m.FAIL, clean.summary
     assert cov.status == m.FAIL and concept.status == m.FAIL
+
+
+def test_one_drifted_column_is_one_column_in_the_summary(cancer):
+    ref, _ = cancer
+    batch = stage.demo_batches(ref, seed=4)["clean"].copy()
+    batch["mean_radius"] = batch["mean_radius"] * 1.5
+    v = m.check_batch(ref, batch)
+    assert v.drifted_columns == ["mean_radius"], v.summary
+    assert "data drift in 1 column (" in v.summary, v.summary

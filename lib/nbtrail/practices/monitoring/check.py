@@ -298,7 +298,8 @@ def _summary(
             f" (+{len(drifted) - 8} more)" if len(drifted) > 8 else ""
         )
         parts.append(
-            f"data drift in {len(drifted)} columns ({by['data_drift'].value:.0%}): {shown}"
+            f"data drift in {len(drifted)} column{'s' if len(drifted) > 1 else ''}"
+            f" ({by['data_drift'].value:.0%}): {shown}"
         )
     mv = by.get("multivariate_drift")
     if mv is not None and mv.status != PASS:
