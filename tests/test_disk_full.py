@@ -93,7 +93,7 @@ def test_data_add_on_a_full_disk_leaves_no_object_and_no_version(
     remount(data, "4m")
     again = nbtrail(ws, "data", "add", str(src), "-n", "big")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "added big@1: 150000 rows" in again.stdout
+    assert "added big@1: 150,000 rows" in again.stdout
     report = cat.verify()
     assert report.checked == 1 and not report.corrupted and not report.missing
     assert [p.name for p in (data / "objects" / "tmp").iterdir()] == []

@@ -90,7 +90,7 @@ def _add(args: argparse.Namespace, ws: Any) -> int:
     dv = res.version
     if res.created:
         print(
-            f"added {dv.ref}: {dv.rows} rows x {len(dv.columns)} columns, "
+            f"added {dv.ref}: {human(dv.rows)} rows x {human(len(dv.columns))} columns, "
             f"{size(dv.bytes)}, object {dv.digest[:12]}"
         )
         for change in res.schema_changes:
@@ -114,7 +114,7 @@ def _list(args: argparse.Namespace, ws: Any) -> int:
     print(f"{'NAME':<24} {'LATEST':>6} {'ROWS':>10} {'COLS':>5} {'SIZE':>10}  CREATED")
     for r in rows:
         print(
-            f"{r['name']:<24} {r['version']:>6} {r['rows']:>10} {r['columns']:>5} "
+            f"{r['name']:<24} {r['version']:>6} {human(r['rows']):>10} {human(r['columns']):>5} "
             f"{size(r['bytes']):>10}  {r['created']}"
         )
     return 0
@@ -129,7 +129,7 @@ def _show(args: argparse.Namespace, ws: Any) -> int:
         return 0
     print(f"{dv.ref}")
     print(f"  object   {dv.digest}")
-    print(f"  format   {dv.format}, {size(dv.bytes)}, {dv.rows} rows")
+    print(f"  format   {dv.format}, {size(dv.bytes)}, {human(dv.rows)} rows")
     print(f"  source   {dv.source}")
     print(f"  created  {dv.created}" + (f" by run {dv.run_id}" if dv.run_id else ""))
     print(f"  parent   {dv.name}@{dv.parent}" if dv.parent else "  parent   (none)")
@@ -155,7 +155,7 @@ def _diff(args: argparse.Namespace, ws: Any) -> int:
         return 0
     print(f"{d.old.ref} -> {d.new.ref}" + ("  (identical bytes)" if d.same_bytes else ""))
     delta = d.new.rows - d.old.rows
-    print(f"rows: {d.old.rows} -> {d.new.rows} ({delta:+d})")
+    print(f"rows: {human(d.old.rows)} -> {human(d.new.rows)} ({delta:+,d})")
     if d.schema:
         print("schema changes:")
         for change in d.schema:
@@ -170,9 +170,9 @@ def _diff(args: argparse.Namespace, ws: Any) -> int:
             f"{'STD OLD':>10} {'STD NEW':>10} {'NULLS':>11} {'DISTINCT':>11}"
         )
         for c in changed:
-            nulls = f"{c.old['nulls']}->{c.new['nulls']}"
+            nulls = f"{human(c.old['nulls'])}->{human(c.new['nulls'])}"
             distinct = (
-                f"{c.old.get('distinct')}->{c.new.get('distinct')}"
+                f"{human(c.old.get('distinct'))}->{human(c.new.get('distinct'))}"
                 if "distinct" in c.old or "distinct" in c.new
                 else "-"
             )

@@ -68,7 +68,7 @@ class Loaded:
         if self.dataset is not None:
             how.append(f"dataset {self.dataset.ref}")
         rows, cols = self.frame.shape
-        return f"{rows} rows x {cols} columns from {self.source} ({'; '.join(how)})"
+        return f"{rows:,} rows x {cols:,} columns from {self.source} ({'; '.join(how)})"
 
 
 def snake(name: str) -> str:
