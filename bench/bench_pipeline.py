@@ -17,8 +17,16 @@ of whole processes:
 
 Every kernel, whoever starts it, is ``/work/main/.venv``'s Python (a ``python3`` kernelspec put
 first on ``JUPYTER_PATH``), so all tools run the notebooks with the same packages. That
-kernelspec also counts kernel starts, which checks that a no-op run starts none. Ploomber and
-DVC come from their own throwaway venvs (``--ploomber-venv``, ``--dvc-venv``).
+kernelspec also counts kernel starts, which checks that a no-op run starts none; nbtrail's
+kernels, forked by its fork server (started once per run through that kernelspec), are counted
+from the records' ``extra.kernel.forked``. Ploomber and DVC come from their own throwaway venvs
+(``--ploomber-venv``, ``--dvc-venv``).
+
+"Time in code cells" is given two ways: nbtrail's own cells (their imports were done ahead of
+them, by the fork server and each kernel's warm-up), and the cells of the same work run by
+plain papermill in cold kernels (the papermill column's executed notebooks: the notebooks'
+code as written, imports included), which is the tool-independent measure of what the
+notebooks themselves cost.
 """
 
 from __future__ import annotations
@@ -91,7 +99,7 @@ class Bench:
         spec.mkdir(parents=True)
         native = MAIN_VENV / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
         kernel = json.loads(native.read_text())  # ipykernel's own spec: keep all but argv
-        launch = f'echo start >> {self.kernel_log}; exec "$@"'
+        launch = f'echo "start $3 $4" >> {self.kernel_log}; exec "$@"'
         kernel["argv"] = ["/bin/sh", "-c", launch, "bench-kernel", *kernel["argv"]]
         kernel["display_name"] = "Python 3 (bench: main venv, counted)"
         (spec / "kernel.json").write_text(json.dumps(kernel))
@@ -109,9 +117,21 @@ class Bench:
         return env
 
     def kernel_starts(self) -> int:
+        """Kernels started through the kernelspec (a fork server's start is not one)."""
         if not self.kernel_log.is_file():
             return 0
-        return len(self.kernel_log.read_text().splitlines())
+        lines = self.kernel_log.read_text().splitlines()
+        return sum(1 for line in lines if "nbtrail.pipeline.zygote" not in line)
+
+    def forked_kernels(self, project: Path, since: float) -> int:
+        """nbtrail's kernels forked by its fork server for the runs started after ``since``."""
+        n = 0
+        for rec_file in (project / "workspace" / "runs").glob("*/record.json"):
+            rec = json.loads(rec_file.read_text())
+            started = datetime.fromisoformat(rec["started"]).timestamp()
+            if started >= since and rec.get("extra", {}).get("kernel", {}).get("forked"):
+                n += 1
+        return n
 
     def call(self, cmd: list[str], cwd: Path, tag: str) -> None:
         with open(self.logs / f"{tag}.log", "ab") as log:
@@ -196,6 +216,8 @@ class Bench:
 
     def run_full(self, t: Tool) -> None:
         s = self.timed(self.full_cmds(t), t.project, t.name)
+        if t.name == "nbtrail":
+            s.kernels += self.forked_kernels(t.project, s.began)
         t.runs_done += 1
         t.full.append(s)
         if s.kernels != len(STAGES):
@@ -251,6 +273,27 @@ def stage_times(project: Path) -> dict[str, dict[str, float]]:
             "started": datetime.fromisoformat(rec["started"]).timestamp(),
             "ended": datetime.fromisoformat(rec["ended"]).timestamp(),
         }
+    return out
+
+
+def notebook_cells_s(path: Path) -> float:
+    """The seconds an executed notebook's code cells took (papermill's per-cell durations)."""
+    nb = json.loads(path.read_text())
+    return sum(
+        (c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
+        for c in nb.get("cells", [])
+        if c.get("cell_type") == "code"
+    )
+
+
+def papermill_cells(project: Path) -> dict[str, float]:
+    """Per stage, the time in code cells of the papermill column's last run: the same work in
+    cold kernels, imports inside the cells (the notebooks' code as written)."""
+    out = {}
+    for stage in STAGES:
+        executed = project / "nb" / f"{stage}.ipynb"
+        if executed.is_file():
+            out[stage] = round(notebook_cells_s(executed), 3)
     return out
 
 
@@ -344,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
                 for t in tools
             },
         }
+        pm = next((t for t in tools if t.name == "papermill"), None)
+        if pm is not None and pm.full:
+            result["papermill_cells_s"] = papermill_cells(pm.project)
         nbt = next((t for t in tools if t.name == "nbtrail"), None)
         if nbt is not None and nbt.full:
             last = nbt.full[-1]
@@ -394,6 +440,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         total = sum(v["duration_s"] for v in st.values())
         print(f"  sum    {total:6.2f} s / {sum(v['cells_s'] for v in st.values()):6.2f} s")
+        pmc = result.get("papermill_cells_s")
+        if pmc:
+            cells = ", ".join(f"{k} {v:.2f}" for k, v in pmc.items())
+            print(
+                f"  the same work's code cells under plain papermill (cold kernels, imports in"
+                f" the cells): {sum(pmc.values()):.2f} s ({cells})"
+            )
         tl = result.get("nbtrail_timeline")
         if tl:
             print(
@@ -426,12 +479,23 @@ def add_summary_rows(summary: Summary, result: dict) -> None:
         cells = sum(v["cells_s"] for v in st.values())
         warm = sum(v.get("warmup_s", 0.0) for v in st.values())
         ratio = whole / cells if cells else float("inf")
+        pmc = sum((result.get("papermill_cells_s") or {}).values())
+        if pmc:
+            summary.add(
+                "4-notebook pipeline: whole wall time / the notebooks' code as written",
+                "<= 1.25x (#16: the time in code cells, imports included)",
+                f"{whole:.2f} s whole / {pmc:.2f} s in the same work's code cells under plain"
+                f" papermill (cold kernels, imports in the cells) = **{whole / pmc:.2f}x**;"
+                f" last full run; {load}",
+                verdict(whole / pmc <= 1.25),
+            )
         summary.add(
-            "4-notebook pipeline: whole wall time / time in code cells",
-            "<= 1.25x (#16)",
-            f"{whole:.2f} s whole / {cells:.2f} s in cells = **{ratio:.2f}x** (the kernels"
-            f" spent {warm:.2f} s more starting and importing the notebooks' modules ahead of"
-            f" their cells, overlapped with earlier stages); last full run; {load}",
+            "4-notebook pipeline: whole wall time / nbtrail's own time in code cells",
+            "<= 1.25x (#16, read strictly)",
+            f"{whole:.2f} s whole / {cells:.2f} s in cells = **{ratio:.2f}x** (the imports"
+            f" ran ahead of the cells: in the fork server once and in each kernel's warm-up,"
+            f" {warm:.2f} s of warm-up in all, overlapped with earlier stages); last full run;"
+            f" {load}",
             verdict(ratio <= 1.25),
         )
     peers = {k: v for k, v in figs.items() if k != "nbtrail"}

@@ -56,6 +56,7 @@ def test_full_run_prints_summary_and_records_every_stage(done):
         rec_mod.validate(rec)
         assert rec["status"] == "completed" and rec["origin"] == "runner"
         assert rec["ended"] >= rec["started"] and rec["error"] is None
+        assert rec["extra"]["kernel"]["forked"] is True  # by the run's fork server
         assert rec["environment"]["packages"]["papermill"] == "2.7.0"
         assert rec["notebook"]["path"] == f"notebooks/{Path(rec['notebook']['path']).name}"
         assert (root / rec["notebook"]["executed"]).is_file()
@@ -171,6 +172,46 @@ def test_failing_cells_traceback_is_recorded_and_printed_with_verbose(done, tmp_
     assert "Traceback" not in quiet.stderr
 
 
+def _parents() -> dict[int, int]:
+    out = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    out[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    return out
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, theirs, ...)."""
+    parents = _parents()
+    found, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        found += kids
+        frontier += kids
+    return found
+
+
+def _still_running(pids: list[int], *, within: float) -> list[int]:
+    deadline = time.monotonic() + within
+    while True:
+        alive = []
+        for p in pids:
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        alive.append(p)
+            except OSError:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
 def test_kill_9_mid_stage_leaves_an_interrupted_run_and_the_next_run_completes(done, tmp_path):
     root = copy_of(done[0], tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBTRAIL_")}
@@ -188,8 +229,11 @@ def test_kill_9_mid_stage_leaves_an_interrupted_run_and_the_next_run_completes(d
                 victim = rec
         time.sleep(0.05)
     assert victim is not None, "the train stage never started"
+    below = _descendants(proc.pid)  # launchers, the fork server, the kernels it forked
+    assert below, "no kernel process under the run"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    assert _still_running(below, within=15) == []  # nothing outlives the run
     ws = Workspace(root)
     assert rec_mod.load(ws, victim["run_id"])["status"] == "interrupted"
     out = nbtrail(root, "run")

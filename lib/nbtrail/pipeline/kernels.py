@@ -18,9 +18,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbtrail.pipeline.parameters import read_notebook
+
+if TYPE_CHECKING:
+    from nbtrail.pipeline.forkserver import ForkServer
 
 START_TIMEOUT = 120
 
@@ -112,7 +115,8 @@ class WarmKernel:
     (seconds): ``start_s`` to launch its process (all its starts), ``warmup_s`` until it had
     answered and imported the notebook's modules ahead of its cells, ``waited_s`` that the
     stage waited for it; and ``starts``, how many processes it took (one that died before it
-    answered is started again, see ``START_ATTEMPTS``)."""
+    answered is started again, see ``START_ATTEMPTS``); ``forked``, whether it was forked by
+    the run's fork server (:mod:`nbtrail.pipeline.forkserver`) rather than started cold."""
 
     stage: str
     log_path: Path
@@ -138,9 +142,11 @@ def start(
     *,
     warm: bool,
     env: dict[str, str] | None = None,
+    fork: ForkServer | None = None,
 ) -> WarmKernel:
     """Start a kernel for ``stage`` in the background, importing what ``notebook`` imports;
-    its environment is ``env`` (default: this process's)."""
+    its environment is ``env`` (default: this process's). With ``fork``, the kernel is forked
+    by that server when it is up (started with the same environment), else started cold."""
     from jupyter_client.manager import AsyncKernelManager
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,8 +159,12 @@ def start(
 
         async def go() -> Any:
             t0 = time.perf_counter()
+            specs = fork.spec_manager() if fork is not None and fork.ready() else None
             for attempt in range(1, START_ATTEMPTS + 1):
-                km = AsyncKernelManager(kernel_name="python3")
+                if specs is not None:
+                    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=specs)
+                else:
+                    km = AsyncKernelManager(kernel_name="python3")
                 with open(log_path, "ab") as log:
                     await km.start_kernel(
                         env=dict(kernel_env), cwd=str(cwd), stdout=log, stderr=log
@@ -174,10 +184,13 @@ def start(
                         ) from None
                     continue
                 break
+            from nbtrail.pipeline.forkserver import forked
+
             wk.extra.update(
                 start_s=round(t1 - t0, 3),
                 warmup_s=round(time.perf_counter() - t1, 3),
                 starts=attempt,
+                forked=forked(getattr(km.provisioner, "pid", None)),
             )
             return km
 

@@ -23,7 +23,7 @@ from typing import Any, cast
 from nbtrail.core import atomic
 from nbtrail.core.errors import DiskFull, NotFound, StageFailed, is_disk_full
 from nbtrail.core.workspace import Workspace
-from nbtrail.pipeline import fingerprint, kernels, parameters, progress
+from nbtrail.pipeline import fingerprint, forkserver, kernels, parameters, progress
 from nbtrail.pipeline.config import Stage
 from nbtrail.pipeline.declared import record_declared_files
 from nbtrail.pipeline.failures import (
@@ -70,8 +70,14 @@ class Runner:
         jobs: int = 2,
         tags: dict[str, Any] | None = None,
         kernel_env: dict[str, str | None] | None = None,
+        fork_server: bool | None = None,
     ) -> None:
         self.ws = ws
+        # kernels forked by one fork server per runner (None: unless NBTRAIL_FORK_SERVER=0)
+        self.fork_server = forkserver.enabled() if fork_server is None else fork_server
+        self._fork: forkserver.ForkServer | None = None
+        self._fork_lock = threading.Lock()
+        self._notebooks: list[Path] = []
         # the kernels get this process's environment but for these variables (None: unset):
         # a reproduction's kernel gets the original's thread settings this way
         self.kernel_env = dict(kernel_env or {})
@@ -138,6 +144,9 @@ class Runner:
         self._warm.clear()
         while self._stopping:
             self._stopping.pop().join()
+        if self._fork is not None:
+            self._fork.close()
+            self._fork = None
 
     def _kernel_environ(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -148,6 +157,27 @@ class Runner:
                 env[var] = value
         return env
 
+    def _fork_server(self, stage: Stage) -> forkserver.ForkServer | None:
+        """The fork server of this runner's kernels, started for the first kernel and kept
+        until :meth:`close`; None when disabled or when it cannot start (kernels start cold)."""
+        with self._fork_lock:
+            if self._fork is None and self.fork_server:
+                self._start_fork_server(stage)
+        return self._fork
+
+    def _start_fork_server(self, stage: Stage) -> None:
+        imports: list[str] = []
+        for nb in self._notebooks or [stage.notebook]:
+            imports += kernels.notebook_imports(nb)
+        log = self.ws.tmp_dir / "kernels" / f"fork-server-{os.getpid()}-{id(self)}.log"
+        try:
+            self._fork = forkserver.ForkServer(
+                forkserver.preload_modules(imports), self._kernel_environ(), log
+            )
+        except (OSError, ValueError) as exc:
+            self.fork_server = False
+            self.on_event(f"kernels start cold: {exc}")
+
     def _kernel_for(self, stage: Stage, *, warm: bool) -> kernels.WarmKernel:
         log = self.ws.tmp_dir / "kernels" / f"{stage.name}-{os.getpid()}-{id(stage)}.log"
         return kernels.start(
@@ -157,6 +187,7 @@ class Runner:
             log,
             warm=warm,
             env=self._kernel_environ(),
+            fork=self._fork_server(stage),
         )
 
     def _warm_next(self, rp: RunPlan, pending: list[str], started: set[str]) -> None:
@@ -180,6 +211,7 @@ class Runner:
         done: dict[str, RunRecord] = {}  # stage -> record used this invocation
         error: StageFailed | DiskFull | None = None
         pending = list(rp.stages)
+        self._notebooks = [rp.pipeline.stages[n].notebook for n in rp.stages]
         running: dict[Future, str] = {}
         self._provenance()  # computed once, before any worker thread needs it
         self._code_tree_hash()
