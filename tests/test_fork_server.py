@@ -263,9 +263,31 @@ def test_the_server_refuses_what_it_cannot_serve():
 
 
 def test_what_the_server_imports_ahead():
-    mods = forkserver.preload_modules(
-        ["matplotlib.pyplot", "pandas", "nbtrail.stages", "tqdm.auto"]
+    first, later = forkserver.preload_modules(
+        ["matplotlib.pyplot", "pandas", "nbtrail.stages", "tqdm.auto"],
+        after=["pandas", "sklearn.metrics", "plotly.express"],
     )
-    assert mods[: len(forkserver.KERNEL_MODULES)] == forkserver.KERNEL_MODULES
-    assert "pandas" in mods and "nbtrail.stages" in mods and "skops.io" in mods
-    assert not any(m.startswith(("matplotlib", "tqdm")) for m in mods)
+    assert first[: len(forkserver.KERNEL_MODULES)] == forkserver.KERNEL_MODULES
+    assert "pandas" in first and "nbtrail.stages" in first
+    # while idle: what nbtrail imports when a model is saved, then the next notebooks' own
+    assert later == ["skops.io", "sklearn.metrics"]
+    assert not any(m.startswith(("matplotlib", "tqdm")) for m in first)
+
+
+def test_a_kernel_forked_before_the_later_imports_still_gets_them_itself(tmp_path):
+    """The server forks the first kernel as soon as its notebook's modules are in; a module of
+    a later notebook is imported by the server while idle, or by the kernel that needs it."""
+    fs = forkserver.ForkServer([["ipykernel.kernelapp"], ["numpy"]], _env(), tmp_path / "f.log")
+    try:
+        assert fs.ready()
+        nb = _notebook(tmp_path)
+        wk = kernels.start("k", nb, nb.parent, tmp_path / "k.log", warm=False, env=_env(), fork=fs)
+        try:
+            km = kernels.bind(wk, {})
+            assert wk.extra["forked"] is True
+            text, _ = _run(km, "import numpy; print(numpy.arange(3).sum())")
+            assert text.strip() == "3"
+        finally:
+            kernels.shutdown(wk)
+    finally:
+        fs.close()

@@ -31,6 +31,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from nbtrail.pipeline.kernels import NBTRAIL_LAZY
+
 ENABLE_ENV = "NBTRAIL_FORK_SERVER"
 KERNEL_TAIL = ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
 READY_TIMEOUT_S = 10.0
@@ -38,8 +40,6 @@ KERNEL_MODULES = ["ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshe
 PRELOADED_ROOTS = frozenset(
     {"numpy", "pandas", "scipy", "sklearn", "pyarrow", "skops", "joblib", "nbtrail"}
 )
-# modules nbtrail's notebook API imports when first called (saving and loading a model)
-NBTRAIL_LAZY = ["skops.io"]
 LAUNCHER = Path(__file__).with_name("forklaunch.py")
 
 
@@ -52,18 +52,23 @@ def enabled(environ: dict[str, str] | None = None) -> bool:
     return hasattr(os, "fork") and hasattr(socket, "SOCK_SEQPACKET") and sys.platform != "darwin"
 
 
-def preload_modules(imports: Iterable[str]) -> list[str]:
-    """What the server imports for notebooks that import ``imports``: ipykernel's modules,
-    then those of ``imports`` under :data:`PRELOADED_ROOTS` (and what nbtrail imports lazily
-    when a notebook uses it), in order, once each."""
-    out = list(KERNEL_MODULES)
-    for name in imports:
-        root = name.split(".")[0]
-        extra = NBTRAIL_LAZY if root == "nbtrail" else []
-        for m in [name, *extra] if root in PRELOADED_ROOTS else []:
-            if m not in out:
-                out.append(m)
-    return out
+def preload_modules(imports: Iterable[str], *, after: Iterable[str] = ()) -> list[list[str]]:
+    """What the server imports for the first kernel's notebook, which imports ``imports``, and
+    then for the notebooks after it, which import ``after``: ipykernel's modules and those of
+    ``imports`` under :data:`PRELOADED_ROOTS` before the first kernel is forked; what nbtrail
+    imports lazily (when a notebook saves or loads a model) and those of ``after``, while no
+    kernel is asked for. In order, once each."""
+    first: list[str] = list(KERNEL_MODULES)
+    later: list[str] = []
+    uses_nbtrail = False
+    for wave, names in ((first, imports), (later, after)):
+        for name in names:
+            root = name.split(".")[0]
+            uses_nbtrail = uses_nbtrail or root == "nbtrail"
+            if root in PRELOADED_ROOTS and name not in first and name not in later:
+                wave.append(name)
+    lazy = [m for m in NBTRAIL_LAZY if uses_nbtrail and m not in first and m not in later]
+    return [first, lazy + later]
 
 
 def _launcher_python() -> str:
@@ -82,7 +87,7 @@ class ForkServer:
     kernel managers that use it, :meth:`close` stops it. Raises OSError when it cannot start,
     and ValueError when the kernelspec is not one it can serve."""
 
-    def __init__(self, modules: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, modules: list[list[str]], env: dict[str, str], log_path: Path) -> None:
         self._spec = _python3_spec()
         argv = list(self._spec.argv)
         if argv[-4:] != KERNEL_TAIL or self._spec.env:

@@ -82,6 +82,20 @@ def notebook_imports(path: Path) -> list[str]:
     return seen
 
 
+# What nbtrail's notebook API imports only when first called (saving or loading a model): a
+# notebook that imports nbtrail gets them imported ahead of its cells too.
+NBTRAIL_LAZY = ("skops.io",)
+
+
+def warm_modules(path: Path) -> list[str]:
+    """What a kernel's warm-up imports for the notebook at ``path``: its imports, and what
+    nbtrail imports lazily when the notebook uses nbtrail."""
+    names = notebook_imports(path)
+    if any(n.split(".")[0] == "nbtrail" for n in names):
+        names += [m for m in NBTRAIL_LAZY if m not in names]
+    return names
+
+
 def _warm_code(modules: list[str]) -> str:
     """Kernel code importing ``modules``. An import that fails here is ignored on purpose:
     the notebook's own import of it then fails in its cell, where the user sees the error."""
@@ -92,12 +106,19 @@ def _warm_code(modules: list[str]) -> str:
     return "\n".join(lines)
 
 
-async def _execute_silently(km: Any, code: str | None) -> None:
-    """Wait until the kernel answers, then run ``code`` in it (when given) without output."""
+async def _execute_silently(km: Any, code: str | None, *, answered: bool = False) -> None:
+    """Wait until the kernel answers, then run ``code`` in it (when given) without output.
+    A kernel that has ``answered`` already is sent ``code`` at once: jupyter_client's wait for
+    readiness costs at least 0.2 s (it waits for IOPub to fall quiet), and this needs only
+    the shell channel's reply."""
     kc = km.client()
-    kc.start_channels()
+    if answered:
+        kc.start_channels(iopub=False, stdin=False, hb=False)
+    else:
+        kc.start_channels()
     try:
-        await kc.wait_for_ready(timeout=START_TIMEOUT)
+        if not answered:
+            await kc.wait_for_ready(timeout=START_TIMEOUT)
         if code is None:
             return
         msg_id = kc.execute(code, silent=True, store_history=False)
@@ -151,7 +172,7 @@ def start(
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     wk = WarmKernel(stage=stage, log_path=log_path)
-    modules = notebook_imports(notebook) if warm else []
+    modules = warm_modules(notebook) if warm else []
     kernel_env = dict(os.environ if env is None else env)
 
     def target() -> None:
@@ -211,7 +232,7 @@ def bind(wk: WarmKernel, env: dict[str, str]) -> Any:
     t0 = time.perf_counter()
     km = wk.wait()
     assign = "; ".join(f"_os.environ[{k!r}] = {v!r}" for k, v in env.items())
-    asyncio.run(_execute_silently(km, f"import os as _os; {assign}; del _os"))
+    asyncio.run(_execute_silently(km, f"import os as _os; {assign}; del _os", answered=True))
     wk.extra["waited_s"] = round(time.perf_counter() - t0, 3)  # until it answered
     wk.used = True
     return km

@@ -166,14 +166,14 @@ class Runner:
         return self._fork
 
     def _start_fork_server(self, stage: Stage) -> None:
-        imports: list[str] = []
-        for nb in self._notebooks or [stage.notebook]:
-            imports += kernels.notebook_imports(nb)
+        later: list[str] = []
+        for nb in self._notebooks:
+            if nb != stage.notebook:
+                later += kernels.notebook_imports(nb)
+        modules = forkserver.preload_modules(kernels.notebook_imports(stage.notebook), after=later)
         log = self.ws.tmp_dir / "kernels" / f"fork-server-{os.getpid()}-{id(self)}.log"
         try:
-            self._fork = forkserver.ForkServer(
-                forkserver.preload_modules(imports), self._kernel_environ(), log
-            )
+            self._fork = forkserver.ForkServer(modules, self._kernel_environ(), log)
         except (OSError, ValueError) as exc:
             self.fork_server = False
             self.on_event(f"kernels start cold: {exc}")

@@ -106,10 +106,15 @@ def listen(path: str) -> socket.socket:
 
 
 def serve(
-    listener: socket.socket, path: str, prefix: list[str], started: dict[str, str]
+    listener: socket.socket,
+    path: str,
+    prefix: list[str],
+    started: dict[str, str],
+    later: list[str],
 ) -> tuple[socket.socket, dict[str, Any], list[int]]:
-    """Answer launchers on ``listener`` until standard input closes; returns only in a forked
-    child, with its connection, request and streams."""
+    """Answer launchers on ``listener`` until standard input closes, importing the modules
+    ``later`` one by one while no launcher waits; returns only in a forked child, with its
+    connection, request and streams."""
     server_pid = os.getpid()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -120,8 +125,14 @@ def serve(
     try:
         while True:
             try:
-                ready, _, _ = select.select([listener, sys.stdin, wake_r], [], [])
+                idle = 0 if later else None
+                ready, _, _ = select.select([listener, sys.stdin, wake_r], [], [], idle)
             except InterruptedError:
+                continue
+            if not ready:
+                failed = preload([later.pop(0)])
+                if failed:
+                    print(f"nbtrail fork server: could not import {failed[0]}", file=sys.stderr)
                 continue
             if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1024):
                 return _exit_server(children)
@@ -214,11 +225,13 @@ def _die_with_launcher(conn: socket.socket) -> None:
 
 
 def become_kernel(
-    conn: socket.socket, request: dict[str, Any], fds: list[int], imported: dict[str, str]
+    conn: socket.socket, request: dict[str, Any], fds: list[int], started: dict[str, str]
 ) -> None:
     """In the forked child: take the launcher's streams, folder and environment (with the
-    variables ``imported`` that the server's imports set, as they would have set them in a
-    kernel of its own), and run ipykernel as ``python -m ipykernel_launcher -f FILE`` would."""
+    variables that the server's imports set since it ``started``, as they would have set them
+    in a kernel of its own), and run ipykernel as ``python -m ipykernel_launcher -f FILE``
+    would."""
+    imported = {k: v for k, v in os.environ.items() if started.get(k) != v}
     for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -244,8 +257,11 @@ def become_kernel(
 
 
 def main() -> None:
-    """``python -m nbtrail.pipeline.zygote SOCKET MODULES_JSON PREFIX_JSON``."""
-    path, modules, prefix = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+    """``python -m nbtrail.pipeline.zygote SOCKET MODULES_JSON PREFIX_JSON``: MODULES_JSON is
+    two lists, the modules imported before the first kernel is forked and those imported
+    while no launcher waits."""
+    path, prefix = sys.argv[1], json.loads(sys.argv[3])
+    first, later = json.loads(sys.argv[2])
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]  # as ipykernel_launcher does; the kernel's shell adds its own folder
     started = dict(os.environ)
@@ -253,11 +269,10 @@ def main() -> None:
     sys.stdout.write(READY.decode())  # launchers may connect now: they queue while it imports
     sys.stdout.flush()
     os.dup2(2, 1)  # the rest of what it prints goes to its log, not to the pipe
-    failed = preload(modules)
+    failed = preload(first)
     if failed:
         print(f"nbtrail fork server: could not import {', '.join(failed)}", file=sys.stderr)
-    imported = {k: v for k, v in os.environ.items() if started.get(k) != v}
-    become_kernel(*serve(listener, path, prefix, started), imported)
+    become_kernel(*serve(listener, path, prefix, started, later), started)
 
 
 if __name__ == "__main__":
