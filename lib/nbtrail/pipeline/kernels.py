@@ -180,12 +180,10 @@ def start(
 
         async def go() -> Any:
             t0 = time.perf_counter()
-            specs = fork.spec_manager() if fork is not None and fork.ready() else None
+            forking = fork is not None and fork.ready()
+            specs = {"kernel_spec_manager": fork.spec_manager()} if fork and forking else {}
             for attempt in range(1, START_ATTEMPTS + 1):
-                if specs is not None:
-                    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=specs)
-                else:
-                    km = AsyncKernelManager(kernel_name="python3")
+                km = AsyncKernelManager(kernel_name="python3", **specs)
                 with open(log_path, "ab") as log:
                     await km.start_kernel(
                         env=dict(kernel_env), cwd=str(cwd), stdout=log, stderr=log
